@@ -1,0 +1,46 @@
+"""movingmnist: Moving-MNIST-style synthetic video datasets with complete ground truth.
+
+Sequence i of a dataset is a pure function of (spec, seed, i)::
+
+    import movingmnist as mm
+    batch = mm.generate("srivastava", num=8, seed=0, source="glyphs")
+    batch.frames.shape  # (8, 20, 1, 64, 64)
+"""
+
+from ._version import __version__
+from .batch import SCHEMA
+from .batch import Batch
+from .errors import DatasetError
+from .errors import DownloadError
+from .errors import MissingDependencyError
+from .errors import MovingMNISTError
+from .errors import SourceError
+from .errors import SpecError
+from .generator import Generator
+from .generator import generate
+from .presets import get_preset
+from .presets import list_presets
+from .sources import GlyphBank
+from .sources import available_sources
+from .sources import load_source
+from .spec import Spec
+
+__all__ = [
+    "SCHEMA",
+    "Batch",
+    "DatasetError",
+    "DownloadError",
+    "Generator",
+    "GlyphBank",
+    "MissingDependencyError",
+    "MovingMNISTError",
+    "SourceError",
+    "Spec",
+    "SpecError",
+    "__version__",
+    "available_sources",
+    "generate",
+    "get_preset",
+    "list_presets",
+    "load_source",
+]

@@ -1,0 +1,349 @@
+"""Sequence i = f(spec, seed, i): the Generator renders any index range of a dataset into reusable buffers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from . import motion as motion_models
+from .batch import SCHEMA, TRACK_ARRAYS, Batch
+from .errors import SpecError
+from .render.numpy_backend import Workspace, composite, measure_objects
+from .scene import GlyphSet, Scene, glyph_set, sample_scene
+from .sources import GlyphBank, load_source, source_name
+from .spec import Spec
+
+SourceLike = str | GlyphBank | tuple[np.ndarray, np.ndarray]
+DEFAULT_BATCH = 256
+
+
+def resolve_spec(
+    spec: Spec | str,
+    overrides: Mapping[str, Any] | Iterable[str] | None = None,
+    *,
+    source: SourceLike | None = None,
+    split: str | None = None,
+) -> Spec:
+    """A Spec from a Spec or a preset name, with overrides, and ``source``/``split`` written into it."""
+    if isinstance(spec, str):
+        spec = Spec.from_preset(spec, overrides)
+    elif isinstance(spec, Spec):
+        spec = spec.replace(overrides)
+    else:
+        raise SpecError("spec", type(spec).__name__, "a Spec or a preset name such as 'srivastava'")
+    changes: dict[str, Any] = {}
+    if source is not None:
+        changes["source.name"] = source_name(source)
+    if split is not None:
+        changes["source.split"] = split
+    return spec.replace(changes)
+
+
+class Generator:
+    """Renders sequences of one dataset (spec + seed) by index, on CPU with numpy.
+
+    >>> import movingmnist as mm
+    >>> gen = mm.Generator("srivastava", seed=0, source="glyphs")
+    >>> batch = gen.render(start=10, num=4)
+    >>> batch.frames.shape
+    (4, 20, 1, 64, 64)
+    >>> bool((gen.render(start=12, num=1).frames[0] == batch.frames[2]).all())
+    True
+
+    Args:
+        spec: a Spec or a preset name.
+        seed: dataset seed (any integer in [0, 2**63); 0 is a seed like any other).
+        source: overrides ``spec.source.name``: a name, a GlyphBank, or an (images, labels) pair.
+        cache_dir: download cache for the MNIST family.
+        batch_size: sequences rendered per internal step (bounds scratch memory).
+    """
+
+    def __init__(
+        self,
+        spec: Spec | str,
+        seed: int = 0,
+        source: SourceLike | None = None,
+        *,
+        cache_dir: str | None = None,
+        batch_size: int = DEFAULT_BATCH,
+    ) -> None:
+        self.spec = resolve_spec(spec, source=source)
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= int(seed) < 2**63:
+            raise SpecError("seed", seed, "an integer in [0, 2**63)")
+        if batch_size < 1:
+            raise SpecError("batch_size", batch_size, "an integer >= 1")
+        self.seed = int(seed)
+        self.batch_size = int(batch_size)
+        src = source if source is not None and not isinstance(source, str) else self.spec.source.name
+        self.bank: GlyphBank = load_source(
+            src, self.spec.source.split, val_size=self.spec.source.val_size, cache_dir=cache_dir
+        )
+        self.glyphs: GlyphSet = glyph_set(self.bank, self.spec)
+        self._check_fits()
+        self._workspace = Workspace()
+
+    # -- checks ---------------------------------------------------------------------------------------------------
+    def _check_fits(self) -> None:
+        spec = self.spec
+        h, w = self.glyphs.glyph_hw
+        if h > spec.canvas.height or w > spec.canvas.width:
+            raise SpecError(
+                "canvas",
+                f"{spec.canvas.height}x{spec.canvas.width}",
+                f"at least the glyph size {h}x{w} of source {self.bank.name!r} (or set objects.size)",
+            )
+        ann = spec.annotations
+        if ann.semantic and ann.ignore_label < self.bank.num_classes:
+            raise SpecError(
+                "annotations.ignore_label",
+                ann.ignore_label,
+                f"a value that is not a class id of source {self.bank.name!r} (classes 0..{self.bank.num_classes - 1})",
+            )
+
+    # -- shapes ---------------------------------------------------------------------------------------------------
+    @property
+    def shapes(self) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+        """Per-sequence shape and dtype of every array this generator produces."""
+        spec = self.spec
+        sizes = {
+            "T": spec.frames,
+            "C": spec.canvas.channels,
+            "H": spec.canvas.height,
+            "W": spec.canvas.width,
+            "K": spec.objects.count[1],
+        }
+        wanted = self.array_names
+        return {
+            a.name: (tuple(sizes[d] if isinstance(d, str) else d for d in a.dims), np.dtype(a.dtype))
+            for a in SCHEMA
+            if a.name in wanted
+        }
+
+    @property
+    def array_names(self) -> list[str]:
+        ann = self.spec.annotations
+        names = ["frames", "labels", "present", "glyph_index"]
+        for name in ("semantic", "instance", "boxes", "amodal_boxes", "visibility"):
+            if getattr(ann, name):
+                names.append(name)
+        if ann.tracks:
+            names.extend(TRACK_ARRAYS)
+        return [a.name for a in SCHEMA if a.name in names]
+
+    def allocate(self, num: int) -> Batch:
+        """An output Batch for ``num`` sequences (reuse it across calls: fresh memory is slow to write)."""
+        arrays = {name: np.empty((num, *shape), dtype=dtype) for name, (shape, dtype) in self.shapes.items()}
+        return Batch(index=np.empty(num, dtype=np.int64), **arrays)
+
+    def metadata(self) -> dict[str, Any]:
+        """Provenance recorded with every dataset."""
+        from ._version import __version__
+
+        return {
+            "spec": self.spec.to_dict(),
+            "fingerprint": self.spec.fingerprint,
+            "seed": self.seed,
+            "package": "movingmnist",
+            "version": __version__,
+            "source": {
+                "name": self.bank.name,
+                "split": self.bank.split,
+                "num_glyphs": len(self.bank),
+                "checksum": self.bank.checksum,
+                "class_names": list(self.bank.class_names),
+            },
+        }
+
+    # -- rendering ------------------------------------------------------------------------------------------------
+    def render(self, start: int = 0, num: int = 1, out: Batch | None = None) -> Batch:
+        """Sequences ``start .. start + num - 1``; written into ``out`` (allocated when None) and returned."""
+        if num < 0 or start < 0:
+            raise SpecError("start/num", (start, num), "non-negative integers")
+        if out is None:
+            out = self.allocate(num)
+        elif len(out) < num:
+            raise SpecError("out", f"a batch of {len(out)}", f"a batch of at least num={num} sequences")
+        for lo in range(0, num, self.batch_size):
+            hi = min(num, lo + self.batch_size)
+            self._render_into(np.arange(start + lo, start + hi, dtype=np.int64), out, lo)
+        if len(out) > num:
+            out = out[:num]
+        return out
+
+    def render_indices(self, indices: Iterable[int], out: Batch | None = None) -> Batch:
+        """Sequences at arbitrary indices (any order, repeats allowed)."""
+        indices = np.asarray(list(indices) if not isinstance(indices, np.ndarray) else indices, dtype=np.int64)
+        if indices.size and indices.min() < 0:
+            raise SpecError("indices", int(indices.min()), "non-negative sequence indices")
+        out = self.allocate(len(indices)) if out is None else out
+        for lo in range(0, len(indices), self.batch_size):
+            self._render_into(indices[lo : lo + self.batch_size], out, lo)
+        return out
+
+    def __getitem__(self, index: int) -> dict[str, np.ndarray]:
+        """Sequence ``index`` as a dict of arrays without a batch axis."""
+        return self.render_indices([index]).sequence(0)
+
+    def scene(self, index: np.ndarray) -> Scene:
+        """The latents of sequences ``index (B,)``."""
+        return sample_scene(self.spec, self.seed, np.asarray(index, dtype=np.int64), self.glyphs)
+
+    def positions(self, scene: Scene, num_frames: int | None = None) -> np.ndarray:
+        """Top-left (x, y) of each glyph box: ``(B, T, K, 2)`` int64 (``num_frames`` defaults to T)."""
+        spec = self.spec
+        h, w = self.glyphs.glyph_hw
+        big_h, big_w = spec.canvas.height, spec.canvas.width
+        b, k = scene.present.shape
+        hi_box = np.array([big_w - w, big_h - h], dtype=np.float64)
+        if spec.motion.bounce_on == "ink":
+            box = self.glyphs.ink_box[np.maximum(scene.glyph_index, 0)].astype(np.float64)  # (B, K, 4)
+            lo = -box[..., 0:2]
+            hi = np.array([big_w, big_h], dtype=np.float64) - box[..., 2:4]
+        else:
+            lo = np.zeros((b, k, 2))
+            hi = np.broadcast_to(hi_box, (b, k, 2)).copy()
+        return motion_models.simulate(
+            spec.motion, self.seed, scene.index, num_frames or spec.frames, lo, hi, (h, w), (big_h, big_w)
+        )
+
+    def _render_into(self, index: np.ndarray, out: Batch, offset: int) -> None:
+        spec = self.spec
+        ann = spec.annotations
+        t = spec.frames
+        big_h, big_w = spec.canvas.height, spec.canvas.width
+        h, w = self.glyphs.glyph_hw
+        b = len(index)
+        sl = slice(offset, offset + b)
+        scene = self.scene(index)
+        k = scene.present.shape[1]
+        track = self.positions(scene, t + 1 if ann.tracks else t)  # (B, T(+1), K, 2)
+        topleft = track[:, :t]
+
+        glyphs = self.glyphs.images[np.maximum(scene.glyph_index, 0)]  # (B, K, h, w)
+        glyphs[~scene.present] = 0
+        draw_at = np.where(scene.present[:, None, :, None], topleft, 0)
+
+        inside = (
+            (draw_at[..., 0] >= 0).all()
+            and (draw_at[..., 1] >= 0).all()
+            and (draw_at[..., 0] <= big_w - w).all()
+            and (draw_at[..., 1] <= big_h - h).all()
+        )
+        pad = 0 if inside else max(h, w)
+        need_owner = ann.needs_ownership
+        frames_out = out.frames[sl].reshape(b, t, big_h, big_w)
+        if pad:
+            shape = (b, t, big_h + 2 * pad, big_w + 2 * pad)
+            frames = self._workspace.get("frames", shape, np.uint8)
+            instance = self._workspace.get("instance", shape, np.uint8) if need_owner else None
+            semantic = self._workspace.get("semantic", shape, np.uint8) if ann.semantic else None
+        else:
+            frames = frames_out
+            instance = None
+            if need_owner:
+                instance = out.instance[sl] if ann.instance else self._workspace.get(
+                    "instance", (b, t, big_h, big_w), np.uint8
+                )
+            semantic = out.semantic[sl] if ann.semantic else None
+
+        composite(
+            glyphs,
+            draw_at,
+            scene.labels,
+            spec.compositing,
+            frames,
+            instance,
+            semantic,
+            ignore_label=ann.ignore_label,
+            threshold=ann.mask_threshold,
+            pad=pad,
+        )
+        if pad:
+            crop = (slice(None), slice(None), slice(pad, pad + big_h), slice(pad, pad + big_w))
+            frames_out[...] = frames[crop]
+            if ann.instance:
+                out.instance[sl] = instance[crop]
+            if ann.semantic:
+                out.semantic[sl] = semantic[crop]
+            if instance is not None:
+                # Pixels off the canvas are not visible: clear the border before measuring.
+                instance[:, :, :pad] = 0
+                instance[:, :, pad + big_h :] = 0
+                instance[:, :, :, :pad] = 0
+                instance[:, :, :, pad + big_w :] = 0
+
+        out.index[sl] = index
+        out.labels[sl] = scene.labels
+        out.present[sl] = scene.present
+        out.glyph_index[sl] = scene.glyph_index
+        absent = ~scene.present[:, None, :]  # (B, 1, K)
+
+        if ann.boxes or ann.visibility:
+            ink_sum = np.where(scene.present, self.glyphs.ink_sum[np.maximum(scene.glyph_index, 0)], 0)
+            measure_objects(
+                instance,
+                glyphs,
+                draw_at,
+                ink_sum,
+                threshold=ann.mask_threshold,
+                pad=pad,
+                boxes=out.boxes[sl] if ann.boxes else None,
+                visibility=out.visibility[sl] if ann.visibility else None,
+            )
+        if ann.amodal_boxes:
+            ink_box = self.glyphs.ink_box[np.maximum(scene.glyph_index, 0)]  # (B, K, 4)
+            amodal = out.amodal_boxes[sl]
+            amodal[...] = np.tile(topleft, 2) + ink_box[:, None]
+            amodal[np.broadcast_to(absent, amodal.shape[:3])] = np.nan
+        if ann.tracks:
+            centers = track.astype(np.float32) + np.array([w / 2, h / 2], dtype=np.float32)
+            out.centers[sl] = centers[:, :t]
+            out.velocities[sl] = centers[:, 1:] - centers[:, :t]
+            for name in ("centers", "velocities"):
+                getattr(out, name)[sl][np.broadcast_to(absent, (b, t, k))] = np.nan
+            out.angles[sl] = np.where(absent, np.nan, 0.0)
+            out.scales[sl] = np.where(absent, np.nan, 1.0)
+            out.brightness[sl] = np.where(absent, np.nan, 1.0)
+            out.depth[sl] = np.where(absent, -1, np.arange(k, dtype=np.int8))
+
+
+def generate(
+    spec: Spec | str,
+    num: int,
+    seed: int = 0,
+    *,
+    source: SourceLike | None = None,
+    split: str | None = None,
+    start: int = 0,
+    overrides: Mapping[str, Any] | Iterable[str] | None = None,
+    **fields: Any,
+) -> Batch:
+    """Sequences ``start .. start + num - 1`` of a dataset, in memory.
+
+    >>> import movingmnist as mm
+    >>> b = mm.generate("stochastic", num=8, seed=3, source="glyphs")
+    >>> b.frames.shape, b.labels.shape
+    ((8, 15, 1, 64, 64), (8, 2))
+
+    Args:
+        spec: a preset name (``"srivastava"``, ``"srivastava@1"``) or a Spec.
+        num: number of sequences. seed: dataset seed.
+        source: a source name (``"glyphs"`` works offline), a GlyphBank or an (images, labels) pair.
+        split: ``train``, ``val`` or ``test`` (default: the spec's).
+        start: index of the first sequence.
+        overrides: dotted overrides, ``{"motion.speed": "2..6"}`` or ``["objects.count=1..3"]``.
+        **fields: more overrides as keywords; ``__`` stands for a dot (``objects__count="1..3"``, ``frames=30``).
+    """
+    merged: dict[str, Any] = {}
+    if overrides:
+        from .spec import parse_overrides
+
+        merged.update(parse_overrides(overrides))
+    merged.update({key.replace("__", "."): value for key, value in fields.items()})
+    if num < 1:
+        raise SpecError("num", num, "an integer >= 1")
+    resolved = resolve_spec(spec, merged, source=source, split=split)
+    generator = Generator(resolved, seed=seed, source=source)
+    return generator.render(start=start, num=num)

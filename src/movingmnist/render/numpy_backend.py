@@ -1,0 +1,165 @@
+"""Reference renderer on CPU with numpy: translation-only glyphs composited into preallocated buffers.
+
+Each glyph is drawn by a windowed gather / combine / scatter: a strided view exposes every (h, w) window of the
+canvas, one advanced-indexing call reads the windows of object k in all (B, T) frames at once, and one writes them
+back. Only the glyph's box is ever touched, a Python loop runs over objects only, and all buffers are reused.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+
+def _windows(canvas: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Writable view ``(B, T, Hc - h + 1, Wc - w + 1, h, w)`` of every glyph-sized window of ``canvas (B, T, Hc, Wc)``."""
+    b, t, hc, wc = canvas.shape
+    s = canvas.strides
+    return as_strided(canvas, (b, t, hc - h + 1, wc - w + 1, h, w), (s[0], s[1], s[2], s[3], s[2], s[3]))
+
+
+class Workspace:
+    """Scratch canvases reused across calls (writing into fresh memory is many times slower than into warm)."""
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        buf = self._buffers.get(name)
+        need = int(np.prod(shape))
+        if buf is None or buf.size < need or buf.dtype != dtype:
+            buf = np.empty(max(need, 1), dtype=dtype)
+            self._buffers[name] = buf
+        return buf[:need].reshape(shape)
+
+
+def composite(
+    glyphs: np.ndarray,
+    topleft: np.ndarray,
+    labels: np.ndarray,
+    mode: str,
+    frames: np.ndarray,
+    instance: np.ndarray | None = None,
+    semantic: np.ndarray | None = None,
+    *,
+    ignore_label: int = 255,
+    threshold: int = 0,
+    pad: int = 0,
+) -> None:
+    """Draw objects ``0..K-1`` in order (later on top) into ``frames``, and mark who owns each pixel.
+
+    Args:
+        glyphs: ``(B, K, h, w)`` uint8 glyph images (all zeros for absent slots).
+        topleft: ``(B, T, K, 2)`` int top-left (x, y) of each glyph box in canvas coordinates (with ``pad``, the
+            canvases are ``pad`` pixels larger on each side and positions may lie in ``[-pad, size]``).
+        labels: ``(B, K)`` class of each object (written into ``semantic``).
+        mode: ``max`` (per-pixel maximum), ``sum`` (saturating sum) or ``over`` (a glyph's inked pixels replace
+            what is below).
+        frames: ``(B, T, Hc, Wc)`` uint8 output canvas (overwritten).
+        instance, semantic: optional ``(B, T, Hc, Wc)`` uint8 ownership outputs (overwritten): ``k + 1`` / the
+            label of the topmost object whose ink there exceeds ``threshold``; for ``max`` the object shown there
+            (ties go to the later object).
+    """
+    b, k_slots, h, w = glyphs.shape
+    t = topleft.shape[1]
+    frames.fill(0)
+    if instance is not None:
+        instance.fill(0)
+    if semantic is not None:
+        semantic.fill(ignore_label)
+    win = _windows(frames, h, w)
+    inst_win = _windows(instance, h, w) if instance is not None else None
+    sem_win = _windows(semantic, h, w) if semantic is not None else None
+    bi = np.arange(b)[:, None]
+    ti = np.arange(t)[None, :]
+    for k in range(k_slots):
+        x = topleft[:, :, k, 0] + pad
+        y = topleft[:, :, k, 1] + pad
+        g = glyphs[:, k][:, None]  # (B, 1, h, w), broadcast over frames
+        if k == 0:
+            # The canvas is empty: the glyph is the composite, whatever the mode.
+            win[bi, ti, y, x] = g
+            owned = g > threshold
+        else:
+            cur = win[bi, ti, y, x]  # (B, T, h, w) copy
+            if mode == "max":
+                owned = (g >= cur) & (g > threshold)
+                np.maximum(cur, g, out=cur)
+            elif mode == "sum":
+                owned = np.broadcast_to(g > threshold, cur.shape)
+                room = 255 - cur
+                np.minimum(room, g, out=room)
+                cur += room
+            else:  # over
+                owned = np.broadcast_to(g > threshold, cur.shape)
+                cur = np.where(g > 0, g, cur)
+            win[bi, ti, y, x] = cur
+        if inst_win is not None:
+            if k == 0:
+                inst_win[bi, ti, y, x] = owned.view(np.uint8)  # True is 1 = k + 1
+            else:
+                cur_i = inst_win[bi, ti, y, x]
+                np.copyto(cur_i, np.uint8(k + 1), where=owned)
+                inst_win[bi, ti, y, x] = cur_i
+        if sem_win is not None:
+            label = labels[:, k].astype(np.uint8).reshape(b, 1, 1, 1)
+            if k == 0:
+                sem_win[bi, ti, y, x] = np.where(owned, label, np.uint8(ignore_label))
+            else:
+                cur_s = sem_win[bi, ti, y, x]
+                np.copyto(cur_s, label, where=np.broadcast_to(owned, cur_s.shape))
+                sem_win[bi, ti, y, x] = cur_s
+
+
+def measure_objects(
+    instance: np.ndarray,
+    glyphs: np.ndarray,
+    topleft: np.ndarray,
+    ink_sum: np.ndarray,
+    *,
+    threshold: int = 0,
+    pad: int = 0,
+    boxes: np.ndarray | None = None,
+    visibility: np.ndarray | None = None,
+) -> None:
+    """Modal boxes and visible ink fraction of each object from the ownership map.
+
+    Args:
+        instance: ``(B, T, Hc, Wc)`` ownership from :func:`composite` (its ``pad`` border must already be zero).
+        glyphs: ``(B, K, h, w)`` uint8. topleft: ``(B, T, K, 2)`` as given to :func:`composite`.
+        ink_sum: ``(B, K)`` total ink of each glyph above ``threshold`` (0 for absent slots).
+        boxes: ``(B, T, K, 4)`` float32 output: x0, y0, x1, y1 pixel edges of the owned pixels; NaN if none.
+        visibility: ``(B, T, K)`` float32 output: owned ink / total ink.
+    """
+    b, k_slots, h, w = glyphs.shape
+    t = topleft.shape[1]
+    inst_win = _windows(instance, h, w)
+    # The same windows with rows and columns swapped: a gather through it returns each window transposed, so
+    # per-column counts become a contiguous matrix-vector product too (reducing a short inner axis is slow).
+    inst_win_t = inst_win.transpose(0, 1, 2, 3, 5, 4)
+    bi = np.arange(b)[:, None]
+    ti = np.arange(t)[None, :]
+    ones_w = np.ones(w, dtype=np.float32)
+    ones_h = np.ones(h, dtype=np.float32)
+    if visibility is not None:
+        ink = np.where(glyphs > threshold, glyphs, 0).astype(np.float32).reshape(b, k_slots, h * w, 1)
+    for k in range(k_slots):
+        x = topleft[:, :, k, 0] + pad
+        y = topleft[:, :, k, 1] + pad
+        code = np.uint8(k + 1)
+        owned = (inst_win[bi, ti, y, x] == code).astype(np.float32)  # (B, T, h, w)
+        if visibility is not None:
+            seen = np.matmul(owned.reshape(b, t, h * w), ink[:, k])[..., 0]  # (B, T)
+            total = ink_sum[:, k][:, None].astype(np.float64)
+            visibility[:, :, k] = np.where(total > 0, seen / np.maximum(total, 1.0), 0.0)
+        if boxes is not None:
+            rows = (owned.reshape(-1, w) @ ones_w).reshape(b, t, h) > 0
+            owned_t = (inst_win_t[bi, ti, y, x] == code).astype(np.float32)  # (B, T, w, h)
+            cols = (owned_t.reshape(-1, h) @ ones_h).reshape(b, t, w) > 0
+            seen_any = rows.any(axis=2)
+            out = boxes[:, :, k]
+            out[..., 0] = x - pad + cols.argmax(axis=2)
+            out[..., 1] = y - pad + rows.argmax(axis=2)
+            out[..., 2] = x - pad + w - cols[..., ::-1].argmax(axis=2)
+            out[..., 3] = y - pad + h - rows[..., ::-1].argmax(axis=2)
+            out[~seen_any] = np.nan
