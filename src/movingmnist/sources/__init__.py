@@ -75,15 +75,17 @@ def load_source(
         return bank if split == "test" else carve_split(bank, split, val_size)
     if not isinstance(source, str):
         raise SourceError(
-            f"source={type(source).__name__} is not allowed: give a source name ({', '.join(available_sources())}), "
-            "a GlyphBank, or an (images, labels) pair of arrays"
+            f"source={type(source).__name__} is not allowed: give a source name "
+            f"({', '.join(available_sources())}), a GlyphBank, or an (images, labels) pair of arrays"
         )
     cache = str(Path(cache_dir).expanduser().resolve()) if cache_dir is not None else None
     return _load_named(source, split, val_size, cache, download)
 
 
 @functools.lru_cache(maxsize=16)
-def _load_named(name: str, split: str, val_size: int | None, cache_dir: str | None, download: bool) -> GlyphBank:
+def _load_named(
+    name: str, split: str, val_size: int | None, cache_dir: str | None, download: bool
+) -> GlyphBank:
     if name == "glyphs":
         from .glyphs import load_glyphs
 
