@@ -90,9 +90,9 @@ def _load_named(
         from .glyphs import load_glyphs
 
         return load_glyphs(split, val_size=val_size)
-    if name in ("mnist", "fashion-mnist", "kmnist"):
-        from .mnist import load_mnist_family
+    from .mnist import FAMILIES, load_mnist_family  # cheap: pooch itself is imported only to download
 
+    if name in FAMILIES:
         return load_mnist_family(name, split, val_size=val_size, cache_dir=cache_dir, download=download)
     if name.startswith("idx:"):
         from .idx import load_idx_source
