@@ -75,22 +75,24 @@ def load_source(
         return bank if split == "test" else carve_split(bank, split, val_size)
     if not isinstance(source, str):
         raise SourceError(
-            f"source={type(source).__name__} is not allowed: give a source name ({', '.join(available_sources())}), "
-            "a GlyphBank, or an (images, labels) pair of arrays"
+            f"source={type(source).__name__} is not allowed: give a source name "
+            f"({', '.join(available_sources())}), a GlyphBank, or an (images, labels) pair of arrays"
         )
     cache = str(Path(cache_dir).expanduser().resolve()) if cache_dir is not None else None
     return _load_named(source, split, val_size, cache, download)
 
 
 @functools.lru_cache(maxsize=16)
-def _load_named(name: str, split: str, val_size: int | None, cache_dir: str | None, download: bool) -> GlyphBank:
+def _load_named(
+    name: str, split: str, val_size: int | None, cache_dir: str | None, download: bool
+) -> GlyphBank:
     if name == "glyphs":
         from .glyphs import load_glyphs
 
         return load_glyphs(split, val_size=val_size)
-    if name in ("mnist", "fashion-mnist", "kmnist"):
-        from .mnist import load_mnist_family
+    from .mnist import FAMILIES, load_mnist_family  # cheap: pooch itself is imported only to download
 
+    if name in FAMILIES:
         return load_mnist_family(name, split, val_size=val_size, cache_dir=cache_dir, download=download)
     if name.startswith("idx:"):
         from .idx import load_idx_source

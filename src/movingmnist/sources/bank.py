@@ -26,7 +26,8 @@ class GlyphBank:
     """Glyph images and class labels of one split of one source.
 
     Attributes:
-        name: source name as written in a spec (``"mnist"``, ``"glyphs"``, ``"idx:/data/emnist"``, ``"array"``).
+        name: source name as written in a spec (``"mnist"``, ``"glyphs"``, ``"idx:/data/emnist"``,
+            ``"array"``).
         split: ``"train"``, ``"val"`` or ``"test"``.
         images: ``(M, h, w)`` uint8, C-contiguous, read-only.
         labels: ``(M,)`` int16 class ids in ``[0, len(class_names))``.
@@ -46,7 +47,8 @@ class GlyphBank:
         labels = np.ascontiguousarray(self.labels).astype(np.int16, copy=False)
         if images.ndim != 3 or images.dtype != np.uint8:
             raise SourceError(
-                f"source {self.name!r}: images must be a (M, h, w) uint8 array, got {images.dtype} {images.shape}"
+                f"source {self.name!r}: images must be a (M, h, w) uint8 array, "
+                f"got {images.dtype} {images.shape}"
             )
         if labels.shape != (images.shape[0],):
             raise SourceError(
@@ -108,7 +110,8 @@ def carve_split(train: GlyphBank, split: str, val_size: int | None) -> GlyphBank
         if size == 0:
             raise SourceError(
                 "source.split='val' is empty because source.val_size=0; set source.val_size to a positive "
-                "number of images carved from the end of the training split (e.g. --set source.val_size=10000)"
+                "number of images carved from the end of the training split "
+                "(e.g. --set source.val_size=10000)"
             )
         return train.subset(n - size, n, "val")
     raise SourceError(f"source.split={split!r} is not allowed: choose one of {', '.join(SPLITS)}")
