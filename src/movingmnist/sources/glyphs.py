@@ -29,6 +29,7 @@ carved from the end of ``train``. Labels are ``index % 10``, so every split is b
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -397,6 +398,15 @@ def render_glyphs(split: str, indices: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return images, labels
 
 
+@functools.lru_cache(maxsize=2)
+def _whole_split(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """All glyphs of ``split``, rendered once per process (train and val are both views of train's)."""
+    images, labels = render_glyphs(split, np.arange(SPLIT_SIZES[split]))
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return images, labels
+
+
 def load_glyphs(split: str, *, val_size: int | None = None) -> GlyphBank:
     """One split of the ``glyphs`` source (train 60,000 minus val, val carved from its end, test 10,000).
 
@@ -404,6 +414,6 @@ def load_glyphs(split: str, *, val_size: int | None = None) -> GlyphBank:
         A GlyphBank of ``(M, 28, 28) uint8`` images and ``(M,) int16`` labels, classes ``"0"`` .. ``"9"``.
     """
     file_split = "test" if split == "test" else "train"
-    images, labels = render_glyphs(file_split, np.arange(SPLIT_SIZES[file_split]))
+    images, labels = _whole_split(file_split)
     bank = GlyphBank("glyphs", file_split, images, labels, CLASS_NAMES)
     return bank if split == "test" else carve_split(bank, split, val_size)
