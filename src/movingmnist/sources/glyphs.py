@@ -80,7 +80,7 @@ def _uniforms(split: str, indices: np.ndarray, n_draws: int) -> np.ndarray:
     return (_splitmix64(counters) >> _U64(11)).astype(np.float64) * 2.0**-53
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Style:
     """One way of writing a digit: strokes through shared control points in a unit box (x right, y down).
 
@@ -155,7 +155,7 @@ _STYLES: dict[int, tuple[_Style, ...]] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Sampling:
     """How a style's strokes are sampled: each sample is a weighted sum of 4 control points.
 
