@@ -242,12 +242,10 @@ def _fetch(
             f"  {p}" + (" (present, but its checksum does not match: not used)" if p.exists() else "")
             for _, p in todo
         ]
+        hint = f"Allow downloads, run `movingmnist download {family.name}`, or save the files there by hand."
         raise SourceError(
             f"source {family.name!r} needs files that are not in the cache and download=False:\n"
-            + "\n".join(lines)
-            + "\nAllow downloads, run `movingmnist download "
-            + family.name
-            + "`, or save the files there by hand."
+            + "\n".join([*lines, hint])
         )
     import pooch
 
@@ -257,14 +255,12 @@ def _fetch(
         errors = []
         for base in mirror_urls(family, mirrors):
             url = base + file.name
+            # retrieve() streams to a temporary file next to `path`, checks the hash, then renames it.
+            # requests' errors are OSErrors; pooch reports a hash mismatch as a ValueError.
             try:
-                # retrieve() streams to a temporary file next to `path`, checks the hash, then renames it.
                 pooch.retrieve(url, file.known_hash, fname=file.name, path=directory, downloader=downloader)
                 break
-            except (
-                OSError,
-                ValueError,
-            ) as exc:  # requests' errors are OSErrors; a hash mismatch a ValueError
+            except (OSError, ValueError) as exc:
                 errors.append(f"    {url}: {_describe(exc)}")
         else:
             failures.append((file, path, errors))
