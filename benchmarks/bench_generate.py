@@ -43,6 +43,12 @@ def median_rate(fn, num: int, repeats: int) -> float:
     return num / float(np.median(times))
 
 
+def _renderer(gen: mm.Generator, out: mm.Batch, num: int):
+    """Each call renders the next ``num`` fresh sequences into the same (warm) output batch."""
+    counter = iter(range(10**9))
+    return lambda: gen.render(next(counter) * num, num, out)
+
+
 def copy_bound(nbytes: int, num: int, repeats: int) -> float:
     """Sequences/s if producing the output cost only a memcpy of its bytes between warm buffers."""
     src = np.ones(nbytes, dtype=np.uint8)
@@ -69,8 +75,7 @@ def main() -> None:
             kwargs = {"batch_size": args.batch_size} if args.batch_size else {}
             gen = mm.Generator(spec, seed=0, source=args.source, **kwargs)
             out = gen.allocate(args.num)
-            counter = iter(range(10**9))
-            rate = median_rate(lambda: gen.render(next(counter) * args.num, args.num, out), args.num, args.repeats)
+            rate = median_rate(_renderer(gen, out, args.num), args.num, args.repeats)
             nbytes = sum(a.nbytes for a in out.arrays().values())
             bound = copy_bound(nbytes, args.num, args.repeats)
             row = {
