@@ -404,7 +404,7 @@ def _paint_boxes(canvas, where, boxes, s, tile, table) -> None:
     bb, ff, kk = np.unravel_index(ok[which], (b, f, k))
     scatter(canvas, where, bb, ff, y, x, table[kk])
     # Tags: slot id in black on the slot colour, just above the box (inside it when there is no room above).
-    size = 8 + min(s, 4)
+    size = 7 + min(s, 4)
     lh = draw.line_height(size)
     bb, ff, kk = np.unravel_index(ok, (b, f, k))
     x0 = np.floor(flat[ok, 0] * s).astype(np.int64)
