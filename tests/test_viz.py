@@ -406,12 +406,6 @@ def test_cli_preview_dataset(batch, tmp_path, monkeypatch, capsys):
     assert Image.open(tmp_path / "d.gif").n_frames == batch.frames.shape[1]
 
 
-def test_cli_preview_dataset_written_by_the_library(bank, tmp_path):
-    if not hasattr(mm, "open"):
-        pytest.skip("movingmnist.open (the dataset reader) is not in this branch yet")
-    pytest.skip("TODO: write a dataset with the writer once it merges, then preview it")  # pragma: no cover
-
-
 def test_cli_stats(idx_source, tmp_path, capsys):
     pytest.importorskip("matplotlib")
     out = tmp_path / "stats.png"
