@@ -41,3 +41,12 @@ __all__ = [
     "list_presets",
     "load_source",
 ]
+
+
+def __getattr__(name: str):
+    # ``mm.viz`` is imported on first use, so that ``import movingmnist`` stays fast.
+    if name == "viz":
+        import importlib
+
+        return importlib.import_module(".viz", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
