@@ -7,11 +7,12 @@ streams from :mod:`movingmnist.rng_torch`), so positions are equal bit for bit. 
 
 from __future__ import annotations
 
-import torch
-
 from . import rng_torch as rng
+from .errors import require
 from .motion import _SRVP_EPS, _SRVP_MAX_BOUNCES
 from .spec import MotionSpec
+
+torch = require("torch", "torch", "the torch backend")
 
 
 def simulate(

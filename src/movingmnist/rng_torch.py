@@ -14,9 +14,11 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-import torch
 
 from . import rng as _rng
+from .errors import require
+
+torch = require("torch", "torch", "the torch backend")
 
 _MASK64 = (1 << 64) - 1
 

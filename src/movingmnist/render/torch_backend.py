@@ -21,14 +21,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from .. import motion_torch, rng_torch
 from ..batch import Batch
-from ..errors import SpecError
+from ..errors import SpecError, require
 from ..generator import Generator, SourceLike
 from ..scene import GlyphSet
 from ..spec import Spec
+
+torch = require("torch", "torch", "the torch backend")
 
 # Bytes of scratch canvases per composite sub-step on CPU (measured best between 8 and 128 MiB on 2 cores).
 CPU_CACHE_BYTES = 32 * 2**20
