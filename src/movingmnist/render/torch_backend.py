@@ -483,7 +483,7 @@ class TorchGenerator:
         mode = spec.compositing
         shape = (b, t, big_h, big_w)
         frames = out["frames"].view(shape)
-        layer = self._buffer("layer", shape, u8) if k_slots > 1 else None
+        layer = self._buffer("layer", shape, u8)
         instance = semantic = owned = code = None
         if need_owner:
             instance = out["instance"] if ann.instance else self._buffer("instance", shape, u8)
