@@ -2,7 +2,7 @@
 
     python benchmarks/bench_torch.py                         # everything that this machine can run
     python benchmarks/bench_torch.py --only cpu --presets srivastava stochastic
-    python benchmarks/bench_torch.py --only cuda --num 65536
+    python benchmarks/bench_torch.py --only cuda --num 16384
     python benchmarks/bench_torch.py --only train --steps 60
 
 ``cpu``: for each preset and annotation setting, the median rate (sequences/s) of ``movingmnist.torch.get_batch``
@@ -222,7 +222,7 @@ def main() -> None:
     parser.add_argument("--source", default="arrays", help="a source name, or 'arrays' (synthetic, no download)")
     parser.add_argument("--split", default="train")
     parser.add_argument("--cpu-num", type=int, default=2048, help="sequences per get_batch call on CPU")
-    parser.add_argument("--num", type=int, default=65536, help="sequences per get_batch call on CUDA")
+    parser.add_argument("--num", type=int, default=16384, help="sequences per get_batch call on CUDA")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--batch", type=int, default=32)

@@ -37,6 +37,9 @@ CPU_CACHE_BYTES = 32 * 2**20
 # composited in cache-sized sub-steps on CPU, all at once on accelerators).
 CPU_STEP = 1024
 DEVICE_STEP = 65536
+# Bytes of one (B, T, H, W) uint8 canvas per composite sub-step on accelerators (bounds device scratch memory; each
+# kernel still covers about a GiB, so launch overheads stay negligible).
+DEVICE_CANVAS_BYTES = 2**30
 
 TORCH_DTYPES = {
     np.dtype("uint8"): torch.uint8,
@@ -581,13 +584,13 @@ class TorchGenerator:
 
     @property
     def composite_step(self) -> int:
-        """Sequences composited per sub-step: cache-sized on CPU (``CPU_CACHE_BYTES`` of canvases), the whole step on
-        accelerators."""
-        if self.device.type != "cpu":
-            return self.batch_size
+        """Sequences composited per sub-step: cache-sized on CPU (``CPU_CACHE_BYTES`` of canvases); on accelerators
+        as many as keep one canvas buffer within ``DEVICE_CANVAS_BYTES`` (a dozen such buffers are live)."""
         spec = self.spec
-        per_sequence = 8 * spec.frames * spec.canvas.height * spec.canvas.width
-        return int(np.clip(CPU_CACHE_BYTES // max(per_sequence, 1), 4, self.batch_size))
+        canvas = spec.frames * spec.canvas.height * spec.canvas.width
+        if self.device.type != "cpu":
+            return int(np.clip(DEVICE_CANVAS_BYTES // max(canvas, 1), 1, self.batch_size))
+        return int(np.clip(CPU_CACHE_BYTES // max(8 * canvas, 1), 4, self.batch_size))
 
     @property
     def reduction(self) -> str:
