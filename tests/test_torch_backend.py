@@ -204,6 +204,9 @@ def test_index_order_and_repeats_do_not_matter():
             assert torch.equal(shuffled[name][position].nan_to_num(-7), tensor[index - 10].nan_to_num(-7)), name
     one = tgen[12]
     assert torch.equal(one["frames"], together["frames"][2])
+    for bad in ([3, -1], torch.tensor([-2])):
+        with pytest.raises(mm.SpecError, match="indices"):
+            tgen.render_indices(bad)
 
 
 def test_auto_kernels_choice():

@@ -239,3 +239,16 @@ def test_missing_torch_names_the_extra():
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.startswith("OK") and 'movingmnist[torch]' in out.stdout
+
+
+def test_shard_info_reads_torch_distributed(tmp_path):
+    dist = torch.distributed
+    if not dist.is_available() or dist.is_initialized():
+        pytest.skip("torch.distributed unavailable or already initialised")
+    dist.init_process_group("gloo", rank=0, world_size=1, init_method=f"file://{tmp_path / 'pg'}")
+    try:
+        assert mmt.shard_info() == (0, 1)
+        ds = mmt.MovingMNISTIterableDataset("srivastava", source=SOURCE, stop=3, returns="frames")
+        assert len(list(ds)) == 3
+    finally:
+        dist.destroy_process_group()

@@ -278,8 +278,11 @@ class TorchGenerator:
     def render_indices(
         self, indices: torch.Tensor | Iterable[int], out: dict[str, torch.Tensor] | None = None
     ) -> dict[str, torch.Tensor]:
-        """Sequences at arbitrary indices (any order, repeats allowed; a tensor stays on its device)."""
+        """Sequences at arbitrary indices (any order, repeats allowed). A tensor of indices stays on its device;
+        negative indices are rejected, except in a tensor on an accelerator (checking would synchronise)."""
         if isinstance(indices, torch.Tensor):
+            if indices.device.type == "cpu" and indices.numel() and int(indices.min()) < 0:
+                raise SpecError("indices", int(indices.min()), "non-negative sequence indices")
             index = indices.to(device=self.device, dtype=torch.int64).reshape(-1)
         else:
             array = np.asarray(indices if isinstance(indices, np.ndarray) else list(indices), dtype=np.int64)
