@@ -1,0 +1,293 @@
+"""The API of tcapelle/torch_moving_mnist (``MovingMNIST``), rendered by the ``affine`` preset.
+
+Migration: replace ``from torch_moving_mnist.data import MovingMNIST`` with
+``from movingmnist.compat.torch_moving_mnist import MovingMNIST`` (and ``show_images`` likewise); calls from
+its README run unchanged. What differs, on purpose (PROTOCOLS.md section 4, "known defects"):
+
+- ``ds[i]`` is sequence ``i`` of a seeded dataset (the original ignored the index and drew fresh random digits
+  on every call, so ``torch.stack([ds[0] for _ in range(bs)])`` now repeats one sequence: use
+  ``ds.get_batch(bs)``, which walks through the dataset, or distinct indices).
+- each frame is the pristine digit under the composed transform (no re-sampling blur); ``len(ds)`` is ``num``.
+- ``normalize=True`` uses the exact statistics of this dataset (:func:`movingmnist.torch.dataset_stats`) instead
+  of MNIST's scaled by hand; ``normalize_stats="origin"`` restores the hand-scaled values.
+- no torchvision: digits come from movingmnist's sources (``source="mnist"`` by default; a torchvision
+  download under ``path/MNIST/raw`` is reused when present; an MNIST dataset object may be passed as ``path``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from ..errors import SpecError, require
+from ..spec import Spec
+from ._fields import find_field, flat_fields, preset_spec
+
+torch = require("torch", "torch", "movingmnist.compat.torch_moving_mnist")
+
+from ..torch import dataset_stats, get_batch  # noqa: E402
+from ..torch.stats import Normalize  # noqa: E402
+
+__all__ = ["MovingMNIST", "affine_params", "mnist_stats", "padding", "show_image", "show_images"]
+
+PRESET = "affine"
+mnist_stats = ([0.131], [0.308])
+affine_params = SimpleNamespace(
+    angle=(-4, 4),
+    translate=((-5, 5), (-5, 5)),
+    scale=(0.8, 1.2),
+    shear=(-3, 3),
+)
+
+# Names the affine preset's fields may carry (the first present is used; bare names match the last component).
+ANGLE_FIELDS = ("angle", "angles", "rotation", "rotate", "degrees")
+SCALE_FIELDS = ("scale", "scales", "zoom")
+SHEAR_FIELDS = ("shear", "shears")
+TRANSLATE_FIELDS = ("translate", "translation", "shift")
+TRANSLATE_XY_FIELDS = (("translate_x", "translation_x", "shift_x"), ("translate_y", "translation_y", "shift_y"))
+
+
+def padding(img_size: int = 64, mnist_size: int = 28) -> int:
+    """Half the free range: how far the origin placed a digit from the centre, at most."""
+    return (img_size - mnist_size) // 2
+
+
+def _param(params: Any, name: str) -> Any:
+    if isinstance(params, dict):
+        if name not in params:
+            raise SpecError(f"affine_params.{name}", "missing", "angle, translate, scale and shear ranges")
+        return params[name]
+    if not hasattr(params, name):
+        raise SpecError(f"affine_params.{name}", "missing", "angle, translate, scale and shear ranges")
+    return getattr(params, name)
+
+
+def _pair(value: Any, name: str) -> list[float]:
+    try:
+        low, high = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise SpecError(f"affine_params.{name}", value, "a (low, high) pair of numbers") from None
+    return [low, high]
+
+
+def affine_overrides(params: Any, spec: Spec) -> dict[str, Any]:
+    """Overrides that put the origin's ``affine_params`` into the fields of ``spec`` (the affine preset)."""
+    fields = flat_fields(spec)
+    out: dict[str, Any] = {
+        find_field(fields, ANGLE_FIELDS, "affine_params.angle"): _pair(_param(params, "angle"), "angle"),
+        find_field(fields, SCALE_FIELDS, "affine_params.scale"): _pair(_param(params, "scale"), "scale"),
+        find_field(fields, SHEAR_FIELDS, "affine_params.shear"): _pair(_param(params, "shear"), "shear"),
+    }
+    translate = _param(params, "translate")
+    try:
+        tx, ty = translate
+    except (TypeError, ValueError):
+        raise SpecError("affine_params.translate", translate, "((x_low, x_high), (y_low, y_high))") from None
+    tx, ty = _pair(tx, "translate[0]"), _pair(ty, "translate[1]")
+    try:
+        out[find_field(fields, TRANSLATE_FIELDS, "affine_params.translate")] = [tx, ty]
+    except SpecError:
+        out[find_field(fields, TRANSLATE_XY_FIELDS[0], "affine_params.translate")] = tx
+        out[find_field(fields, TRANSLATE_XY_FIELDS[1], "affine_params.translate")] = ty
+    return out
+
+
+def _count_range(num_digits: Any) -> str:
+    if isinstance(num_digits, (int, np.integer)):
+        counts = [int(num_digits)]
+    else:
+        counts = sorted({int(n) for n in num_digits})
+    if not counts or counts[0] < 1 or counts != list(range(counts[0], counts[-1] + 1)):
+        raise SpecError(
+            "num_digits", num_digits, "a list of consecutive digit counts >= 1 (drawn uniformly), e.g. [1, 2, 3]"
+        )
+    return f"{counts[0]}..{counts[-1]}"
+
+
+def _source(path: Any, source: Any) -> Any:
+    """The glyph source: an MNIST dataset object passed as ``path``, a torchvision download under ``path``, or
+    ``source``."""
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        data, targets = getattr(path, "data", None), getattr(path, "targets", None)
+        if data is None or targets is None:
+            raise SpecError("path", type(path).__name__, "a directory or an MNIST dataset with .data and .targets")
+        return (np.asarray(data, dtype=np.uint8), np.asarray(targets, dtype=np.int64))
+    if source == "mnist" and path is not None:
+        raw = Path(path) / "MNIST" / "raw"
+        if any(raw.glob("train-images-idx3-ubyte*")) and any(raw.glob("train-labels-idx1-ubyte*")):
+            return f"idx:{raw}"
+    return source
+
+
+class _BatchTransforms:
+    """The origin's ``batch_tfms``: uint8 -> float32 in [0, 1], then ``(x - mean) / std`` when normalising."""
+
+    def __init__(self, normalize: Normalize | None) -> None:
+        self.normalize = normalize
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        x = batch.to(torch.float32).div_(255.0) if batch.dtype == torch.uint8 else batch.to(torch.float32)
+        return self.normalize(x) if self.normalize is not None else x
+
+    def __repr__(self) -> str:
+        return f"BatchTransforms(ConvertImageDtype(float32), {self.normalize!r})"
+
+
+class MovingMNIST:
+    """tcapelle/torch_moving_mnist's ``MovingMNIST``, seeded and indexable.
+
+    Args:
+        path: where torchvision stored MNIST (``path/MNIST/raw`` is reused when present), or an MNIST dataset
+            object with ``.data`` and ``.targets``.
+        affine_params: dict or namespace of ``angle``, ``translate``, ``scale``, ``shear`` ranges (the origin's).
+        num_digits: digit counts, drawn uniformly (consecutive values). num_frames (alias ``n``): frames.
+        img_size: canvas size. concat: ``ds[i]`` is ``[T, 1, H, W]`` (else a list of T ``[1, H, W]`` tensors).
+        normalize: ``get_batch`` normalises (see ``normalize_stats``).
+        seed: dataset seed. source: glyph source (default ``mnist``). split: ``train``, ``val`` or ``test``.
+        num: ``len(ds)``. normalize_stats: ``exact`` (:func:`~movingmnist.torch.dataset_stats` over
+            ``stats_samples`` sequences) or ``origin`` (MNIST's stats scaled by ``(28 / img_size)**2 *
+            max(num_digits)``). device: where batches are rendered.
+    """
+
+    def __init__(
+        self,
+        path: Any = ".",
+        affine_params: Any = affine_params,
+        num_digits: Sequence[int] = (1, 2),
+        num_frames: int = 4,
+        img_size: int = 64,
+        concat: bool = True,
+        normalize: bool = False,
+        seed: int = 0,
+        source: Any = "mnist",
+        *,
+        n: int | None = None,
+        split: str = "train",
+        num: int = 10_000,
+        normalize_stats: str = "exact",
+        stats_samples: int = 256,
+        device: str | torch.device = "cpu",
+        cache_dir: str | None = None,
+    ) -> None:
+        if n is not None:
+            num_frames = n
+        if normalize_stats not in ("exact", "origin"):
+            raise SpecError("normalize_stats", normalize_stats, "'exact' or 'origin'")
+        base = preset_spec(PRESET, "movingmnist.compat.torch_moving_mnist.MovingMNIST")
+        overrides = {
+            "objects.count": _count_range(num_digits),
+            "frames": int(num_frames),
+            "canvas.height": int(img_size),
+            "canvas.width": int(img_size),
+            "source.split": split,
+            **affine_overrides(affine_params, base),
+        }
+        self.source = _source(path, source)
+        self.spec = base.replace(overrides)
+        self.affine_params = affine_params
+        self.num_digits = list(num_digits) if not isinstance(num_digits, int) else [num_digits]
+        self.num_frames = int(num_frames)
+        self.img_size = int(img_size)
+        self.pad = padding(img_size)
+        self.concat = concat
+        self.seed = int(seed)
+        self.num = int(num)
+        self.device = torch.device(device)
+        self.cache_dir = cache_dir
+        self.cursor = 0
+        norm = None
+        if normalize:
+            if normalize_stats == "origin":
+                ratio = (28 / img_size) ** 2 * max(self.num_digits)
+                norm = Normalize(mnist_stats[0][0] * ratio, mnist_stats[1][0] * ratio)
+            else:
+                stats = dataset_stats(self.spec, self.seed, stats_samples, source=self.source, device=self.device)
+                norm = stats.normalize()
+        self.stats = None if norm is None else (norm.mean, norm.std)
+        self.batch_tfms = _BatchTransforms(norm)
+
+    def _frames(self, start: int, num: int) -> torch.Tensor:
+        return get_batch(
+            self.spec, num, device=self.device, start=start, seed=self.seed, source=self.source, returns="frames",
+            cache_dir=self.cache_dir,
+        )
+
+    def __len__(self) -> int:
+        return self.num
+
+    def __getitem__(self, i: int) -> torch.Tensor | list[torch.Tensor]:
+        """Sequence ``i``: uint8 ``[T, 1, H, W]`` (``concat=False``: a list of T ``[1, H, W]`` tensors)."""
+        i = int(i)
+        if not -self.num <= i < self.num:
+            raise IndexError(f"index {i} is out of range for a dataset of {self.num} sequences")
+        frames = self._frames(i % self.num, 1)[0]
+        return frames if self.concat else list(frames.unbind(0))
+
+    def get_batch(self, bs: int = 32) -> torch.Tensor:
+        """The next ``bs`` sequences (a cursor walks through the dataset), float32 ``[bs, T, 1, H, W]`` after
+        ``batch_tfms``."""
+        frames = self._frames(self.cursor, bs)
+        self.cursor += bs
+        return self.batch_tfms(frames)
+
+    def save(self, fname: str = "mmnist.pt", n_batches: int = 2, bs: int = 32) -> str:
+        """``n_batches`` batches of ``bs`` (float32 after ``batch_tfms``) concatenated and written with
+        ``torch.save``; returns the file name."""
+        data = torch.cat([self.get_batch(bs) for _ in range(n_batches)], dim=0)
+        torch.save(data, f"{fname}")
+        return f"{fname}"
+
+    def show_images(self, index: int = 0, **kwargs: Any):
+        """Plot the frames of sequence ``index`` in a row (matplotlib)."""
+        frames = self[index]
+        return show_images(frames if self.concat else torch.stack(frames), **kwargs)
+
+    def __repr__(self) -> str:
+        return (
+            f"MovingMNIST(num_digits={self.num_digits}, num_frames={self.num_frames}, img_size={self.img_size}, "
+            f"seed={self.seed}, len={self.num})"
+        )
+
+
+def _pyplot():
+    return require("matplotlib.pyplot", "viz", "show_images")
+
+
+def show_image(im: Any, ax: Any = None, figsize: Any = None, title: str | None = None, **kwargs: Any):
+    """Show one image (a ``[C, H, W]`` / ``[H, W]`` tensor or array) on ``ax``; as the origin's ``show_image``."""
+    plt = _pyplot()
+    if hasattr(im, "detach"):
+        im = im.detach().cpu()
+        if im.ndim == 3 and im.shape[0] < 5:
+            im = im.permute(1, 2, 0)
+        im = im.numpy()
+    im = np.asarray(im)
+    if im.ndim == 3 and im.shape[-1] == 1:
+        im = im[..., 0]
+    if ax is None:
+        side = min(5, max(1, im.shape[0] // 32))
+        _, ax = plt.subplots(figsize=figsize or (side, side))
+    ax.imshow(im, cmap=kwargs.pop("cmap", "gray"), **kwargs)
+    if title is not None:
+        ax.set_title(title)
+    ax.axis("off")
+    return ax
+
+
+def show_images(ims: Any, nrows: int = 1, ncols: int | None = None, titles: Sequence[str] | None = None, **kwargs):
+    """Show ``ims`` (a sequence of images, e.g. ``ds[0]``) as subplots; as the origin's ``utils.show_images``."""
+    plt = _pyplot()
+    ims = list(ims)
+    if ncols is None:
+        ncols = int(math.ceil(len(ims) / nrows))
+    titles = list(titles) if titles is not None else [None] * len(ims)
+    fig, axs = plt.subplots(nrows, ncols, squeeze=False, **kwargs)
+    for im, title, ax in zip(ims, titles, axs.flat, strict=False):
+        show_image(im, ax=ax, title=title)
+    return fig

@@ -1,0 +1,201 @@
+"""The motion models of :mod:`movingmnist.motion` in torch ops on any device, giving the same integer positions.
+
+Each function mirrors its numpy twin operation for operation (same float64 operations in the same order, same
+streams from :mod:`movingmnist.rng_torch`), so positions are equal bit for bit. Positions are vectorised over
+(B, K); the loops over frames are those of the stepwise models, as in numpy.
+"""
+
+from __future__ import annotations
+
+from . import rng_torch as rng
+from .errors import require
+from .motion import _SRVP_EPS, _SRVP_MAX_BOUNCES
+from .spec import MotionSpec
+
+torch = require("torch", "torch", "the torch backend")
+
+
+def simulate(
+    motion: MotionSpec,
+    seed: int,
+    index: torch.Tensor,
+    num_frames: int,
+    lo: torch.Tensor,
+    hi: torch.Tensor,
+    glyph_hw: tuple[int, int],
+    canvas_hw: tuple[int, int],
+) -> torch.Tensor:
+    """Top-left pixel (x, y) of each glyph box in each frame, ``(B, T, K, 2)`` int64 on ``index.device``.
+
+    Arguments as :func:`movingmnist.motion.simulate`, with ``index (B,)`` int64 and ``lo``, ``hi`` ``(B, K, 2)``
+    float64 tensors on the same device.
+    """
+    model = _MODELS[motion.model]
+    return model(motion, seed, index.to(torch.int64), num_frames, lo, hi, glyph_hw, canvas_hw)
+
+
+def _polar_velocity(motion: MotionSpec, seed: int, index: torch.Tensor, k: int, span: torch.Tensor) -> torch.Tensor:
+    speed = rng.uniform(seed, "motion.speed", index, (k,), *motion.speed)
+    d0, d1 = motion.direction
+    turns = rng.uniform(seed, "motion.direction", index, (k,), d0 / 360.0, d1 / 360.0)
+    sin, cos = rng.sincos_turns(turns)
+    velocity = torch.stack([cos * speed, sin * speed], dim=-1)
+    if motion.speed_unit == "px":
+        velocity = torch.where(span > 0, velocity / span, torch.zeros((), dtype=velocity.dtype, device=span.device))
+    return velocity
+
+
+def _srivastava(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw):
+    b, k = lo.shape[:2]
+    span = hi - lo
+    p = rng.uniform(seed, "motion.start", index, (k, 2))
+    v = _polar_velocity(motion, seed, index, k, span)
+    out = torch.empty((b, num_frames, k, 2), dtype=torch.int64, device=index.device)
+    zero = torch.zeros((), dtype=p.dtype, device=p.device)
+    one = torch.ones((), dtype=p.dtype, device=p.device)
+    for t in range(num_frames):
+        p = p + v
+        low = p <= 0.0
+        p = torch.where(low, zero, p)
+        v = torch.where(low, -v, v)
+        high = p >= 1.0
+        p = torch.where(high, one, p)
+        v = torch.where(high, -v, v)
+        out[:, t] = lo + torch.floor(span * p)
+    return out
+
+
+def _reflect(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw):
+    k = lo.shape[1]
+    span = hi - lo
+    p0 = rng.uniform(seed, "motion.start", index, (k, 2))
+    v = _polar_velocity(motion, seed, index, k, span)
+    t = torch.arange(num_frames, dtype=torch.float64, device=index.device).reshape(1, -1, 1, 1)
+    p = p0[:, None] + v[:, None] * t
+    p = rng.fmod_floor(p, 2.0)
+    p = torch.minimum(p, 2.0 - p)
+    return (lo[:, None] + torch.round(span[:, None] * p)).to(torch.int64)
+
+
+def _free(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw):
+    k = lo.shape[1]
+    span = hi - lo
+    start = lo + span * rng.uniform(seed, "motion.start", index, (k, 2))
+    v = _polar_velocity(motion, seed, index, k, span) * span
+    t = torch.arange(num_frames, dtype=torch.float64, device=index.device).reshape(1, -1, 1, 1)
+    pos = start[:, None] + v[:, None] * t
+    size = torch.tensor([glyph_hw[1], glyph_hw[0]], dtype=torch.float64, device=index.device)
+    canvas = torch.tensor([canvas_hw[1], canvas_hw[0]], dtype=torch.float64, device=index.device)
+    if motion.wrap:
+        pos = rng.fmod_floor(pos + size, canvas + size) - size
+    pos = torch.round(pos)
+    return torch.minimum(torch.maximum(pos, -size), canvas).to(torch.int64)
+
+
+def _stochastic(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw):
+    b, k = lo.shape[:2]
+    m = motion.max_step
+    lo_i, hi_i = lo.to(torch.int64), hi.to(torch.int64)
+    u = rng.uniform(seed, "motion.start", index, (k, 2))
+    s = lo_i + torch.floor(u * (hi_i - lo_i)).to(torch.int64)
+    d = rng.integers(seed, "motion.velocity", index, (k, 2), -m, m)
+    shape = (k, num_frames, 2)
+    toward_plus = rng.integers(seed, "motion.redraw.away_low", index, shape, 1, m)
+    toward_minus = rng.integers(seed, "motion.redraw.away_high", index, shape, -m, -1)
+    other = rng.integers(seed, "motion.redraw.other", index, shape, -m, m)
+    out = torch.empty((b, num_frames, k, 2), dtype=torch.int64, device=index.device)
+    for t in range(num_frames):
+        s = s.clone()
+        d = d.clone()
+        for axis in (1, 0):
+            cross = 1 - axis
+            low = s[..., axis] < lo_i[..., axis]
+            high = s[..., axis] >= hi_i[..., axis]
+            s[..., axis] = torch.where(low, lo_i[..., axis], torch.where(high, hi_i[..., axis] - 1, s[..., axis]))
+            hit = low | high
+            if motion.deterministic:
+                d[..., axis] = torch.where(hit, -d[..., axis], d[..., axis])
+            else:
+                new = torch.where(low, toward_plus[:, :, t, axis], toward_minus[:, :, t, axis])
+                d[..., axis] = torch.where(hit, new, d[..., axis])
+                d[..., cross] = torch.where(hit, other[:, :, t, axis], d[..., cross])
+        out[:, t] = s
+        s = s + d
+    return out
+
+
+def _srvp(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw):
+    b, k = lo.shape[:2]
+    m = motion.max_step
+    start = rng.uniform(seed, "motion.start", index, (k, 2))
+    s = lo + torch.floor(start * (hi - lo + 1.0))
+    d = rng.integers(seed, "motion.velocity", index, (k, 2), -m, m).to(torch.float64)
+    redraw = None
+    if not motion.deterministic:
+        redraw = rng.integers(seed, "motion.redraw", index, (k, num_frames * _SRVP_MAX_BOUNCES, 2), -m, m)
+        redraw = redraw.reshape(b, k, num_frames, _SRVP_MAX_BOUNCES, 2).to(torch.float64)
+    out = torch.empty((b, num_frames, k, 2), dtype=torch.int64, device=index.device)
+    for t in range(num_frames):
+        s, d = _srvp_collide(s, d, lo, hi, None if redraw is None else redraw[:, :, t])
+        out[:, t] = torch.round(s).to(torch.int64)
+        s = s + d
+    return out
+
+
+def _srvp_collide(s, d, lo, hi, redraw):
+    """Port of :func:`movingmnist.motion._srvp_collide` (same operations, same order)."""
+    eps = _SRVP_EPS
+    sx, sy, dx, dy = s[..., 0], s[..., 1], d[..., 0], d[..., 1]
+    xmin, ymin, xmax, ymax = lo[..., 0], lo[..., 1], hi[..., 0], hi[..., 1]
+    zero = torch.zeros((), dtype=torch.float64, device=s.device)
+    for bounce in range(_SRVP_MAX_BOUNCES):
+        left, right = sx < xmin - eps, sx > xmax + eps
+        up, down = sy < ymin - eps, sy > ymax + eps
+        active = left | right | up | down
+        # One scalar read per bounce iteration (a device sync on GPU): most frames need one iteration, and
+        # running all eight would cost more than the syncs. Skipping iterations never changes the result.
+        if not bool(active.any()):
+            break
+        a = torch.where(dx != 0, dy / dx, zero)
+        intercept = sy - a * sx
+        cx, cy = sx, sy
+        y_at_xmin, y_at_xmax = a * xmin + intercept, a * xmax + intercept
+        x_at_ymin = torch.where(a != 0, (ymin - intercept) / a, sx)
+        x_at_ymax = torch.where(a != 0, (ymax - intercept) / a, sx)
+        general = (dx != 0) & (dy != 0)
+        left = torch.where(general, left & (y_at_xmin >= ymin - eps) & (y_at_xmin <= ymax + eps), left)
+        right = torch.where(general, right & (y_at_xmax >= ymin - eps) & (y_at_xmax <= ymax + eps), right)
+        up = torch.where(general, up & (x_at_ymin >= xmin - eps) & (x_at_ymin <= xmax + eps), up)
+        down = torch.where(general, down & (x_at_ymax >= xmin - eps) & (x_at_ymax <= xmax + eps), down)
+        for flag, px, py in (
+            (left, xmin, y_at_xmin),
+            (right, xmax, y_at_xmax),
+            (up, x_at_ymin, ymin),
+            (down, x_at_ymax, ymax),
+        ):
+            cx = torch.where(general & flag, px, cx)
+            cy = torch.where(general & flag, py, cy)
+        only_y = dx == 0
+        only_x = (dx != 0) & (dy == 0)
+        cy = torch.where(only_y, torch.where(up, ymin, ymax), cy)
+        cx = torch.where(only_x, torch.where(left, xmin, xmax), cx)
+        p = torch.where(dx != 0, (sx - cx) / dx, torch.where(dy != 0, (sy - cy) / dy, zero))
+        if redraw is not None:
+            dx = torch.where(active, redraw[:, :, bounce, 0], dx)
+            dy = torch.where(active, redraw[:, :, bounce, 1], dy)
+        dx = torch.where(active & left, dx.abs(), torch.where(active & right, -dx.abs(), dx))
+        dy = torch.where(active & up, dy.abs(), torch.where(active & down, -dy.abs(), dy))
+        sx = torch.where(active, cx + dx * p, sx)
+        sy = torch.where(active, cy + dy * p, sy)
+    sx = torch.minimum(torch.maximum(sx, xmin), xmax)
+    sy = torch.minimum(torch.maximum(sy, ymin), ymax)
+    return torch.stack([sx, sy], dim=-1), torch.stack([dx, dy], dim=-1)
+
+
+_MODELS = {
+    "srivastava": _srivastava,
+    "reflect": _reflect,
+    "free": _free,
+    "stochastic": _stochastic,
+    "srvp": _srvp,
+}

@@ -1,0 +1,212 @@
+"""The origin projects' APIs (movingmnist.compat): their documented calls, shapes, dtypes and value ranges.
+
+The shims build on the ``affine`` and ``segmentation`` presets (branch ``appearance``). Tests marked "real" skip
+until those presets exist; the "plumbing" tests run the same calls over translation-only stand-ins registered
+under those names, to check everything the shims do besides the preset's own rendering.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import movingmnist as mm  # noqa: E402
+from movingmnist import presets  # noqa: E402
+from movingmnist.compat import segmentation as seg  # noqa: E402
+from movingmnist.compat import torch_moving_mnist as tmm  # noqa: E402
+
+torch.set_num_threads(1)
+rng = np.random.default_rng(2)
+IMAGES = (rng.random((90, 28, 28)) ** 4 * 255).astype(np.uint8)
+LABELS = np.arange(90) % 10
+SOURCE = (IMAGES, LABELS)
+# What torchvision's MNIST dataset offers the origin's README (``MovingMNIST(mnist_dataset, ...)``).
+MNIST_LIKE = SimpleNamespace(data=torch.from_numpy(IMAGES), targets=torch.from_numpy(LABELS))
+README_AFFINE = dict(
+    angle=(-20, 20),  # rotation in degrees (min and max values)
+    translate=((-30, 30), (-30, 30)),  # translation in pixels x and y
+    scale=(0.8, 1.3),  # scaling in percentage (1.0 = no scaling)
+    shear=(-20, 20),  # deformation on the z-plane
+)
+
+
+def _has_preset(name: str) -> bool:
+    try:
+        presets.get_preset(name)
+    except mm.SpecError:
+        return False
+    return True
+
+
+def _stand_in(monkeypatch, name: str, **fields) -> None:
+    base = presets.get_preset("srivastava")
+    merged = {**base.fields, "source": {"name": "mnist", "split": "train", "val_size": 10}, **fields}
+    preset = presets.Preset(name=name, version=0, summary="test stand-in", reference="tests", fields=merged)
+    monkeypatch.setitem(presets.PRESETS, name, [preset])
+
+
+@pytest.fixture(params=["plumbing", "real"])
+def affine(request, monkeypatch):
+    if request.param == "real":
+        if not _has_preset("affine"):
+            pytest.skip("the 'affine' preset is not in this branch yet (branch appearance)")
+    else:
+        _stand_in(monkeypatch, "affine")
+        monkeypatch.setattr(tmm, "affine_overrides", lambda params, spec: {})
+    return request.param
+
+
+@pytest.fixture(params=["plumbing", "real"])
+def segmentation(request, monkeypatch):
+    if request.param == "real":
+        if not _has_preset("segmentation"):
+            pytest.skip("the 'segmentation' preset is not in this branch yet (branch appearance)")
+    else:
+        _stand_in(monkeypatch, "segmentation", annotations={"ignore_label": 10})
+    return request.param
+
+
+# -- torch_moving_mnist ---------------------------------------------------------------------------------------------
+def test_readme_calls(affine):
+    ds = tmm.MovingMNIST(MNIST_LIKE, affine_params=README_AFFINE, n=10, num_digits=[1, 2, 3], img_size=64)
+    sequence = ds[0]
+    t = sequence
+    assert type(t) is torch.Tensor and t.shape == torch.Size([10, 1, 64, 64]) and t.dtype == torch.uint8
+    assert torch.equal(ds[0], sequence)  # index-addressable now
+    b = ds.get_batch(128)
+    assert b.shape == torch.Size([128, 10, 1, 64, 64]) and b.dtype == torch.float32
+    assert float(b.min()) >= 0.0 and float(b.max()) <= 1.0 and float(b.max()) > 0.5
+    assert not torch.equal(ds.get_batch(4)[0], b[0])  # the cursor moves on
+
+
+def test_defaults_shapes_concat_and_len(affine):
+    ds = tmm.MovingMNIST(source=SOURCE)
+    assert len(ds) == 10_000 and ds.pad == 18
+    assert ds[5].shape == (4, 1, 64, 64)
+    frames = tmm.MovingMNIST(source=SOURCE, concat=False, num_frames=3, img_size=48)[5]
+    assert isinstance(frames, list) and len(frames) == 3 and frames[0].shape == (1, 48, 48)
+    assert ds.get_batch().shape == (32, 4, 1, 64, 64)
+    with pytest.raises(mm.SpecError, match="num_digits"):
+        tmm.MovingMNIST(source=SOURCE, num_digits=[1, 3])
+
+
+def test_normalize_exact_and_origin(affine):
+    exact = tmm.MovingMNIST(source=SOURCE, normalize=True, stats_samples=64)
+    x = exact.get_batch(64)
+    assert x.dtype == torch.float32
+    # get_batch's first 64 sequences are the stats sample itself: mean 0, std 1 (float32 rounding aside)
+    assert abs(float(x.double().mean())) < 1e-5 and abs(float(x.double().std(unbiased=False)) - 1) < 1e-5
+    origin = tmm.MovingMNIST(source=SOURCE, normalize=True, normalize_stats="origin", num_digits=[1, 2])
+    ratio = (28 / 64) ** 2 * 2
+    assert origin.stats == pytest.approx((0.131 * ratio, 0.308 * ratio))
+    plain = tmm.MovingMNIST(source=SOURCE)
+    raw = plain._frames(0, 3)
+    assert torch.allclose(origin.batch_tfms(raw), (raw.float() / 255 - 0.131 * ratio) / (0.308 * ratio))
+
+
+def test_save(affine, tmp_path):
+    ds = tmm.MovingMNIST(source=SOURCE, num_frames=3)
+    fname = ds.save(str(tmp_path / "mmnist.pt"), n_batches=2, bs=4)
+    data = torch.load(fname)
+    assert data.shape == (8, 3, 1, 64, 64) and data.dtype == torch.float32
+
+
+def test_show_images(affine):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    ds = tmm.MovingMNIST(source=SOURCE, num_frames=3)
+    fig = tmm.show_images(ds[0], figsize=(6, 2))
+    assert len(fig.axes) == 3
+    assert len(ds.show_images(1).axes) == 3
+
+
+def test_affine_params_reach_the_spec():
+    # Where the affine preset's fields are named by the shim's candidate lists (checked on a made-up field set).
+    spec_fields = {"motion.angle": [0, 0], "motion.translate": [[0, 0], [0, 0]], "motion.scale": [1, 1],
+                   "motion.shear": [0, 0]}
+
+    class FakeSpec:
+        def to_dict(self):
+            out: dict = {}
+            for name, value in spec_fields.items():
+                section, field = name.split(".")
+                out.setdefault(section, {})[field] = value
+            return out
+
+    overrides = tmm.affine_overrides(README_AFFINE, FakeSpec())
+    assert overrides == {
+        "motion.angle": [-20.0, 20.0],
+        "motion.scale": [0.8, 1.3],
+        "motion.shear": [-20.0, 20.0],
+        "motion.translate": [[-30.0, 30.0], [-30.0, 30.0]],
+    }
+    overrides = tmm.affine_overrides(tmm.affine_params, FakeSpec())  # the namespace form works too
+    assert overrides["motion.angle"] == [-4.0, 4.0]
+    with pytest.raises(mm.SpecError, match="affine_params.shear"):
+        tmm.affine_overrides({"angle": (0, 1), "translate": ((0, 1), (0, 1)), "scale": (1, 1)}, FakeSpec())
+
+
+def test_missing_preset_is_named(monkeypatch):
+    monkeypatch.delitem(presets.PRESETS, "affine", raising=False)
+    with pytest.raises(mm.SpecError, match="affine"):
+        tmm.MovingMNIST(source=SOURCE)
+
+
+# -- segmentation notebook ------------------------------------------------------------------------------------------
+def test_generate_moving_mnist_notebook_call(segmentation):
+    frame_size, num_frames, ignore_label = 64, 20, 10
+    dat, dat_masks, dat_labels = seg.generate_moving_mnist(
+        "val",
+        shape=(frame_size, frame_size),
+        ignore_label=ignore_label,
+        num_frames=num_frames,
+        num_videos=6,
+        min_nums_per_image=2,
+        max_nums_per_image=3,
+        rotatehint=False,
+        source=SOURCE,
+    )
+    assert dat.shape == (6, 20, 1, 64, 64) and dat.dtype == np.uint8
+    assert dat_masks.shape == (6, 20, 1, 64, 64) and dat_masks.dtype == np.uint8
+    assert dat_labels.shape == (6, 20, 3) and dat_labels.dtype == np.uint8
+    assert set(np.unique(dat_masks)) <= set(range(10)) | {ignore_label}
+    assert (dat_labels == dat_labels[:, :1]).all()  # per video, repeated over frames
+    counts = (dat_labels[:, 0] != ignore_label).sum(axis=1)
+    assert set(counts) <= {2, 3}
+    for video in range(6):  # the mask only names digits of that video
+        present = set(dat_labels[video, 0][dat_labels[video, 0] != ignore_label])
+        assert set(np.unique(dat_masks[video])) <= present | {ignore_label}
+
+
+def test_generate_moving_mnist_is_seeded(segmentation):
+    a = seg.generate_moving_mnist(num_frames=5, num_videos=3, source=SOURCE, seed=4)
+    b = seg.generate_moving_mnist(num_frames=5, num_videos=3, source=SOURCE, seed=4)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert a[0].shape == (3, 5, 1, 64, 64) and a[2].shape == (3, 5, 2)
+    with pytest.raises(mm.SpecError):
+        seg.generate_moving_mnist(min_nums_per_image=3, max_nums_per_image=2, source=SOURCE)
+
+
+@pytest.mark.parametrize("filetype", ["npy", "h5"])
+def test_save_layout(segmentation, tmp_path, filetype):
+    dat, masks, labels = seg.generate_moving_mnist("test", num_frames=4, num_videos=2, source=SOURCE)
+    written = seg.save(tmp_path / "data", "test", dat, masks, labels, filetype=filetype)
+    if filetype == "npy":
+        assert [p.name for p in written] == ["test_images.npy", "test_masks.npy", "test_labels.npy"]
+        assert np.array_equal(np.load(written[1]), masks)
+    else:
+        h5py = pytest.importorskip("h5py")
+        assert [p.name for p in written] == ["test.h5"]
+        with h5py.File(written[0]) as f:
+            assert set(f) == {"images", "masks", "labels"}
+            assert np.array_equal(f["images"][()], dat) and np.array_equal(f["labels"][()], labels)
+
+
+def test_rotatehint_needs_the_preset_field(monkeypatch):
+    _stand_in(monkeypatch, "segmentation", annotations={"ignore_label": 10})
+    with pytest.raises(mm.SpecError, match="rotatehint"):
+        seg.generate_moving_mnist(num_videos=1, rotatehint=True, source=SOURCE)
