@@ -12,7 +12,8 @@ from numpy.lib.stride_tricks import as_strided
 
 
 def _windows(canvas: np.ndarray, h: int, w: int) -> np.ndarray:
-    """Writable view ``(B, T, Hc - h + 1, Wc - w + 1, h, w)`` of every glyph-sized window of ``canvas (B, T, Hc, Wc)``."""
+    """Writable view ``(B, T, Hc - h + 1, Wc - w + 1, h, w)`` of every glyph-sized window of ``canvas``
+    ``(B, T, Hc, Wc)``."""
     b, t, hc, wc = canvas.shape
     s = canvas.strides
     return as_strided(canvas, (b, t, hc - h + 1, wc - w + 1, h, w), (s[0], s[1], s[2], s[3], s[2], s[3]))
