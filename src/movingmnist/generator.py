@@ -121,6 +121,7 @@ class Generator:
             "H": spec.canvas.height,
             "W": spec.canvas.width,
             "K": spec.objects.count[1],
+            "T-1": spec.frames - 1,
         }
         wanted = self.array_names
         return {
@@ -138,6 +139,9 @@ class Generator:
                 names.append(name)
         if ann.tracks:
             names.extend(TRACK_ARRAYS)
+        for name in ("amodal_masks", "flow"):
+            if getattr(ann, name):
+                names.append(name)
         return [a.name for a in SCHEMA if a.name in names]
 
     def allocate(self, num: int) -> Batch:
