@@ -235,18 +235,28 @@ def ink_extents(linear: np.ndarray, ink_box: np.ndarray, glyph_hw: tuple[int, in
 
 
 # -- the affine motion model (torch_moving_mnist) ----------------------------------------------------------------
+def affine_step_params(spec: Spec, seed: int, index: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    """The drawn step of each object, ``(B, K)`` each: angle (degrees, clockwise as torchvision), tx, ty (pixels),
+    scale, shear (degrees); and ``offset`` ``(B, K, 2)``, the start placement relative to the centred glyph."""
+    aff = spec.motion.affine
+    index = np.asarray(index, dtype=np.int64)
+    return {
+        "angle": _draw(seed, "motion.affine.angle", index, k, aff.angle),
+        "tx": _draw(seed, "motion.affine.translate.x", index, k, aff.translate[0]),
+        "ty": _draw(seed, "motion.affine.translate.y", index, k, aff.translate[1]),
+        "scale": _draw(seed, "motion.affine.scale", index, k, aff.scale),
+        "shear": _draw(seed, "motion.affine.shear", index, k, aff.shear),
+        "place": rng.uniform(seed, "motion.affine.place", index, (k, 2)),
+    }
+
+
 def affine_step(spec: Spec, seed: int, index: np.ndarray, k: int, canvas_hw: tuple[int, int]):
     """One step per object: ``(linear (B, K, 2, 2), translate (B, K, 2))`` with the step about the canvas centre
     ``x -> c + t + L (x - c)``, ``L`` built as torchvision's affine (angle clockwise, x-shear)."""
-    aff = spec.motion.affine
-    angle = _draw(seed, "motion.affine.angle", index, k, aff.angle)
-    tx = _draw(seed, "motion.affine.translate.x", index, k, aff.translate[0])
-    ty = _draw(seed, "motion.affine.translate.y", index, k, aff.translate[1])
-    scale = _draw(seed, "motion.affine.scale", index, k, aff.scale)
-    shear = _draw(seed, "motion.affine.shear", index, k, aff.shear)
+    p = affine_step_params(spec, seed, index, k)
     # torchvision: clockwise angle = our counter-clockwise -angle.
-    linear = linear_part(-angle, scale, shear)
-    return linear, np.stack([tx, ty], axis=-1)
+    linear = linear_part(-p["angle"], p["scale"], p["shear"])
+    return linear, np.stack([p["tx"], p["ty"]], axis=-1)
 
 
 def affine_poses(
@@ -271,7 +281,7 @@ def affine_poses(
     b, _, k = local.shape[:3]
     index = np.asarray(index, dtype=np.int64)
     pad = np.array([(big_w - w) // 2, (big_h - h) // 2], dtype=np.float64)
-    offset = (2.0 * rng.uniform(seed, "motion.affine.place", index, (k, 2)) - 1.0) * pad  # U(-pad, pad)
+    offset = (2.0 * affine_step_params(spec, seed, index, k)["place"] - 1.0) * pad  # U(-pad, pad)
     start = (np.array([big_w - w, big_h - h], dtype=np.float64) / 2.0) + offset  # top-left of the glyph box
     linear, translate = affine_step(spec, seed, index, k, canvas_hw)
     centre = np.array([(big_w - 1) / 2.0, (big_h - 1) / 2.0])

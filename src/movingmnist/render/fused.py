@@ -179,7 +179,8 @@ def _put(obj, objc, c_n, p, q, sb, col_r, col_g, col_b, mode, threshold, colour_
         obj[p] = 255 if total > 255 else total
     else:
         owned = q > threshold
-        obj[p] = q
+        if q > 0:
+            obj[p] = q
     if colour_on:
         for ch in range(c_n):
             if ch == 0:
@@ -200,7 +201,7 @@ def _put(obj, objc, c_n, p, q, sb, col_r, col_g, col_b, mode, threshold, colour_
             elif mode == 1:
                 total = cur_c + qc
                 objc[ch, p] = 255 if total > 255 else total
-            else:
+            elif q > 0:
                 objc[ch, p] = qc
     return owned
 
@@ -210,9 +211,10 @@ def _draw_object(
     glyph_flat, gbase, wp, coef, nz, br, reg, nearest, need_total, h, w,
     obj, objc, colour_on, col, mode, threshold,
     track_owner, inst_f, sem_on, sem_f, label, code, ownq, own_row, touched, n_touch,
-    amask_on, amask_k,
+    amask_on, amask_k, abox,
 ):
-    """One object in one frame: sample, composite, take ownership. Returns (total ink, n_touch, n owned)."""
+    """One object in one frame: sample, composite, take ownership; the box of its pixels above the threshold goes
+    to ``abox``. Returns (total ink, n_touch, n owned)."""
     ia, ib, ic, id_, ie, if_ = coef[0], coef[1], coef[2], coef[3], coef[4], coef[5]
     nx0, ny0, nx1, ny1 = nz[0], nz[1], nz[2], nz[3]
     x0, y0, x1, y1 = reg[0], reg[1], reg[2], reg[3]
@@ -226,6 +228,10 @@ def _draw_object(
         ry0, ry1, rx0, rx1 = max(y0, 0), min(y1, h), max(x0, 0), min(x1, w)
     tot = 0
     n_own = 0
+    bx0 = 1 << 40
+    by0 = 1 << 40
+    bx1 = -(1 << 40)
+    by1 = -(1 << 40)
     for y in range(ry0, ry1):
         yf = float(y)
         xa, xb = _span(ia, ib * yf + ic, lo_u, hi_u, rx0, rx1)
@@ -269,7 +275,12 @@ def _draw_object(
             sb = s * br
             qf = math.floor(sb + 0.5)
             q = 255 if qf > 255.0 else int(qf)
-            tot += q if q > threshold else 0
+            if q > threshold:
+                tot += q
+                bx0 = min(bx0, x)
+                bx1 = max(bx1, x + 1)
+                by0 = min(by0, y)
+                by1 = y + 1
             if x < ca or x >= cb:
                 continue
             p = row_base + x
@@ -296,6 +307,16 @@ def _draw_object(
                     sem_f[p] = label if owned else sem_f[p]
             if amask_on and q > threshold:
                 amask_k[p] = True
+    if bx1 > bx0:
+        abox[0] = bx0
+        abox[1] = by0
+        abox[2] = bx1
+        abox[3] = by1
+    else:
+        abox[0] = 0
+        abox[1] = 0
+        abox[2] = -1
+        abox[3] = -1
     return tot, n_touch, n_own
 
 
@@ -304,7 +325,7 @@ def objects(
     glyph_pad, gidx, nzbox, inv, region, bright, colour, labels,
     mode, threshold, ignore_label, nearest, need_total, track_owner, measure,
     d_on, d_present, d_mask, d_value, d_grey, d_pos,
-    frames, inst, sem, sem_on, total, seen, mbox, amask, amask_on, dmap, dmap_on,
+    frames, inst, sem, sem_on, total, seen, mbox, amask, amask_on, dmap, dmap_on, abox,
 ):
     """Composite objects and occluding distractors over the background in ``frames``; see
     ``render_objects_numpy`` (same arguments, flags for the optional outputs).
@@ -352,6 +373,10 @@ def objects(
                 mbox[b, t, k, 2] = -1
                 mbox[b, t, k, 3] = -1
                 own_n[k] = 0
+                abox[b, t, k, 0] = 0
+                abox[b, t, k, 1] = 0
+                abox[b, t, k, 2] = -1
+                abox[b, t, k, 3] = -1
                 g = gidx[b, k]
                 x0 = region[b, t, k, 0]
                 y0 = region[b, t, k, 1]
@@ -364,7 +389,7 @@ def objects(
                     glyph_flat, g * hp * wp, wp, inv[b, t, k], nzbox[b, k], bright[b, t, k], region[b, t, k],
                     nearest, need_total, h, w, obj, objc, colour_on, colour[b, k], mode, threshold,
                     track_owner, inst_f, sem_on, sem_f, labels[b, k], k + 1, ownq, own_list[k], touched, n_touch,
-                    amask_on, amask_k,
+                    amask_on, amask_k, abox[b, t, k],
                 )
                 total[b, t, k] = tot
                 own_n[k] = n_own

@@ -15,7 +15,8 @@ Rules (shared bit for bit with :mod:`movingmnist.render.fused`):
   after the objects with the same rules and take ownership away. The layer is then combined with the background by
   the same mode (over: where the layer's grey value is > 0). Backgrounds never own pixels.
 - ``total`` = sum of q > threshold over the whole transformed glyph (also off the canvas, within a window of one
-  canvas around it); ``seen`` = the same over the pixels the object owns; visibility = seen / total.
+  canvas around it); ``seen`` = the same over the pixels the object owns; visibility = seen / total. The amodal
+  box is the box of the pixels with q > threshold (same window), the modal box that of the owned pixels.
 """
 
 from __future__ import annotations
@@ -58,25 +59,6 @@ def regions(
     blank = (~present | (nzbox[..., 2] <= nzbox[..., 0]) | (nzbox[..., 3] <= nzbox[..., 1]))[:, None]
     empty = blank | (out[..., 2] <= out[..., 0]) | (out[..., 3] <= out[..., 1])
     out[empty] = 0
-    return out
-
-
-def amodal_boxes(matrix: np.ndarray, ink_box: np.ndarray, present: np.ndarray, nearest: bool) -> np.ndarray:
-    """Pixel-edge box ``(B, T, K, 4)`` float32 of the pixels whose sample falls in the transformed ink box's support:
-    for an integer translation exactly ``topleft + ink_box``. NaN for absent slots and blank glyphs."""
-    from ..appearance import transformed_box
-
-    rect = support_rect(ink_box, nearest)[:, None]
-    box = transformed_box(matrix, rect)
-    if nearest:
-        out = np.stack([np.ceil(box[..., 0]), np.ceil(box[..., 1]), np.ceil(box[..., 2]), np.ceil(box[..., 3])], -1)
-    else:
-        out = np.stack(
-            [np.floor(box[..., 0]) + 1, np.floor(box[..., 1]) + 1, np.ceil(box[..., 2]), np.ceil(box[..., 3])], -1
-        )
-    blank = (~present | (ink_box[..., 2] <= ink_box[..., 0]) | (ink_box[..., 3] <= ink_box[..., 1]))[:, None]
-    out = out.astype(np.float32)
-    out[np.broadcast_to(blank, out.shape[:3])] = np.nan
     return out
 
 
@@ -193,6 +175,7 @@ def render_objects_numpy(
     mbox: np.ndarray | None,
     amask: np.ndarray | None,
     dmap: np.ndarray | None,
+    abox: np.ndarray | None = None,
 ) -> None:
     """Composite objects (and occluding distractors) over the background already in ``frames (B, T, C, H, W)``.
 
@@ -204,7 +187,8 @@ def render_objects_numpy(
         instance, semantic: ``(B, T, H, W)`` uint8 outputs or None (ownership is tracked when any of instance,
             semantic, seen, mbox, dmap is given). total, seen: ``(B, T, K)`` int64 outputs. mbox: ``(B, T, K, 4)``
             int64 owned-pixel box (x1 <= x0 when none). amask: ``(B, T, K, H, W)`` bool. dmap: ``(B, T, H, W)`` int16
-            distractor map (already holding the background distractors).
+            distractor map (already holding the background distractors). abox: ``(B, T, K, 4)`` int64 box of the
+            pixels with q > threshold, on the canvas or not (the amodal box; x1 <= x0 when none).
     """
     b, t_all, c, h, w = frames.shape
     k_slots = gidx.shape[1]
@@ -225,6 +209,8 @@ def render_objects_numpy(
         mbox[...] = np.array([0, 0, -1, -1])
     if amask is not None:
         amask.fill(False)
+    if abox is not None:
+        abox[...] = np.array([0, 0, -1, -1])
     for t0 in range(0, t_all, chunk):
         t1 = min(t_all, t0 + chunk)
         tc = t1 - t0
@@ -256,14 +242,16 @@ def render_objects_numpy(
             s = _sample(glyph_flat, goff[:, k][:, None, None, None], wp, nzbox[:, k][:, None, None, None], u, v,
                         nearest)
             sb = s * bright[:, t0:t1, k][:, :, None, None]
+            # Patch pixels beyond this frame's own region (smaller or capped regions, absent slots) are not drawn.
+            sb = np.where((xs < reg[..., 2][:, :, None, None]) & (ys < reg[..., 3][:, :, None, None]), sb, 0.0)
             q = _quantise(sb)  # (B, Tc, kh, kw)
-            # Patch pixels beyond this frame's own region (capped regions) are not drawn.
-            q = np.where((xs < reg[..., 2][:, :, None, None]) & (ys < reg[..., 3][:, :, None, None]), q, 0)
             on = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
             idx = np.where(on, frame_base + ys * w + xs, trash)
             idx = np.broadcast_to(idx, q.shape)
             if total is not None:
                 total[:, t0:t1, k] = np.where(q > threshold, q, 0).sum(axis=(2, 3))
+            if abox is not None:
+                _box_of(q > threshold, xs, ys, abox[:, t0:t1, k])
             if amask is not None:
                 mask = (q > threshold) & on
                 bb, tt, yy, xx = np.nonzero(mask)
@@ -326,15 +314,20 @@ def render_objects_numpy(
             if seen is not None:
                 seen[:, t0:t1, k] = np.where(owned, q, 0).sum(axis=(2, 3))
             if mbox is not None:
-                big = np.iinfo(np.int64).max
-                xb = np.broadcast_to(xs, owned.shape)
-                yb = np.broadcast_to(ys, owned.shape)
-                box = mbox[:, t0:t1, k]
-                box[..., 0] = np.where(owned, xb, big).min(axis=(2, 3))
-                box[..., 1] = np.where(owned, yb, big).min(axis=(2, 3))
-                box[..., 2] = np.where(owned, xb + 1, -1).max(axis=(2, 3))
-                box[..., 3] = np.where(owned, yb + 1, -1).max(axis=(2, 3))
-                box[box[..., 2] < 0] = np.array([0, 0, -1, -1])
+                _box_of(owned, xs, ys, mbox[:, t0:t1, k])
+
+
+def _box_of(mask, xs, ys, out):
+    """Pixel-edge box (x0, y0, x1, y1) of the True pixels of ``mask (B, T, h, w)`` at coordinates ``xs, ys`` into
+    ``out (B, T, 4)``; (0, 0, -1, -1) where there are none."""
+    big = np.iinfo(np.int64).max
+    xb = np.broadcast_to(xs, mask.shape)
+    yb = np.broadcast_to(ys, mask.shape)
+    out[..., 0] = np.where(mask, xb, big).min(axis=(2, 3))
+    out[..., 1] = np.where(mask, yb, big).min(axis=(2, 3))
+    out[..., 2] = np.where(mask, xb + 1, -big).max(axis=(2, 3))
+    out[..., 3] = np.where(mask, yb + 1, -big).max(axis=(2, 3))
+    out[~mask.any(axis=(2, 3))] = np.array([0, 0, -1, -1])
 
 
 def _composite(obj, objc, idx, q, cols, code, threshold):

@@ -10,7 +10,7 @@ import numpy as np
 from .. import appearance as app_mod
 from .. import motion as motion_models
 from .backgrounds import BackgroundPlan, plan_background
-from .general import MODES, amodal_boxes, flow_numpy, regions, render_background_numpy, render_objects_numpy
+from .general import MODES, flow_numpy, regions, render_background_numpy, render_objects_numpy
 
 if TYPE_CHECKING:
     from ..batch import Batch
@@ -94,12 +94,14 @@ def render_general(gen: Generator, index: np.ndarray, out: Batch, offset: int) -
     total = ws.get("total", (b, t, k), np.int64)
     seen = ws.get("seen", (b, t, k), np.int64)
     mbox = ws.get("mbox", (b, t, k, 4), np.int64)
+    abox = ws.get("abox", (b, t, k, 4), np.int64)
+    unclipped = ann.visibility or ann.amodal_boxes
     amask = out.amodal_masks[sl] if ann.amodal_masks else None
     dmap = ws.get("dmap", (b, t, big_h, big_w), np.int16) if (ann.flow and dist is not None) else None
 
     if kern is not None:
         _run_numba(kern, gen, index, plan, frames, gidx, nzbox, inv, region, bright, colour, labels, nearest,
-                   track_owner, measure, inst, sem, total, seen, mbox, amask, dmap)
+                   unclipped, track_owner, measure, inst, sem, total, seen, mbox, amask, dmap, abox)
     else:
         if plan is not None:
             render_background_numpy(plan, gen.seed, index, frames, dmap)
@@ -108,9 +110,9 @@ def render_general(gen: Generator, index: np.ndarray, out: Batch, offset: int) -
         render_objects_numpy(
             gen.glyphs.padded, gidx, nzbox, inv, region, bright, colour, labels,
             mode=spec.compositing, threshold=ann.mask_threshold, ignore_label=ann.ignore_label, nearest=nearest,
-            need_total=ann.visibility, distractors=dist, frames=frames, instance=inst, semantic=sem,
+            need_total=unclipped, distractors=dist, frames=frames, instance=inst, semantic=sem,
             total=total if ann.visibility else None, seen=seen if measure else None,
-            mbox=mbox if ann.boxes else None, amask=amask, dmap=dmap,
+            mbox=mbox if ann.boxes else None, amask=amask, dmap=dmap, abox=abox if ann.amodal_boxes else None,
         )
 
     out.index[sl] = index
@@ -125,7 +127,9 @@ def render_general(gen: Generator, index: np.ndarray, out: Batch, offset: int) -
     if ann.visibility:
         out.visibility[sl] = np.where(total > 0, seen / np.maximum(total, 1).astype(np.float64), 0.0)
     if ann.amodal_boxes:
-        out.amodal_boxes[sl] = amodal_boxes(fwd, gen.glyphs.ink_box[gi], present, nearest)
+        amodal = out.amodal_boxes[sl]
+        amodal[...] = abox
+        amodal[np.broadcast_to((abox[..., 2] <= abox[..., 0])[..., None], amodal.shape)] = np.nan
     if ann.tracks:
         h, w = gen.glyphs.glyph_hw
         cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
@@ -162,7 +166,7 @@ def render_general(gen: Generator, index: np.ndarray, out: Batch, offset: int) -
 
 
 def _run_numba(kern, gen, index, plan, frames, gidx, nzbox, inv, region, bright, colour, labels, nearest,
-               track_owner, measure, inst, sem, total, seen, mbox, amask, dmap):
+               unclipped, track_owner, measure, inst, sem, total, seen, mbox, amask, dmap, abox):
     spec = gen.spec
     ann = spec.annotations
     b, t = frames.shape[:2]
@@ -191,10 +195,10 @@ def _run_numba(kern, gen, index, plan, frames, gidx, nzbox, inv, region, bright,
     occluding = dist is not None and dist.occlude
     kern.objects(
         gen.glyphs.padded, gidx, nzbox, inv, region, bright, colour, labels,
-        MODES[spec.compositing], ann.mask_threshold, ann.ignore_label, nearest, ann.visibility, track_owner,
+        MODES[spec.compositing], ann.mask_threshold, ann.ignore_label, nearest, unclipped, track_owner,
         measure,
         occluding, d_present, d_mask, d_value, d_grey, d_pos,
         frames, inst if inst is not None else u8_4, sem if sem is not None else u8_4, sem is not None,
         total, seen, mbox, amask if amask is not None else np.zeros((1, 1, 1, 1, 1), bool), amask is not None,
-        dmap_arr, dmap is not None,
+        dmap_arr, dmap is not None, abox,
     )
