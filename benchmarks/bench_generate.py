@@ -70,7 +70,11 @@ def main() -> None:
             gen = mm.Generator(spec, seed=0, source=args.source, **kwargs)
             out = gen.allocate(args.num)
             counter = iter(range(10**9))
-            rate = median_rate(lambda: gen.render(next(counter) * args.num, args.num, out), args.num, args.repeats)
+
+            def render(gen=gen, out=out, counter=counter):
+                gen.render(next(counter) * args.num, args.num, out)
+
+            rate = median_rate(render, args.num, args.repeats)
             nbytes = sum(a.nbytes for a in out.arrays().values())
             bound = copy_bound(nbytes, args.num, args.repeats)
             row = {
