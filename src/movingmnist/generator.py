@@ -99,8 +99,13 @@ class Generator:
             ann = self.spec.annotations
             canvases = self.spec.canvas.channels + int(ann.needs_ownership) + int(ann.semantic)
             per_sequence = canvases * self.spec.frames * self.spec.canvas.height * self.spec.canvas.width
-            lower, upper = (1, 64 if self.kernel == "numpy" else 512) if self.general else (8, 512)
-            batch_size = int(np.clip(CACHE_BYTES // max(per_sequence, 1), lower, upper))
+            if not self.general:
+                batch_size = int(np.clip(CACHE_BYTES // max(per_sequence, 1), 8, 512))
+            elif self.kernel == "numpy":
+                batch_size = int(np.clip(CACHE_BYTES // max(per_sequence, 1), 1, 64))
+            else:
+                # The fused kernels touch one frame at a time; larger steps amortise the per-step numpy work.
+                batch_size = int(np.clip(32 * CACHE_BYTES // max(per_sequence, 1), 1, 256))
             if ann.amodal_masks:
                 batch_size = max(1, batch_size // max(1, spec_objects(self.spec)))
         self.batch_size = int(batch_size)

@@ -58,6 +58,20 @@ def _covers(kind, sw, sh, apex, rx, ry):
     return e1 <= 0.0 and e2 <= 0.0
 
 
+@njit(inline="always")
+def _fill_u8(a, value):
+    """Fill a contiguous 1-d uint8 array, eight bytes at a time (numba's ``a[:] = v`` stores byte by byte)."""
+    n = a.size
+    n8 = n // 8
+    if n8:
+        words = a[: n8 * 8].view(np.uint64)
+        pattern = np.uint64(value) * np.uint64(0x0101010101010101)
+        for i in range(n8):
+            words[i] = pattern
+    for i in range(n8 * 8, n):
+        a[i] = value
+
+
 @njit(cache=True, nogil=True)
 def paint_shapes(val, cov, present, kind, size, apex, topleft, value):
     """Static shapes over the background canvas; see ``backgrounds.paint_shapes_numpy``."""
@@ -123,9 +137,9 @@ def background(
                         for x in range(w):
                             out_row[x] = val_row[x] if cov_row[x] != 0 else 0
                     else:
-                        out_row[:] = 0
+                        _fill_u8(out_row, 0)
             if dmap_on:
-                dmap[b, t] = -1
+                _fill_u8(dmap[b, t].reshape(h * w).view(np.uint8), 255)  # int16 -1
             if d_on:
                 side = d_mask.shape[2]
                 for n in range(n_dist):
@@ -208,16 +222,20 @@ def _put(obj, objc, c_n, p, q, sb, col_r, col_g, col_b, mode, threshold, colour_
 
 @njit(cache=True, nogil=True)
 def _draw_object(
-    glyph_flat, gbase, wp, coef, nz, br, reg, nearest, need_total, h, w,
-    obj, objc, colour_on, col, mode, threshold,
-    track_owner, inst_f, sem_on, sem_f, label, code, ownq, own_row, touched, n_touch,
-    amask_on, amask_k, abox,
+    glyph_flat, gbase, wp, inv, nzbox, bright, region, colour, b, t, k, nearest, need_total, h, w,
+    obj, objc, colour_on, mode, threshold,
+    track_owner, inst_f, sem_on, sem_f, label, code, ownq, own_list, touched, n_touch,
+    amask_on, amask, abox,
 ):
-    """One object in one frame: sample, composite, take ownership; the box of its pixels above the threshold goes
-    to ``abox``. Returns (total ink, n_touch, n owned)."""
-    ia, ib, ic, id_, ie, if_ = coef[0], coef[1], coef[2], coef[3], coef[4], coef[5]
-    nx0, ny0, nx1, ny1 = nz[0], nz[1], nz[2], nz[3]
-    x0, y0, x1, y1 = reg[0], reg[1], reg[2], reg[3]
+    """Object k of sequence b in frame t: sample, composite, take ownership; the box of its pixels above the
+    threshold goes to ``abox[b, t, k]``. Returns (total ink, n_touch, n owned). Whole arrays and indices are passed
+    (not views), so that no reference counting happens per object."""
+    ia, ib, ic = inv[b, t, k, 0], inv[b, t, k, 1], inv[b, t, k, 2]
+    id_, ie, if_ = inv[b, t, k, 3], inv[b, t, k, 4], inv[b, t, k, 5]
+    nx0, ny0, nx1, ny1 = nzbox[b, k, 0], nzbox[b, k, 1], nzbox[b, k, 2], nzbox[b, k, 3]
+    x0, y0, x1, y1 = region[b, t, k, 0], region[b, t, k, 1], region[b, t, k, 2], region[b, t, k, 3]
+    br = bright[b, t, k]
+    col_r, col_g, col_b = colour[b, k, 0], colour[b, k, 1], colour[b, k, 2]
     if nearest:
         lo_u, hi_u, lo_v, hi_v = nx0 - 0.5, nx1 - 0.5, ny0 - 0.5, ny1 - 0.5
     else:
@@ -234,8 +252,10 @@ def _draw_object(
     by1 = -(1 << 40)
     for y in range(ry0, ry1):
         yf = float(y)
-        xa, xb = _span(ia, ib * yf + ic, lo_u, hi_u, rx0, rx1)
-        xa, xb = _span(id_, ie * yf + if_, lo_v, hi_v, xa, max(xa, xb))
+        cu = ib * yf + ic
+        cv = ie * yf + if_
+        xa, xb = _span(ia, cu, lo_u, hi_u, rx0, rx1)
+        xa, xb = _span(id_, cv, lo_v, hi_v, xa, max(xa, xb))
         if xb <= xa:
             continue
         # Pixels off the canvas only count towards the total: split the row.
@@ -246,8 +266,8 @@ def _draw_object(
         row_base = y * w
         for x in range(xa, xb):
             xf = float(x)
-            u = ia * xf + ib * yf + ic
-            v = id_ * xf + ie * yf + if_
+            u = ia * xf + cu
+            v = id_ * xf + cv
             if nearest:
                 if not (u >= nx0 - 0.5 and u < nx1 - 0.5 and v >= ny0 - 0.5 and v < ny1 - 0.5):
                     continue
@@ -288,7 +308,7 @@ def _draw_object(
             touched[n_touch] = p
             n_touch += 1 if (cur == 0 and q > 0) else 0
             if colour_on:
-                owned = _put(obj, objc, objc.shape[0], p, q, sb, col[0], col[1], col[2], mode, threshold, True)
+                owned = _put(obj, objc, objc.shape[0], p, q, sb, col_r, col_g, col_b, mode, threshold, True)
             elif mode == 0:
                 owned = q >= cur and q > threshold
                 obj[p] = q if q > cur else cur
@@ -301,22 +321,17 @@ def _draw_object(
             if track_owner:
                 inst_f[p] = code if owned else inst_f[p]
                 ownq[p] = q if owned else ownq[p]
-                own_row[n_own] = p
+                own_list[k, n_own] = p
                 n_own += 1 if owned else 0
                 if sem_on:
                     sem_f[p] = label if owned else sem_f[p]
             if amask_on and q > threshold:
-                amask_k[p] = True
+                amask[b, t, k, y, x] = True
     if bx1 > bx0:
-        abox[0] = bx0
-        abox[1] = by0
-        abox[2] = bx1
-        abox[3] = by1
-    else:
-        abox[0] = 0
-        abox[1] = 0
-        abox[2] = -1
-        abox[3] = -1
+        abox[b, t, k, 0] = bx0
+        abox[b, t, k, 1] = by0
+        abox[b, t, k, 2] = bx1
+        abox[b, t, k, 3] = by1
     return tot, n_touch, n_own
 
 
@@ -340,30 +355,29 @@ def objects(
     hp = glyph_pad.shape[1]
     wp = glyph_pad.shape[2]
     glyph_flat = glyph_pad.reshape(-1)
-    obj = np.zeros(hw, dtype=np.int64)
-    objc = np.zeros((c_n, hw), dtype=np.int64)
-    ownq = np.zeros(hw, dtype=np.int64)
-    touched = np.zeros(hw, dtype=np.int64)
-    own_list = np.zeros((max(k_n, 1), hw), dtype=np.int64)
+    obj = np.zeros(hw, dtype=np.uint8)
+    objc = np.zeros((c_n, hw), dtype=np.uint8)
+    ownq = np.zeros(hw, dtype=np.uint8)
+    touched = np.zeros(hw, dtype=np.int32)
+    own_list = np.zeros((max(k_n, 1), hw), dtype=np.int32)
     own_n = np.zeros(max(k_n, 1), dtype=np.int64)
     colour_on = c_n > 1
     dummy_inst = np.zeros(hw, dtype=np.uint8)
-    dummy_mask = np.zeros(hw, dtype=np.bool_)
     for b in range(b_n):
         for t in range(t_n):
             frame = frames[b, t].reshape(c_n, hw)
             if track_owner:
                 inst_f = inst[b, t].reshape(hw)
-                inst_f[:] = 0
+                _fill_u8(inst_f, 0)
             else:
                 inst_f = dummy_inst
             if sem_on:
                 sem_f = sem[b, t].reshape(hw)
-                sem_f[:] = ignore_label
+                _fill_u8(sem_f, ignore_label)
             else:
                 sem_f = dummy_inst
             if amask_on:
-                amask[b, t] = False
+                _fill_u8(amask[b, t].reshape(k_n * hw).view(np.uint8), 0)
             n_touch = 0
             for k in range(k_n):
                 total[b, t, k] = 0
@@ -384,12 +398,11 @@ def objects(
                 y1 = region[b, t, k, 3]
                 if g < 0 or x1 <= x0 or y1 <= y0:
                     continue
-                amask_k = amask[b, t, k].reshape(hw) if amask_on else dummy_mask
                 tot, n_touch, n_own = _draw_object(
-                    glyph_flat, g * hp * wp, wp, inv[b, t, k], nzbox[b, k], bright[b, t, k], region[b, t, k],
-                    nearest, need_total, h, w, obj, objc, colour_on, colour[b, k], mode, threshold,
-                    track_owner, inst_f, sem_on, sem_f, labels[b, k], k + 1, ownq, own_list[k], touched, n_touch,
-                    amask_on, amask_k, abox[b, t, k],
+                    glyph_flat, g * hp * wp, wp, inv, nzbox, bright, region, colour, b, t, k,
+                    nearest, need_total, h, w, obj, objc, colour_on, mode, threshold,
+                    track_owner, inst_f, sem_on, sem_f, labels[b, k], k + 1, ownq, own_list, touched, n_touch,
+                    amask_on, amask, abox,
                 )
                 total[b, t, k] = tot
                 own_n[k] = n_own

@@ -4,8 +4,8 @@ distractors, exact masks, boxes, visibility, amodal masks and flow.
 Rules (shared bit for bit with :mod:`movingmnist.render.fused`):
 
 - Each object k in each frame has a forward pose ``A`` (glyph index -> canvas index) and its inverse ``(a..f)``.
-  Canvas pixel (x, y) samples the pristine glyph at ``u = a x + b y + c``, ``v = d x + e y + f`` (float64, in that
-  order). Bilinear: zero outside the glyph's nonzero box ``[nx0, nx1) x [ny0, ny1)``, so a sample counts only when
+  Canvas pixel (x, y) samples the pristine glyph at ``u = a x + (b y + c)``, ``v = d x + (e y + f)`` (float64, in
+  that order). Bilinear: zero outside the glyph's nonzero box ``[nx0, nx1) x [ny0, ny1)``, so a sample counts only when
   ``nx0 - 1 < u < nx1`` and ``ny0 - 1 < v < ny1``; ``s = (1 - fy)((1 - fx) g00 + fx g01) + fy((1 - fx) g10 +
   fx g11)``. Nearest: ``g[floor(v + 0.5), floor(u + 0.5)]`` when ``nx0 - 0.5 <= u < nx1 - 0.5`` (same for v).
 - Rendered intensity ``q = min(255, floor(s * brightness + 0.5))``; colour channel ``min(255, floor((s *
@@ -237,8 +237,8 @@ def render_objects_numpy(
             m = inv[:, t0:t1, k][:, :, None, None, :]
             xf = xs.astype(np.float64)
             yf = ys.astype(np.float64)
-            u = m[..., 0] * xf + m[..., 1] * yf + m[..., 2]
-            v = m[..., 3] * xf + m[..., 4] * yf + m[..., 5]
+            u = m[..., 0] * xf + (m[..., 1] * yf + m[..., 2])
+            v = m[..., 3] * xf + (m[..., 4] * yf + m[..., 5])
             s = _sample(glyph_flat, goff[:, k][:, None, None, None], wp, nzbox[:, k][:, None, None, None], u, v,
                         nearest)
             sb = s * bright[:, t0:t1, k][:, :, None, None]
