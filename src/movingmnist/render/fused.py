@@ -220,16 +220,25 @@ def _put(obj, objc, c_n, p, q, sb, col_r, col_g, col_b, mode, threshold, colour_
     return owned
 
 
-@njit(cache=True, nogil=True)
+_NEAREST, _NEED_TOTAL, _COLOUR, _OWNER, _SEMANTIC, _AMODAL = 1, 2, 4, 8, 16, 32
+
+
+@njit(inline="always")
 def _draw_object(
-    glyph_flat, gbase, wp, inv, nzbox, bright, region, colour, b, t, k, nearest, need_total, h, w,
-    obj, objc, colour_on, mode, threshold,
-    track_owner, inst_f, sem_on, sem_f, label, code, ownq, own_list, touched, n_touch,
-    amask_on, amask, abox,
+    glyph_flat, gbase, wp, inv, nzbox, bright, region, colour, b, t, k, flags, h, w,
+    obj, objc, mode, threshold, inst_f, sem_f, label, ownq, own_list, touched, n_touch, amask, abox,
 ):
     """Object k of sequence b in frame t: sample, composite, take ownership; the box of its pixels above the
     threshold goes to ``abox[b, t, k]``. Returns (total ink, n_touch, n owned). Whole arrays and indices are passed
-    (not views), so that no reference counting happens per object."""
+    (not views) and the function is inlined, so that no reference counting happens per object; ``flags`` packs the
+    options (a call with more than 30 arguments would not inline)."""
+    nearest = (flags & _NEAREST) != 0
+    need_total = (flags & _NEED_TOTAL) != 0
+    colour_on = (flags & _COLOUR) != 0
+    track_owner = (flags & _OWNER) != 0
+    sem_on = (flags & _SEMANTIC) != 0
+    amask_on = (flags & _AMODAL) != 0
+    code = k + 1
     ia, ib, ic = inv[b, t, k, 0], inv[b, t, k, 1], inv[b, t, k, 2]
     id_, ie, if_ = inv[b, t, k, 3], inv[b, t, k, 4], inv[b, t, k, 5]
     nx0, ny0, nx1, ny1 = nzbox[b, k, 0], nzbox[b, k, 1], nzbox[b, k, 2], nzbox[b, k, 3]
@@ -362,6 +371,14 @@ def objects(
     own_list = np.zeros((max(k_n, 1), hw), dtype=np.int32)
     own_n = np.zeros(max(k_n, 1), dtype=np.int64)
     colour_on = c_n > 1
+    flags = (
+        (_NEAREST if nearest else 0)
+        | (_NEED_TOTAL if need_total else 0)
+        | (_COLOUR if colour_on else 0)
+        | (_OWNER if track_owner else 0)
+        | (_SEMANTIC if sem_on else 0)
+        | (_AMODAL if amask_on else 0)
+    )
     dummy_inst = np.zeros(hw, dtype=np.uint8)
     for b in range(b_n):
         for t in range(t_n):
@@ -399,10 +416,9 @@ def objects(
                 if g < 0 or x1 <= x0 or y1 <= y0:
                     continue
                 tot, n_touch, n_own = _draw_object(
-                    glyph_flat, g * hp * wp, wp, inv, nzbox, bright, region, colour, b, t, k,
-                    nearest, need_total, h, w, obj, objc, colour_on, mode, threshold,
-                    track_owner, inst_f, sem_on, sem_f, labels[b, k], k + 1, ownq, own_list, touched, n_touch,
-                    amask_on, amask, abox,
+                    glyph_flat, g * hp * wp, wp, inv, nzbox, bright, region, colour, b, t, k, flags, h, w,
+                    obj, objc, mode, threshold, inst_f, sem_f, labels[b, k], ownq, own_list, touched, n_touch,
+                    amask, abox,
                 )
                 total[b, t, k] = tot
                 own_n[k] = n_own
