@@ -18,8 +18,8 @@ class ArraySchema:
     meaning: str
 
 
-#: Per-sequence arrays; a Batch stacks them on a leading B axis. Symbols: T frames, C channels, H x W canvas,
-#: K object slots.
+#: Per-sequence arrays; a Batch stacks them on a leading B axis. Symbols: T frames (T-1: frame pairs), C channels,
+#: H x W canvas, K object slots.
 SCHEMA: tuple[ArraySchema, ...] = (
     ArraySchema("frames", ("T", "C", "H", "W"), "uint8", "rendered video"),
     ArraySchema("semantic", ("T", "H", "W"), "uint8", "class of the topmost visible object; ignore_label elsewhere"),
@@ -36,6 +36,13 @@ SCHEMA: tuple[ArraySchema, ...] = (
     ArraySchema("brightness", ("T", "K"), "float32", "brightness factor"),
     ArraySchema("visibility", ("T", "K"), "float32", "fraction of the object's ink that is visible"),
     ArraySchema("depth", ("T", "K"), "int8", "drawing order, higher on top; -1 for absent slots"),
+    ArraySchema("amodal_masks", ("T", "K", "H", "W"), "bool", "pixels of each object's ink, visible or not (optional)"),
+    ArraySchema(
+        "flow",
+        ("T-1", "H", "W", 2),
+        "float16",
+        "forward optical flow (dx, dy) in pixels from frame t to t + 1 of what each pixel shows (optional)",
+    ),
 )
 SCHEMA_BY_NAME = {a.name: a for a in SCHEMA}
 TRACK_ARRAYS = ("centers", "velocities", "angles", "scales", "brightness", "depth")
@@ -49,7 +56,8 @@ class Batch:
     semantic, instance ``(B, T, H, W)`` uint8; labels ``(B, K)`` int16; present ``(B, K)`` bool;
     glyph_index ``(B, K)`` int32; boxes, amodal_boxes ``(B, T, K, 4)`` float32; centers, velocities
     ``(B, T, K, 2)`` float32; angles, scales, brightness, visibility ``(B, T, K)`` float32; depth ``(B, T, K)``
-    int8; index ``(B,)`` int64.
+    int8; index ``(B,)`` int64; optional amodal_masks ``(B, T, K, H, W)`` bool and flow ``(B, T-1, H, W, 2)``
+    float16.
     """
 
     index: np.ndarray
@@ -68,6 +76,8 @@ class Batch:
     brightness: np.ndarray | None = None
     visibility: np.ndarray | None = None
     depth: np.ndarray | None = None
+    amodal_masks: np.ndarray | None = None
+    flow: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.index.shape[0])

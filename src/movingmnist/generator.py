@@ -61,6 +61,9 @@ class Generator:
         cache_dir: download cache for the MNIST family.
         batch_size: sequences rendered per internal step (bounds scratch memory); default: as many as keep the
             canvases of a step within a few MB of cache.
+        kernel: for specs that need the general renderer (rotation, scale, shear, brightness, colour, backgrounds,
+            distractors, amodal masks, flow): ``"auto"`` (numba when installed, else numpy), ``"numba"`` or
+            ``"numpy"``. Both produce the same bytes; translation-only specs always use the translation renderer.
     """
 
     def __init__(
@@ -71,8 +74,11 @@ class Generator:
         *,
         cache_dir: str | None = None,
         batch_size: int | None = None,
+        kernel: str = "auto",
     ) -> None:
         self.spec = resolve_spec(spec, source=source)
+        if kernel not in ("auto", "numba", "numpy"):
+            raise SpecError("kernel", kernel, "one of 'auto', 'numba', 'numpy'")
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= int(seed) < 2**63:
             raise SpecError("seed", seed, "an integer in [0, 2**63)")
         if batch_size is not None and batch_size < 1:
@@ -85,11 +91,23 @@ class Generator:
         self.glyphs: GlyphSet = glyph_set(self.bank, self.spec)
         self._check_fits()
         self._workspace = Workspace()
+        self.general = self.spec.general_renderer
+        self.kernel = None
+        if self.general:
+            self.kernel = _resolve_kernel(kernel)
         if batch_size is None:
             ann = self.spec.annotations
-            canvases = 1 + int(ann.needs_ownership) + int(ann.semantic)
+            canvases = self.spec.canvas.channels + int(ann.needs_ownership) + int(ann.semantic)
             per_sequence = canvases * self.spec.frames * self.spec.canvas.height * self.spec.canvas.width
-            batch_size = int(np.clip(CACHE_BYTES // max(per_sequence, 1), 8, 512))
+            if not self.general:
+                batch_size = int(np.clip(CACHE_BYTES // max(per_sequence, 1), 8, 512))
+            elif self.kernel == "numpy":
+                batch_size = int(np.clip(CACHE_BYTES // max(per_sequence, 1), 1, 64))
+            else:
+                # The fused kernels touch one frame at a time; larger steps amortise the per-step numpy work.
+                batch_size = int(np.clip(32 * CACHE_BYTES // max(per_sequence, 1), 1, 256))
+            if ann.amodal_masks:
+                batch_size = max(1, batch_size // max(1, spec_objects(self.spec)))
         self.batch_size = int(batch_size)
 
     # -- checks ---------------------------------------------------------------------------------------------------
@@ -121,6 +139,7 @@ class Generator:
             "H": spec.canvas.height,
             "W": spec.canvas.width,
             "K": spec.objects.count[1],
+            "T-1": spec.frames - 1,
         }
         wanted = self.array_names
         return {
@@ -138,6 +157,9 @@ class Generator:
                 names.append(name)
         if ann.tracks:
             names.extend(TRACK_ARRAYS)
+        for name in ("amodal_masks", "flow"):
+            if getattr(ann, name):
+                names.append(name)
         return [a.name for a in SCHEMA if a.name in names]
 
     def allocate(self, num: int) -> Batch:
@@ -217,6 +239,11 @@ class Generator:
         )
 
     def _render_into(self, index: np.ndarray, out: Batch, offset: int) -> None:
+        if self.general:
+            from .render.pipeline import render_general
+
+            render_general(self, index, out, offset)
+            return
         spec = self.spec
         ann = spec.annotations
         t = spec.frames
@@ -315,6 +342,25 @@ class Generator:
             out.scales[sl] = np.where(absent, np.nan, 1.0)
             out.brightness[sl] = np.where(absent, np.nan, 1.0)
             out.depth[sl] = np.where(absent, -1, np.arange(k, dtype=np.int8))
+
+
+def spec_objects(spec: Spec) -> int:
+    return spec.objects.count[1]
+
+
+def _resolve_kernel(kernel: str) -> str:
+    """``auto`` -> ``numba`` when it imports, else ``numpy``."""
+    if kernel == "numpy":
+        return kernel
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        if kernel == "numba":
+            from .errors import require
+
+            require("numba", "fast", "kernel='numba'")
+        return "numpy"
+    return "numba"
 
 
 def generate(

@@ -2,8 +2,9 @@
 
 Every function is pure: it takes the sequence indices, the seed and the bounds, draws what it needs from
 :mod:`movingmnist.rng` streams keyed by (seed, index, object, frame), and returns integer top-left pixel positions
-``(B, T, K, 2)`` as (x, y). Positions are vectorised over (B, K); a Python loop over frames appears only where a
-model is stepwise by definition (clamp-and-reverse, random redraws at walls, exact collisions).
+``(B, T, K, 2)`` as (x, y) (or, with ``subpixel=True``, the unrounded float positions). Positions are vectorised
+over (B, K); a Python loop over frames appears only where a model is stepwise by definition (clamp-and-reverse,
+random redraws at walls, exact collisions, flips).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ def simulate(
     hi: np.ndarray,
     glyph_hw: tuple[int, int],
     canvas_hw: tuple[int, int],
+    subpixel: bool = False,
 ) -> np.ndarray:
     """Top-left pixel (x, y) of each glyph box in each frame.
 
@@ -33,13 +35,27 @@ def simulate(
         num_frames: T, the number of frames to produce.
         lo, hi: ``(B, K, 2)`` float64 smallest and largest allowed top-left (x, y): the walls. For ``bounce_on=box``
             ``lo = 0`` and ``hi = canvas - glyph``; for ``ink`` they let the empty margin of the glyph cross the wall.
+            Walls may also be given per frame, ``(B, T, K, 2)`` (a transformed glyph's ink box changes with its
+            angle and scale): ``flip`` checks each frame's walls, the other models use the envelope (the walls
+            that hold the glyph in every frame).
         glyph_hw: (h, w) of the glyph box. canvas_hw: (H, W).
+        subpixel: return the unrounded positions (float64) instead of the model's whole-pixel rounding.
 
     Returns:
-        ``(B, T, K, 2)`` int64 top-left positions (x, y).
+        ``(B, T, K, 2)`` int64 top-left positions (x, y) (float64 with ``subpixel``).
     """
+    lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+    if motion.model == "flip":
+        if lo.ndim == 3:
+            lo = np.broadcast_to(lo[:, None], (lo.shape[0], num_frames, *lo.shape[1:]))
+            hi = np.broadcast_to(hi[:, None], lo.shape)
+    elif lo.ndim == 4:
+        lo, hi = lo.max(axis=1), hi.min(axis=1)
+        middle = (lo + hi) / 2
+        lo, hi = np.minimum(lo, middle), np.maximum(hi, middle)
     model = _MODELS[motion.model]
-    return model(motion, seed, np.asarray(index, dtype=np.int64), num_frames, lo, hi, glyph_hw, canvas_hw)
+    out = model(motion, seed, np.asarray(index, dtype=np.int64), num_frames, lo, hi, glyph_hw, canvas_hw, subpixel)
+    return out if subpixel else out.astype(np.int64, copy=False)
 
 
 def _polar_velocity(motion: MotionSpec, seed: int, index: np.ndarray, k: int, span: np.ndarray) -> np.ndarray:
@@ -48,7 +64,11 @@ def _polar_velocity(motion: MotionSpec, seed: int, index: np.ndarray, k: int, sp
     With ``speed_unit="free_range"`` the result is in units of the free range per frame (what the classic
     generators use); with ``px`` it is converted to those units by dividing by the span of each axis.
     """
-    speed = rng.uniform(seed, "motion.speed", index, (k,), *motion.speed)
+    if motion.integer_speed:
+        low, high = int(np.ceil(motion.speed[0])), int(np.floor(motion.speed[1]))
+        speed = rng.integers(seed, "motion.speed", index, (k,), low, max(low, high)).astype(np.float64)
+    else:
+        speed = rng.uniform(seed, "motion.speed", index, (k,), *motion.speed)
     d0, d1 = motion.direction
     turns = rng.uniform(seed, "motion.direction", index, (k,), d0 / 360.0, d1 / 360.0)
     sin, cos = rng.sincos_turns(turns)
@@ -59,13 +79,13 @@ def _polar_velocity(motion: MotionSpec, seed: int, index: np.ndarray, k: int, sp
     return velocity
 
 
-def _srivastava(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw):
+def _srivastava(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw, subpixel=False):
     """PROTOCOLS.md section 1: step, clamp-and-reverse, record, truncate."""
     b, k = lo.shape[:2]
     span = hi - lo
     p = rng.uniform(seed, "motion.start", index, (k, 2))
     v = _polar_velocity(motion, seed, index, k, span)
-    out = np.empty((b, num_frames, k, 2), dtype=np.int64)
+    out = np.empty((b, num_frames, k, 2), dtype=np.float64 if subpixel else np.int64)
     for t in range(num_frames):
         p += v
         low = p <= 0.0
@@ -74,11 +94,11 @@ def _srivastava(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw):
         high = p >= 1.0
         p[high] = 1.0
         v[high] = -v[high]
-        out[:, t] = lo + np.floor(span * p)
+        out[:, t] = lo + (span * p if subpixel else np.floor(span * p))
     return out
 
 
-def _reflect(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw):
+def _reflect(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw, subpixel=False):
     """TFDS moving_sequence: start + t * velocity folded into [0, 1] (triangle wave), frame 0 at start, rounded."""
     k = lo.shape[1]
     span = hi - lo
@@ -88,10 +108,12 @@ def _reflect(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw):
     p = p0[:, None] + v[:, None] * t
     p = np.mod(p, 2.0)
     p = np.minimum(p, 2.0 - p)
+    if subpixel:
+        return lo[:, None] + span[:, None] * p
     return (lo[:, None] + np.rint(span[:, None] * p)).astype(np.int64)
 
 
-def _free(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw):
+def _free(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw, subpixel=False):
     """Straight lines from a start where the glyph is inside the walls; no walls. ``wrap``: once the glyph box is
     fully off one side it re-enters from the other (period canvas + glyph)."""
     k = lo.shape[1]
@@ -104,12 +126,14 @@ def _free(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw):
     canvas = np.array([canvas_hw[1], canvas_hw[0]], dtype=np.float64)
     if motion.wrap:
         pos = np.mod(pos + size, canvas + size) - size
+    if subpixel:
+        return np.clip(pos, -size, canvas)
     pos = np.rint(pos)
     # Beyond one glyph off the canvas nothing is visible; clipping keeps the renderer's padding bounded.
     return np.clip(pos, -size, canvas).astype(np.int64)
 
 
-def _stochastic(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw):
+def _stochastic(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw, subpixel=False):
     """PROTOCOLS.md section 2 (SVG): check walls (y, then x), record, step. At a wall the coordinate is set to the
     wall (the far wall to hi - 1, as SVG does) and a new velocity is drawn pointing away from it (``deterministic``:
     the component is negated)."""
@@ -146,7 +170,7 @@ _SRVP_EPS = 1e-8
 _SRVP_MAX_BOUNCES = 8
 
 
-def _srvp(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw):
+def _srvp(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw, subpixel=False):
     """PROTOCOLS.md section 2 (SRVP): integer start in lo..hi, integer velocity; after each step the crossing with
     a wall is found at its exact time, the velocity is reflected (stochastic: redrawn, then pointed away from the
     wall) and the rest of the step continues from the crossing point. Positions are rounded when drawn."""
@@ -159,10 +183,10 @@ def _srvp(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw):
     if not motion.deterministic:
         redraw = rng.integers(seed, "motion.redraw", index, (k, num_frames * _SRVP_MAX_BOUNCES, 2), -m, m)
         redraw = redraw.reshape(b, k, num_frames, _SRVP_MAX_BOUNCES, 2).astype(np.float64)
-    out = np.empty((b, num_frames, k, 2), dtype=np.int64)
+    out = np.empty((b, num_frames, k, 2), dtype=np.float64 if subpixel else np.int64)
     for t in range(num_frames):
         s, d = _srvp_collide(s, d, lo, hi, None if redraw is None else redraw[:, :, t])
-        out[:, t] = np.rint(s)
+        out[:, t] = s if subpixel else np.rint(s)
         s = s + d
     return out
 
@@ -218,10 +242,35 @@ def _srvp_collide(s, d, lo, hi, redraw):
     return np.stack([sx, sy], axis=-1), np.stack([dx, dy], axis=-1)
 
 
+def _flip(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw, subpixel=False):
+    """PROTOCOLS.md section 3 (segmentation notebook): start uniform over [lo, hi) at frame 0; record the position
+    (truncated toward zero, as ``astype(int)``); a velocity component flips when the next position would leave
+    ``[lo - margin, hi + margin]`` of the next frame's walls; then step with the (flipped) velocity.
+
+    ``lo``, ``hi``: ``(B, T, K, 2)`` walls per frame."""
+    b, _, k = lo.shape[:3]
+    margin = motion.margin
+    span0 = hi[:, 0] - lo[:, 0]
+    p = lo[:, 0] + span0 * rng.uniform(seed, "motion.start", index, (k, 2))
+    v = _polar_velocity(motion, seed, index, k, span0)
+    if motion.speed_unit == "free_range":
+        v = v * span0
+    out = np.empty((b, num_frames, k, 2), dtype=np.float64 if subpixel else np.int64)
+    for t in range(num_frames):
+        out[:, t] = p if subpixel else np.trunc(p)
+        nxt = p + v
+        t1 = min(t + 1, num_frames - 1)
+        leave = (nxt < lo[:, t1] - margin) | (nxt > hi[:, t1] + margin)
+        v = np.where(leave, -v, v)
+        p = p + v
+    return out
+
+
 _MODELS = {
     "srivastava": _srivastava,
     "reflect": _reflect,
     "free": _free,
     "stochastic": _stochastic,
     "srvp": _srvp,
+    "flip": _flip,
 }

@@ -24,28 +24,33 @@ class GlyphSet:
         images: ``(M, h, w)`` uint8. labels: ``(M,)`` int16.
         ink_box: ``(M, 4)`` int64 x0, y0, x1, y1 (exclusive) of the pixels above the mask threshold.
         ink_sum: ``(M,)`` int64 total intensity of those pixels.
+        nz_box: ``(M, 4)`` int64 box of the nonzero pixels (what a transformed glyph's sampling must cover).
     """
 
     images: np.ndarray
     labels: np.ndarray
     ink_box: np.ndarray
     ink_sum: np.ndarray
+    nz_box: np.ndarray
+
+    @functools.cached_property
+    def padded(self) -> np.ndarray:
+        """``(M, h + 2, w + 2)`` uint8 images with one pixel of zeros around them (for bilinear sampling)."""
+        out = np.pad(self.images, ((0, 0), (1, 1), (1, 1)))
+        out.setflags(write=False)
+        return out
 
     @property
     def glyph_hw(self) -> tuple[int, int]:
         return int(self.images.shape[1]), int(self.images.shape[2])
 
 
-@functools.lru_cache(maxsize=8)
-def _glyph_set(bank: GlyphBank, size: int | None, threshold: int) -> GlyphSet:
-    images = bank.images
-    if size is not None and (size, size) != bank.glyph_shape:
-        images = resize_glyphs(images, size)
-    ink = images > threshold
+def _box(ink: np.ndarray) -> np.ndarray:
+    """x0, y0, x1, y1 (exclusive) of the True pixels of ``(M, h, w)`` masks; zeros for empty masks."""
     rows, cols = ink.any(axis=2), ink.any(axis=1)
-    h, w = images.shape[1:]
+    h, w = ink.shape[1:]
     has = rows.any(axis=1)
-    ink_box = np.stack(
+    return np.stack(
         [
             np.where(has, cols.argmax(axis=1), 0),
             np.where(has, rows.argmax(axis=1), 0),
@@ -54,10 +59,20 @@ def _glyph_set(bank: GlyphBank, size: int | None, threshold: int) -> GlyphSet:
         ],
         axis=1,
     ).astype(np.int64)
+
+
+@functools.lru_cache(maxsize=8)
+def _glyph_set(bank: GlyphBank, size: int | None, threshold: int) -> GlyphSet:
+    images = bank.images
+    if size is not None and (size, size) != bank.glyph_shape:
+        images = resize_glyphs(images, size)
+    ink = images > threshold
+    ink_box = _box(ink)
+    nz_box = ink_box if threshold == 0 else _box(images > 0)
     ink_sum = np.where(ink, images, 0).sum(axis=(1, 2), dtype=np.int64)
-    for array in (images, ink_box, ink_sum):
+    for array in (images, ink_box, ink_sum, nz_box):
         array.setflags(write=False)
-    return GlyphSet(images, bank.labels, ink_box, ink_sum)
+    return GlyphSet(images, bank.labels, ink_box, ink_sum, nz_box)
 
 
 def glyph_set(bank: GlyphBank, spec: Spec) -> GlyphSet:

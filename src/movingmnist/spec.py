@@ -23,7 +23,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, mo
 
 from .errors import SpecError
 
-MOTION_MODELS = ("srivastava", "reflect", "stochastic", "srvp", "free")
+MOTION_MODELS = ("srivastava", "reflect", "stochastic", "srvp", "free", "flip", "affine")
 COMPOSITING_MODES = ("max", "sum", "over")
 
 
@@ -64,11 +64,11 @@ def _check_range(field: str, value: tuple[float, float], low: float | None = Non
 
 
 class CanvasSpec(_Section):
-    """Frame size. ``channels`` 1 (grey)."""
+    """Frame size. ``channels``: 1 (grey) or 3 (RGB colour; see ``appearance.colour`` and ``background.colour``)."""
 
     height: int = 64
     width: int = 64
-    channels: Literal[1] = 1
+    channels: Literal[1, 3] = 1
 
     @model_validator(mode="after")
     def _check(self) -> CanvasSpec:
@@ -120,6 +120,31 @@ class ObjectsSpec(_Section):
         return self
 
 
+class AffineStepSpec(_Section):
+    """One affine step per glyph, drawn once and applied t times for frame t (``motion.model="affine"``).
+
+    Parameters follow ``torchvision.transforms.functional.affine``: ``angle`` in degrees (clockwise, as torchvision's
+    affine), ``translate`` in pixels per axis (x, y), ``scale`` a factor, ``shear`` an x-shear angle in degrees. The
+    step turns and scales about the canvas centre, so rotation and scale compound (torch_moving_mnist).
+    Defaults are torch_moving_mnist's defaults; its README uses angle -20..20, translate ((-30, 30), (-30, 30)),
+    scale 0.8..1.3, shear -20..20 (the ``affine`` preset).
+    """
+
+    angle: FloatRange = (-4.0, 4.0)
+    translate: tuple[FloatRange, FloatRange] = ((-5.0, 5.0), (-5.0, 5.0))
+    scale: FloatRange = (0.8, 1.2)
+    shear: FloatRange = (-3.0, 3.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> AffineStepSpec:
+        _check_range("motion.affine.angle", self.angle, -360.0, 360.0)
+        for axis, value in zip("xy", self.translate, strict=True):
+            _check_range(f"motion.affine.translate.{axis}", value, -1e4, 1e4)
+        _check_range("motion.affine.scale", self.scale, 1e-3, 100.0)
+        _check_range("motion.affine.shear", self.shear, -80.0, 80.0)
+        return self
+
+
 class MotionSpec(_Section):
     """How glyphs move (PROTOCOLS.md gives the exact rules of each model).
 
@@ -132,22 +157,34 @@ class MotionSpec(_Section):
       a new random velocity at each collision unless ``deterministic``.
     - ``free``: straight lines, no walls; glyphs leave the canvas, and with ``wrap=True`` re-enter on the
       opposite side once fully gone.
+    - ``flip``: the segmentation notebook (PROTOCOLS.md section 3): start uniform over the free range, record,
+      then a velocity component flips when the next position would leave ``[lo - margin, hi + margin]``;
+      top-left pixel by truncation toward zero (as ``astype(int)``).
+    - ``affine``: torch_moving_mnist (section 4): each glyph is placed around the canvas centre (offset uniform in
+      +-(canvas - glyph) // 2 per axis) and one affine step (``motion.affine``) is applied t times for frame t.
+      ``boundary="bounce"`` keeps the glyph's transformed ink box on the canvas (clamp, and the step's translation
+      component on that axis is negated); ``"none"`` lets glyphs drift off, as the original.
 
-    ``speed`` (polar models srivastava, reflect, free): speed range, in pixels per frame or, with
-    ``speed_unit="free_range"``, in units of the free range (canvas minus glyph size) per frame.
-    ``direction``: direction range in degrees (0 = +x, 90 = +y, i.e. down). ``max_step`` (integer models
-    stochastic, srvp): velocity components are uniform integers in -max_step..max_step. ``bounce_on``: the walls
-    stop the glyph's box (``box``, as the originals) or its ink bounding box (``ink``).
+    ``speed`` (polar models srivastava, reflect, free, flip): speed range, in pixels per frame or, with
+    ``speed_unit="free_range"``, in units of the free range (canvas minus glyph size) per frame;
+    ``integer_speed`` draws whole numbers in low..high. ``direction``: direction range in degrees (0 = +x,
+    90 = +y, i.e. down). ``max_step`` (integer models stochastic, srvp): velocity components are uniform integers
+    in -max_step..max_step. ``bounce_on``: the walls stop the glyph's box (``box``, the untransformed glyph frame,
+    as the originals) or the ink bounding box of the transformed glyph (``ink``).
     """
 
-    model: Literal["srivastava", "reflect", "stochastic", "srvp", "free"] = "srivastava"
+    model: Literal["srivastava", "reflect", "stochastic", "srvp", "free", "flip", "affine"] = "srivastava"
     speed: FloatRange = (0.1, 0.1)
     speed_unit: Literal["px", "free_range"] = "free_range"
+    integer_speed: bool = False
     direction: FloatRange = (0.0, 360.0)
     max_step: int = 4
     deterministic: bool = False
     bounce_on: Literal["box", "ink"] = "box"
     wrap: bool = False
+    margin: float = 2.0
+    boundary: Literal["none", "bounce"] = "none"
+    affine: AffineStepSpec = AffineStepSpec()
 
     @model_validator(mode="after")
     def _check(self) -> MotionSpec:
@@ -155,7 +192,252 @@ class MotionSpec(_Section):
         _check_range("motion.direction", self.direction, -720.0, 720.0)
         if not 0 <= self.max_step <= 1000:
             raise SpecError("motion.max_step", self.max_step, "an integer in [0, 1000]")
+        if not (math.isfinite(self.margin) and 0.0 <= self.margin <= 1e4):
+            raise SpecError("motion.margin", self.margin, "a number of pixels in [0, 10000]")
         return self
+
+
+class RotationSpec(_Section):
+    """Per-object rotation about the glyph centre: angle(t) = start + velocity * t, degrees, counter-clockwise on
+    screen (as PIL's ``Image.rotate``).
+
+    ``angle``: start angle range; ``velocity``: angular velocity range (degrees per frame); ``integer``: draw whole
+    degrees uniformly in low..high (the segmentation notebook's U{0..359} and U{0..9}); ``hint``: the velocity is
+    ``hint_scale * label`` instead of a draw (the notebook's "rotation hint": the speed of rotation tells the class).
+    """
+
+    angle: FloatRange = (0.0, 0.0)
+    velocity: FloatRange = (0.0, 0.0)
+    integer: bool = False
+    hint: bool = False
+    hint_scale: float = 2.0
+
+    @model_validator(mode="after")
+    def _check(self) -> RotationSpec:
+        _check_range("appearance.rotation.angle", self.angle, -3600.0, 3600.0)
+        _check_range("appearance.rotation.velocity", self.velocity, -3600.0, 3600.0)
+        if not (math.isfinite(self.hint_scale) and abs(self.hint_scale) <= 3600.0):
+            raise SpecError("appearance.rotation.hint_scale", self.hint_scale, "a finite number in [-3600, 3600]")
+        return self
+
+    @property
+    def is_identity(self) -> bool:
+        return self.angle == (0.0, 0.0) and self.velocity == (0.0, 0.0) and not self.hint
+
+
+class ScaleSpec(_Section):
+    """Per-object scale about the glyph centre.
+
+    ``constant``: s ~ U(start). ``ramp``: linear from s0 ~ U(start) at frame 0 to s1 ~ U(end) at the last frame.
+    ``oscillate``: between s0 ~ U(start) and s1 ~ U(end) as s0 + (s1 - s0) (1 - cos(2 pi (t / P + phase))) / 2 with
+    period P ~ U(period) frames and phase 0 (``random_phase``: U[0, 1)).
+    """
+
+    mode: Literal["constant", "ramp", "oscillate"] = "constant"
+    start: FloatRange = (1.0, 1.0)
+    end: FloatRange = (1.0, 1.0)
+    period: FloatRange = (20.0, 20.0)
+    random_phase: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> ScaleSpec:
+        _check_range("appearance.scale.start", self.start, 1e-3, 100.0)
+        _check_range("appearance.scale.end", self.end, 1e-3, 100.0)
+        _check_range("appearance.scale.period", self.period, 1e-3, 1e6)
+        return self
+
+    @property
+    def is_identity(self) -> bool:
+        return self.start == (1.0, 1.0) and (self.mode == "constant" or self.end == (1.0, 1.0))
+
+
+class BrightnessSpec(_Section):
+    """Per-object brightness factor b(t): rendered intensity = glyph * b, rounded, values above 255 saturate.
+
+    ``constant``: b ~ U(start). ``ramp``: linear from b0 ~ U(start) at frame 0 to b1 ~ U(end) at the last frame.
+    ``flicker``: b0 + (b1 - b0) (1 - cos(2 pi (rate t + phase))) / 2, rate ~ U(rate) cycles per frame, phase
+    ~ U[0, 1). ``blink``: b0 while frac(rate t + phase) < duty, else b1 (``end`` = 0 blinks off).
+    """
+
+    mode: Literal["constant", "ramp", "flicker", "blink"] = "constant"
+    start: FloatRange = (1.0, 1.0)
+    end: FloatRange = (1.0, 1.0)
+    rate: FloatRange = (0.1, 0.1)
+    duty: float = 0.5
+
+    @model_validator(mode="after")
+    def _check(self) -> BrightnessSpec:
+        _check_range("appearance.brightness.start", self.start, 0.0, 255.0)
+        _check_range("appearance.brightness.end", self.end, 0.0, 255.0)
+        _check_range("appearance.brightness.rate", self.rate, 0.0, 1e3)
+        if not (math.isfinite(self.duty) and 0.0 <= self.duty <= 1.0):
+            raise SpecError("appearance.brightness.duty", self.duty, "a fraction in [0, 1]")
+        return self
+
+    @property
+    def is_identity(self) -> bool:
+        return self.start == (1.0, 1.0) and (self.mode == "constant" or self.end == (1.0, 1.0))
+
+
+class ColourSpec(_Section):
+    """Per-object colour (needs ``canvas.channels=3``): ``white``; ``hue``: a random hue with saturation ~
+    U(saturation) and value ~ U(value) (HSV); ``palette``: one of the RGB triples of ``palette`` (0..255)."""
+
+    mode: Literal["white", "hue", "palette"] = "white"
+    saturation: FloatRange = (1.0, 1.0)
+    value: FloatRange = (1.0, 1.0)
+    palette: tuple[tuple[int, int, int], ...] = ()
+
+    @model_validator(mode="after")
+    def _check(self) -> ColourSpec:
+        _check_range("appearance.colour.saturation", self.saturation, 0.0, 1.0)
+        _check_range("appearance.colour.value", self.value, 0.0, 1.0)
+        if self.mode == "palette" and not self.palette:
+            raise SpecError("appearance.colour.palette", self.palette, "a non-empty list of [r, g, b] triples")
+        for rgb in self.palette:
+            if not all(0 <= c <= 255 for c in rgb):
+                raise SpecError("appearance.colour.palette", rgb, "[r, g, b] triples of integers in [0, 255]")
+        return self
+
+
+class AppearanceSpec(_Section):
+    """How each glyph looks in each frame: rotation, scale, shear (an x-shear angle in degrees, constant per
+    object, as torchvision's affine), brightness, colour.
+
+    Each frame samples the pristine glyph once through the composed transform (never the previous frame).
+    ``interpolation``: ``bilinear`` or ``nearest`` sampling of transformed glyphs. ``subpixel``: keep fractional
+    positions from the motion model (sampled with the interpolation) instead of rounding them to whole pixels.
+    """
+
+    rotation: RotationSpec = RotationSpec()
+    scale: ScaleSpec = ScaleSpec()
+    shear: FloatRange = (0.0, 0.0)
+    brightness: BrightnessSpec = BrightnessSpec()
+    colour: ColourSpec = ColourSpec()
+    interpolation: Literal["bilinear", "nearest"] = "bilinear"
+    subpixel: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> AppearanceSpec:
+        _check_range("appearance.shear", self.shear, -80.0, 80.0)
+        return self
+
+    @property
+    def is_identity(self) -> bool:
+        """True when glyphs are drawn as they are: integer translation only, full brightness, white."""
+        return (
+            self.rotation.is_identity
+            and self.scale.is_identity
+            and self.shear == (0.0, 0.0)
+            and self.brightness.is_identity
+            and self.colour.mode == "white"
+            and not self.subpixel
+        )
+
+
+SHAPE_KINDS = ("rectangle", "ellipse", "circle", "triangle")
+
+
+class ShapesSpec(_Section):
+    """Static random shapes painted on the background canvas (before panning), overlapping allowed.
+
+    ``count``: shapes per sequence (low..high). ``size``: width and height of each shape's box in pixels, drawn
+    independently (circles: one draw). ``kinds``: which shapes to draw (uniformly). ``intensity``: grey level
+    range (with ``background.colour``: each channel drawn in this range).
+    """
+
+    count: IntRange = (0, 0)
+    size: IntRange = (4, 24)
+    kinds: tuple[Literal["rectangle", "ellipse", "circle", "triangle"], ...] = ("rectangle", "ellipse", "triangle")
+    intensity: IntRange = (0, 254)
+
+    @model_validator(mode="after")
+    def _check(self) -> ShapesSpec:
+        _check_range("background.shapes.count", self.count, 0, 255)
+        _check_range("background.shapes.size", self.size, 1, 4096)
+        _check_range("background.shapes.intensity", self.intensity, 0, 255)
+        if not self.kinds:
+            raise SpecError("background.shapes.kinds", self.kinds, f"a non-empty list of {', '.join(SHAPE_KINDS)}")
+        return self
+
+
+class DistractorsSpec(_Section):
+    """Moving distractor shapes: solid shapes bouncing inside the canvas (exact reflection) that are never part of
+    object masks. ``occlude``: drawn above the glyphs (they hide glyph pixels, and those pixels leave the masks);
+    otherwise part of the background. ``speed`` in pixels per frame, direction uniform."""
+
+    count: IntRange = (0, 0)
+    size: IntRange = (6, 14)
+    kinds: tuple[Literal["rectangle", "ellipse", "circle", "triangle"], ...] = ("rectangle", "ellipse", "triangle")
+    intensity: IntRange = (64, 255)
+    speed: FloatRange = (1.0, 3.0)
+    occlude: bool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> DistractorsSpec:
+        _check_range("background.distractors.count", self.count, 0, 255)
+        _check_range("background.distractors.size", self.size, 1, 4096)
+        _check_range("background.distractors.intensity", self.intensity, 1, 255)
+        _check_range("background.distractors.speed", self.speed, 0.0, 1e4)
+        if not self.kinds:
+            raise SpecError(
+                "background.distractors.kinds", self.kinds, f"a non-empty list of {', '.join(SHAPE_KINDS)}"
+            )
+        return self
+
+
+class NoiseSpec(_Section):
+    """Gaussian noise N(mean, std) per pixel, clipped to [0, 255] (never wrapped); ``dynamic``: redrawn each
+    frame, else drawn once per sequence on the background canvas (and panned with it)."""
+
+    mean: float = 127.0
+    std: float = 127.0
+    dynamic: bool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> NoiseSpec:
+        if not (math.isfinite(self.mean) and -1e4 <= self.mean <= 1e4):
+            raise SpecError("background.noise.mean", self.mean, "a finite grey level")
+        if not (math.isfinite(self.std) and 0.0 <= self.std <= 1e4):
+            raise SpecError("background.noise.std", self.std, "a finite standard deviation >= 0")
+        return self
+
+
+class BackgroundSpec(_Section):
+    """What lies behind the glyphs; never part of object masks.
+
+    ``kind``: ``none`` (0), ``constant`` (a level ~ U{level} per sequence), ``noise`` (``noise``), ``image``
+    (a random crop of a random image from ``image_folder``, resized so that its shorter side is twice the
+    background canvas). ``shapes``: static random shapes painted over the base. The background canvas is
+    ``extent`` pixels larger than the frame on each axis; the view starts at an offset U{0..extent // 2 - 1} per
+    axis and, before each frame, moves by U{pan} pixels per axis if it stays inside (the segmentation notebook's
+    rule). Dynamic noise is drawn in view coordinates. ``distractors``: moving shapes (above or below the glyphs).
+    ``colour`` (needs ``canvas.channels=3``): levels, noise and shapes drawn per channel, else grey.
+    """
+
+    kind: Literal["none", "constant", "noise", "image"] = "none"
+    level: IntRange = (0, 0)
+    noise: NoiseSpec = NoiseSpec()
+    image_folder: str | None = None
+    extent: int = 0
+    pan: IntRange = (0, 0)
+    colour: bool = False
+    shapes: ShapesSpec = ShapesSpec()
+    distractors: DistractorsSpec = DistractorsSpec()
+
+    @model_validator(mode="after")
+    def _check(self) -> BackgroundSpec:
+        _check_range("background.level", self.level, 0, 255)
+        if not 0 <= self.extent <= 4096:
+            raise SpecError("background.extent", self.extent, "an integer number of pixels in [0, 4096]")
+        _check_range("background.pan", self.pan, 0, 4096)
+        if self.kind == "image" and not self.image_folder:
+            raise SpecError("background.image_folder", self.image_folder, "a folder of images for kind='image'")
+        return self
+
+    @property
+    def is_empty(self) -> bool:
+        return self.kind == "none" and self.shapes.count[1] == 0 and self.distractors.count[1] == 0
 
 
 class AnnotationsSpec(_Section):
@@ -163,7 +445,9 @@ class AnnotationsSpec(_Section):
 
     ``tracks``: centers, velocities, angles, scales, brightness, depth. ``ignore_label``: semantic value of
     pixels no object owns. ``mask_threshold``: a pixel belongs to an object where the object's rendered intensity
-    is above this value.
+    is above this value. Optional and off by default: ``amodal_masks`` (per-object masks ignoring occlusion,
+    (T, K, H, W) bool) and ``flow`` (dense forward optical flow (T-1, H, W, 2) float16, analytic from the motion of
+    the object, distractor or background pan seen at each pixel).
     """
 
     semantic: bool = True
@@ -174,6 +458,8 @@ class AnnotationsSpec(_Section):
     tracks: bool = True
     ignore_label: int = 255
     mask_threshold: int = 0
+    amodal_masks: bool = False
+    flow: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> AnnotationsSpec:
@@ -186,7 +472,7 @@ class AnnotationsSpec(_Section):
     @property
     def needs_ownership(self) -> bool:
         """Whether per-pixel ownership (the instance map) must be computed, output or not."""
-        return self.semantic or self.instance or self.boxes or self.visibility
+        return self.semantic or self.instance or self.boxes or self.visibility or self.flow
 
 
 class Spec(_Section):
@@ -203,6 +489,8 @@ class Spec(_Section):
     source: SourceSpec = SourceSpec()
     motion: MotionSpec = MotionSpec()
     compositing: Literal["max", "sum", "over"] = "max"
+    appearance: AppearanceSpec = AppearanceSpec()
+    background: BackgroundSpec = BackgroundSpec()
     annotations: AnnotationsSpec = AnnotationsSpec()
 
     def __init__(self, **data: Any) -> None:
@@ -223,7 +511,37 @@ class Spec(_Section):
                 f"at most the canvas size {self.canvas.height}x{self.canvas.width} "
                 "(glyphs must fit on the canvas)",
             )
+        if self.canvas.channels == 1:
+            if self.appearance.colour.mode != "white":
+                raise SpecError(
+                    "appearance.colour.mode",
+                    self.appearance.colour.mode,
+                    "'white' when canvas.channels=1 (set canvas.channels=3 for coloured objects)",
+                )
+            if self.background.colour:
+                raise SpecError(
+                    "background.colour", True, "false when canvas.channels=1 (set canvas.channels=3 for colour)"
+                )
+        for name, where in (("shapes", "background canvas"), ("distractors", "canvas")):
+            size = getattr(self.background, name).size
+            limit = min(self.canvas.height, self.canvas.width) + (self.background.extent if name == "shapes" else 0)
+            if size[1] > limit:
+                raise SpecError(f"background.{name}.size", size, f"sizes of at most {limit} pixels (the {where})")
         return self
+
+    @property
+    def general_renderer(self) -> bool:
+        """Whether this spec needs the general (affine, background, colour) renderer; the translation-only
+        renderer draws everything else, byte for byte as before."""
+        ann = self.annotations
+        return (
+            not self.appearance.is_identity
+            or self.canvas.channels != 1
+            or not self.background.is_empty
+            or self.motion.model == "affine"
+            or ann.amodal_masks
+            or ann.flow
+        )
 
     # -- construction -------------------------------------------------------------------------------------------
     @classmethod
