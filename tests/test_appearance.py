@@ -599,7 +599,7 @@ def test_random_appearance_specs(spec, seed):
         ({"motion.margin": -1}, "motion.margin"),
         ({"canvas.channels": 2}, "canvas.channels"),
         ({"canvas.channels": 3, "appearance.colour.mode": "palette"}, "appearance.colour.palette"),
-        ({"background.shapes.size": "4..200"}, "background.shapes.size"),
+        ({"background.shapes.count": "1..3", "background.shapes.size": "4..200"}, "background.shapes.size"),
         ({"background.distractors.intensity": "0..10"}, "background.distractors.intensity"),
         ({"background.noise.std": -3}, "background.noise.std"),
         ({"background.pan": "2..1"}, "background.pan"),

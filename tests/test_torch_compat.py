@@ -1,8 +1,6 @@
 """The origin projects' APIs (movingmnist.compat): their documented calls, shapes, dtypes and value ranges.
 
-The shims build on the ``affine`` and ``segmentation`` presets (branch ``appearance``). Tests marked "real" skip
-until those presets exist; the "plumbing" tests run the same calls over translation-only stand-ins registered
-under those names, to check everything the shims do besides the preset's own rendering.
+The shims are thin layers over the ``affine`` and ``segmentation`` presets.
 """
 
 from __future__ import annotations
@@ -15,7 +13,6 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import movingmnist as mm  # noqa: E402
-from movingmnist import presets  # noqa: E402
 from movingmnist.compat import segmentation as seg  # noqa: E402
 from movingmnist.compat import torch_moving_mnist as tmm  # noqa: E402
 
@@ -34,40 +31,14 @@ README_AFFINE = dict(
 )
 
 
-def _has_preset(name: str) -> bool:
-    try:
-        presets.get_preset(name)
-    except mm.SpecError:
-        return False
-    return True
+@pytest.fixture
+def affine():
+    return "affine"
 
 
-def _stand_in(monkeypatch, name: str, **fields) -> None:
-    base = presets.get_preset("srivastava")
-    merged = {**base.fields, "source": {"name": "mnist", "split": "train", "val_size": 10}, **fields}
-    preset = presets.Preset(name=name, version=0, summary="test stand-in", reference="tests", fields=merged)
-    monkeypatch.setitem(presets.PRESETS, name, [preset])
-
-
-@pytest.fixture(params=["plumbing", "real"])
-def affine(request, monkeypatch):
-    if request.param == "real":
-        if not _has_preset("affine"):
-            pytest.skip("the 'affine' preset is not in this branch yet (branch appearance)")
-    else:
-        _stand_in(monkeypatch, "affine")
-        monkeypatch.setattr(tmm, "affine_overrides", lambda params, spec: {})
-    return request.param
-
-
-@pytest.fixture(params=["plumbing", "real"])
-def segmentation(request, monkeypatch):
-    if request.param == "real":
-        if not _has_preset("segmentation"):
-            pytest.skip("the 'segmentation' preset is not in this branch yet (branch appearance)")
-    else:
-        _stand_in(monkeypatch, "segmentation", annotations={"ignore_label": 10})
-    return request.param
+@pytest.fixture
+def segmentation():
+    return "segmentation"
 
 
 # -- torch_moving_mnist ---------------------------------------------------------------------------------------------
@@ -125,35 +96,18 @@ def test_show_images(affine):
 
 
 def test_affine_params_reach_the_spec():
-    # Where the affine preset's fields are named by the shim's candidate lists (checked on a made-up field set).
-    spec_fields = {"motion.angle": [0, 0], "motion.translate": [[0, 0], [0, 0]], "motion.scale": [1, 1],
-                   "motion.shear": [0, 0]}
-
-    class FakeSpec:
-        def to_dict(self):
-            out: dict = {}
-            for name, value in spec_fields.items():
-                section, field = name.split(".")
-                out.setdefault(section, {})[field] = value
-            return out
-
-    overrides = tmm.affine_overrides(README_AFFINE, FakeSpec())
+    overrides = tmm.affine_overrides(README_AFFINE)
     assert overrides == {
-        "motion.angle": [-20.0, 20.0],
-        "motion.scale": [0.8, 1.3],
-        "motion.shear": [-20.0, 20.0],
-        "motion.translate": [[-30.0, 30.0], [-30.0, 30.0]],
+        "motion.affine.angle": [-20.0, 20.0],
+        "motion.affine.scale": [0.8, 1.3],
+        "motion.affine.shear": [-20.0, 20.0],
+        "motion.affine.translate": [[-30.0, 30.0], [-30.0, 30.0]],
     }
-    overrides = tmm.affine_overrides(tmm.affine_params, FakeSpec())  # the namespace form works too
-    assert overrides["motion.angle"] == [-4.0, 4.0]
+    assert tmm.affine_overrides(tmm.affine_params)["motion.affine.angle"] == [-4.0, 4.0]  # the namespace form
     with pytest.raises(mm.SpecError, match="affine_params.shear"):
-        tmm.affine_overrides({"angle": (0, 1), "translate": ((0, 1), (0, 1)), "scale": (1, 1)}, FakeSpec())
-
-
-def test_missing_preset_is_named(monkeypatch):
-    monkeypatch.delitem(presets.PRESETS, "affine", raising=False)
-    with pytest.raises(mm.SpecError, match="affine"):
-        tmm.MovingMNIST(source=SOURCE)
+        tmm.affine_overrides({"angle": (0, 1), "translate": ((0, 1), (0, 1)), "scale": (1, 1)})
+    ds = tmm.MovingMNIST(source=SOURCE, affine_params=README_AFFINE)
+    assert ds.spec.motion.affine.translate == ((-30.0, 30.0), (-30.0, 30.0))
 
 
 # -- segmentation notebook ------------------------------------------------------------------------------------------
@@ -206,7 +160,8 @@ def test_save_layout(segmentation, tmp_path, filetype):
             assert np.array_equal(f["images"][()], dat) and np.array_equal(f["labels"][()], labels)
 
 
-def test_rotatehint_needs_the_preset_field(monkeypatch):
-    _stand_in(monkeypatch, "segmentation", annotations={"ignore_label": 10})
-    with pytest.raises(mm.SpecError, match="rotatehint"):
-        seg.generate_moving_mnist(num_videos=1, rotatehint=True, source=SOURCE)
+def test_rotatehint_sets_the_rotation_speed_from_the_label():
+    _, _, labels = seg.generate_moving_mnist(num_frames=3, num_videos=4, rotatehint=True, source=SOURCE)
+    assert labels.shape == (4, 3, 2)
+    spec = mm.Spec.from_preset("segmentation", ["appearance.rotation.hint=true"])
+    assert spec.appearance.rotation.hint

@@ -523,7 +523,10 @@ class Spec(_Section):
                     "background.colour", True, "false when canvas.channels=1 (set canvas.channels=3 for colour)"
                 )
         for name, where in (("shapes", "background canvas"), ("distractors", "canvas")):
-            size = getattr(self.background, name).size
+            shapes = getattr(self.background, name)
+            if shapes.count[1] == 0:
+                continue  # unused: its size does not matter
+            size = shapes.size
             limit = min(self.canvas.height, self.canvas.width) + (self.background.extent if name == "shapes" else 0)
             if size[1] > limit:
                 raise SpecError(f"background.{name}.size", size, f"sizes of at most {limit} pixels (the {where})")
@@ -599,8 +602,12 @@ class Spec(_Section):
 
     @property
     def fingerprint(self) -> str:
-        """sha256 (hex, first 16 chars) of the canonical JSON of the content; ``preset`` is not included."""
-        data = self.to_dict()
+        """sha256 (hex, first 16 chars) of the canonical JSON of the fields that differ from their defaults.
+
+        ``preset`` is not included. New fields enter with defaults that keep earlier output unchanged, so leaving
+        defaults out keeps every existing dataset's fingerprint stable when the Spec grows.
+        """
+        data = self.model_dump(mode="json", exclude_defaults=True)
         data.pop("preset", None)
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -20,13 +20,11 @@ import numpy as np
 
 from ..errors import SpecError, require
 from ..generator import generate
-from ._fields import find_field, flat_fields, preset_spec
+from ..presets import get_preset
 
 __all__ = ["generate_moving_mnist", "save"]
 
 PRESET = "segmentation"
-# Names the segmentation preset's rotation-hint switch may carry (the first present is used).
-ROTATION_HINT_FIELDS = ("rotation_hint", "rotatehint", "rotate_hint", "hint")
 
 
 def generate_moving_mnist(
@@ -58,7 +56,7 @@ def generate_moving_mnist(
             "1 <= min_nums_per_image <= max_nums_per_image",
         )
     height, width = (int(v) for v in shape)
-    base = preset_spec(PRESET, "movingmnist.compat.segmentation.generate_moving_mnist")
+    base = get_preset(PRESET).spec()
     overrides: dict[str, Any] = {
         "canvas.height": height,
         "canvas.width": width,
@@ -67,10 +65,8 @@ def generate_moving_mnist(
         "annotations.ignore_label": int(ignore_label),
         "annotations.semantic": True,
         "source.split": split,
+        "appearance.rotation.hint": bool(rotatehint),
     }
-    fields = flat_fields(base)
-    if rotatehint or any(name.rsplit(".", 1)[-1] in ROTATION_HINT_FIELDS for name in fields):
-        overrides[find_field(fields, ROTATION_HINT_FIELDS, "rotatehint")] = bool(rotatehint)
     spec = base.replace(overrides)
     batch = generate(spec, num=int(num_videos), seed=seed, source=source, start=start)
     images = batch.frames

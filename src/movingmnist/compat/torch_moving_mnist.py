@@ -26,8 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SpecError, require
-from ..spec import Spec
-from ._fields import find_field, flat_fields, preset_spec
+from ..presets import get_preset
 
 torch = require("torch", "torch", "movingmnist.compat.torch_moving_mnist")
 
@@ -44,13 +43,6 @@ affine_params = SimpleNamespace(
     scale=(0.8, 1.2),
     shear=(-3, 3),
 )
-
-# Names the affine preset's fields may carry (the first present is used; bare names match the last component).
-ANGLE_FIELDS = ("angle", "angles", "rotation", "rotate", "degrees")
-SCALE_FIELDS = ("scale", "scales", "zoom")
-SHEAR_FIELDS = ("shear", "shears")
-TRANSLATE_FIELDS = ("translate", "translation", "shift")
-TRANSLATE_XY_FIELDS = (("translate_x", "translation_x", "shift_x"), ("translate_y", "translation_y", "shift_y"))
 
 
 def padding(img_size: int = 64, mnist_size: int = 28) -> int:
@@ -76,26 +68,19 @@ def _pair(value: Any, name: str) -> list[float]:
     return [low, high]
 
 
-def affine_overrides(params: Any, spec: Spec) -> dict[str, Any]:
-    """Overrides that put the origin's ``affine_params`` into the fields of ``spec`` (the affine preset)."""
-    fields = flat_fields(spec)
-    out: dict[str, Any] = {
-        find_field(fields, ANGLE_FIELDS, "affine_params.angle"): _pair(_param(params, "angle"), "angle"),
-        find_field(fields, SCALE_FIELDS, "affine_params.scale"): _pair(_param(params, "scale"), "scale"),
-        find_field(fields, SHEAR_FIELDS, "affine_params.shear"): _pair(_param(params, "shear"), "shear"),
-    }
+def affine_overrides(params: Any) -> dict[str, Any]:
+    """Overrides that put the origin's ``affine_params`` into the ``motion.affine`` fields of the affine preset."""
     translate = _param(params, "translate")
     try:
         tx, ty = translate
     except (TypeError, ValueError):
         raise SpecError("affine_params.translate", translate, "((x_low, x_high), (y_low, y_high))") from None
-    tx, ty = _pair(tx, "translate[0]"), _pair(ty, "translate[1]")
-    try:
-        out[find_field(fields, TRANSLATE_FIELDS, "affine_params.translate")] = [tx, ty]
-    except SpecError:
-        out[find_field(fields, TRANSLATE_XY_FIELDS[0], "affine_params.translate")] = tx
-        out[find_field(fields, TRANSLATE_XY_FIELDS[1], "affine_params.translate")] = ty
-    return out
+    return {
+        "motion.affine.angle": _pair(_param(params, "angle"), "angle"),
+        "motion.affine.scale": _pair(_param(params, "scale"), "scale"),
+        "motion.affine.shear": _pair(_param(params, "shear"), "shear"),
+        "motion.affine.translate": [_pair(tx, "translate[0]"), _pair(ty, "translate[1]")],
+    }
 
 
 def _count_range(num_digits: Any) -> str:
@@ -179,14 +164,14 @@ class MovingMNIST:
             num_frames = n
         if normalize_stats not in ("exact", "origin"):
             raise SpecError("normalize_stats", normalize_stats, "'exact' or 'origin'")
-        base = preset_spec(PRESET, "movingmnist.compat.torch_moving_mnist.MovingMNIST")
+        base = get_preset(PRESET).spec()
         overrides = {
             "objects.count": _count_range(num_digits),
             "frames": int(num_frames),
             "canvas.height": int(img_size),
             "canvas.width": int(img_size),
             "source.split": split,
-            **affine_overrides(affine_params, base),
+            **affine_overrides(affine_params),
         }
         self.source = _source(path, source)
         self.spec = base.replace(overrides)

@@ -107,6 +107,10 @@ def unsupported_reason(spec: Spec) -> str | None:
     defaults = _flatten(Spec().to_dict())
     if fields.get("canvas.channels", 1) != 1:
         return f"canvas.channels={fields['canvas.channels']} (the torch backend renders grey frames)"
+    from ..motion_torch import _MODELS as TORCH_MOTION_MODELS
+
+    if spec.motion.model not in TORCH_MOTION_MODELS:
+        return f"motion.model={spec.motion.model!r} (not ported to torch yet)"
     if fields.get("compositing") not in ("max", "sum", "over"):
         return f"compositing={fields.get('compositing')!r}"
     for name, value in fields.items():
