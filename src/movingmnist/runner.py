@@ -13,7 +13,6 @@ where it stopped (``resume=True``) with the same result as an uninterrupted one.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import threading
@@ -115,9 +114,7 @@ class ChunkJob:
     layout: dict[str, Any]
     durable: bool = True
     render_rows: int | None = None
-
-    def key(self) -> tuple:
-        return (self.path, json.dumps(self.spec, sort_keys=True), self.seed, json.dumps(self.layout, sort_keys=True))
+    run_id: str = field(default_factory=lambda: os.urandom(8).hex())
 
 
 _STATE: dict[tuple, tuple[Generator, Writer, Any, int]] = {}
@@ -131,7 +128,7 @@ def _render_rows(gen: Generator, layout: Layout, requested: int | None) -> int:
 
 def _state(job: ChunkJob, gen: Generator | None = None) -> tuple[Generator, Writer, Any, int]:
     """Generator, writer and output Batch of ``job`` in this process and thread (built once, then reused)."""
-    key = (*job.key(), threading.get_ident())
+    key = (job.run_id, threading.get_ident())
     with _STATE_LOCK:
         state = _STATE.get(key)
     if state is None:
@@ -217,8 +214,14 @@ class _Progress:
 
 def _run_inprocess(job: ChunkJob, chunks: list[int], on_result, gen: Generator) -> None:
     _state(job, gen)
-    for chunk in chunks:
-        on_result(run_chunk(job, chunk))
+    try:
+        for chunk in chunks:
+            on_result(run_chunk(job, chunk))
+    finally:
+        with _STATE_LOCK:
+            state = _STATE.pop((job.run_id, threading.get_ident()), None)
+        if state is not None:
+            state[1].close()
 
 
 def _run_pool(job: ChunkJob, chunks: list[int], on_result, workers: int) -> None:

@@ -122,6 +122,7 @@ class LazyArray:
             if not 0 <= i < n:
                 raise IndexError(f"index {key} is out of range for {self.name!r} with {n} rows")
             result = self.read(i, i + 1)[0]
+            return result[rest] if rest else result
         elif isinstance(key, slice):
             lo, hi, step = key.indices(n)
             if step == 1:
@@ -137,7 +138,7 @@ class LazyArray:
             elif rows.dtype.kind not in "iu":
                 raise IndexError(f"unsupported index {key!r}")
             result = self.take(rows)
-        return result[rest] if rest else result
+        return result[(slice(None), *rest)] if rest else result
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         data = self.read(0, self.shape[0])
