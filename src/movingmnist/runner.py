@@ -363,8 +363,26 @@ def _existing(path: str, durable: bool) -> _Existing | None:
 
 
 def _remove_dataset(path: str, fmt: str) -> None:
-    for owned in get_writer(fmt).owned_paths(path):
-        remove_path(owned)
+    """Delete a dataset so that an interruption never leaves a manifest describing data that is gone: every owned
+    path (the manifest first) is renamed to a hidden trash name, atomically, then deleted. Trash left by an
+    earlier interrupted removal of the same dataset is deleted too."""
+    writer = get_writer(fmt)
+    manifest = writer.manifest_path(path)
+    owned = sorted(writer.owned_paths(path), key=lambda p: p != manifest)
+    token = os.urandom(4).hex()
+    trash = []
+    for item in owned:
+        if os.path.lexists(item):
+            directory, name = os.path.split(os.path.abspath(item))
+            target = os.path.join(directory, f".{name}.trash-{token}")
+            os.rename(item, target)
+            trash.append(target)
+    directory, name = os.path.split(os.path.abspath(path))
+    for entry in os.listdir(directory):
+        if entry.startswith(f".{name}") and ".trash-" in entry:
+            trash.append(os.path.join(directory, entry))
+    for item in dict.fromkeys(trash):
+        remove_path(item)
 
 
 def _identity(metadata: Mapping[str, Any]) -> dict[str, Any]:
