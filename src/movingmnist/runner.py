@@ -61,6 +61,7 @@ class WriteSummary:
     workers: int = 1
     chunks: int = 0
     complete: bool = True
+    pids: set[int] = field(default_factory=set)  # processes that rendered and wrote chunks
 
     @property
     def seq_per_s(self) -> float:
@@ -600,6 +601,7 @@ def write_dataset(
         written += result.rows
         summary.render_seconds += result.render_seconds
         summary.write_seconds += result.write_seconds
+        summary.pids.add(result.pid)
         bar.update(result.rows)
 
     t0 = time.perf_counter()
@@ -688,7 +690,7 @@ def _create(writer_cls: type[Writer], path: str, layout: Layout, metadata: Mappi
         for created in new_parents:
             if os.path.isdir(created) and not os.listdir(created):
                 os.rmdir(created)
-        raise storage_error(exc, path, "creating the dataset") from None
+        raise storage_error(exc, path, "creating the dataset", resumable=False) from None
 
 
 def _prod(shape: Iterable[int]) -> int:

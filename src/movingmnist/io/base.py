@@ -404,15 +404,16 @@ def atomic_write(path: str, data: bytes | memoryview | list, *, durable: bool = 
     return total
 
 
-def storage_error(exc: OSError, path: str, doing: str) -> DatasetError:
+def storage_error(exc: OSError, path: str, doing: str, *, resumable: bool = True) -> DatasetError:
     """A one-line DatasetError for an OSError met while ``doing`` something to the dataset at ``path``."""
     reason = exc.strerror or str(exc)
+    again = "run again with --resume" if resumable else "run again"
     if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-        hint = "free some space (or raise the quota) and run again with --resume"
-    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        hint = "choose a writable location"
+        hint = f"free some space (or raise the quota) and {again}"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) or not resumable:
+        hint = "choose a writable location" if resumable else "choose a writable location; nothing was written"
     else:
-        hint = "fix the cause and run again with --resume"
+        hint = f"fix the cause and {again}"
     where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
     return DatasetError(f"{doing} of {path} failed: {reason}{where}; {hint}")
 
