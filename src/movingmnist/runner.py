@@ -62,6 +62,7 @@ class WriteSummary:
     chunks: int = 0
     complete: bool = True
     pids: set[int] = field(default_factory=set)  # processes that rendered and wrote chunks
+    peak_rss: dict[int, int] = field(default_factory=dict)  # pid -> peak resident memory (bytes) seen so far
 
     @property
     def seq_per_s(self) -> float:
@@ -99,6 +100,7 @@ class ChunkResult:
     render_seconds: float
     write_seconds: float
     pid: int = field(default_factory=os.getpid)
+    max_rss: int = field(default_factory=lambda: _max_rss())  # peak resident memory of this process, bytes
 
 
 # -- the job every executor runs ----------------------------------------------------------------------------------
@@ -602,6 +604,7 @@ def write_dataset(
         summary.render_seconds += result.render_seconds
         summary.write_seconds += result.write_seconds
         summary.pids.add(result.pid)
+        summary.peak_rss[result.pid] = max(summary.peak_rss.get(result.pid, 0), result.max_rss)
         bar.update(result.rows)
 
     t0 = time.perf_counter()
@@ -691,6 +694,15 @@ def _create(writer_cls: type[Writer], path: str, layout: Layout, metadata: Mappi
             if os.path.isdir(created) and not os.listdir(created):
                 os.rmdir(created)
         raise storage_error(exc, path, "creating the dataset", resumable=False) from None
+
+
+def _max_rss() -> int:
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Windows
+        return 0
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is bytes on macOS, KiB on Linux
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * scale
 
 
 def _prod(shape: Iterable[int]) -> int:
