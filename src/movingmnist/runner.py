@@ -124,8 +124,13 @@ _STATE: dict[tuple, tuple[Generator, Writer, Any, int]] = {}
 _STATE_LOCK = threading.Lock()
 
 
+#: Raw bytes of one render step inside a chunk (the reused output Batch): 64 srivastava sequences.
+RENDER_STEP_BYTES = 32 * 2**20
+
+
 def _render_rows(gen: Generator, layout: Layout, requested: int | None) -> int:
-    rows = requested or max(64, gen.batch_size)
+    row_bytes = sum(_prod(shape) * dtype.itemsize for shape, dtype in gen.shapes.values())
+    rows = requested or min(64, RENDER_STEP_BYTES // max(row_bytes, 1))
     return max(1, min(rows, layout.chunk_size))
 
 
@@ -152,7 +157,7 @@ def run_chunk(job: ChunkJob, chunk: int) -> ChunkResult:
     """Render chunk ``chunk`` of ``job`` and commit it durably; returns sizes and times (never the data)."""
     gen, writer, out, rows = _state(job)
     layout = writer.layout
-    lo, hi = layout.chunk_rows(chunk)
+    lo, hi = layout.chunk_range(chunk)
     render_s = write_s = 0.0
     try:
         with writer.chunk(chunk) as sink:
@@ -481,6 +486,12 @@ def write_dataset(
     if path is None:
         raise SpecError("path", None, "an output path such as 'train.zarr'")
     path = os.fspath(path)
+    if path.startswith("file://"):
+        path = path[len("file://") :]
+    if "://" in path:
+        raise SpecError(
+            "path", path, "a local or shared-filesystem path (object-store URLs are not supported by the writers yet)"
+        )
     seed = _check_int("seed", seed, 0, 2**63 - 1)
     start = _check_int("start", start, 0)
     workers = _check_int("workers", workers, 1)
@@ -512,7 +523,7 @@ def write_dataset(
 
     resolved = resolve_spec(spec, overrides, source=source, split=split)
     gen = Generator(resolved, seed=seed, source=source, cache_dir=cache_dir)
-    row_bytes = sum(int(_prod(s)) * d.itemsize for s, d in gen.shapes.values())
+    row_bytes = sum(_prod(s) * d.itemsize for s, d in gen.shapes.values())
     layout = make_layout(
         writer_cls,
         gen.shapes,
@@ -533,8 +544,6 @@ def write_dataset(
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "command": command if command is not None else " ".join(sys.argv),
     }
-    manifest_path = writer_cls.manifest_path(path)
-
     already_complete = False
     manifest = None
     if existing is not None and resume:
@@ -572,15 +581,59 @@ def write_dataset(
         summary.nbytes = disk_usage(writer_cls.owned_paths(path))
         return summary
 
+    own_client = None
+    if scheduler is not None:  # connect before anything is written
+        client = own_client = _connect(scheduler)
+    try:
+        return _write(
+            path, writer_cls, layout, metadata, manifest, existing, gen, source, seed, num, cache_dir, durable,
+            render_rows, progress, workers, client, summary,
+        )
+    finally:
+        if own_client is not None:
+            own_client.close()
+
+
+def _connect(scheduler: str) -> Any:
+    from .errors import require
+
+    require("distributed", "dask", "--scheduler")
+    from distributed import Client
+
+    try:
+        return Client(scheduler, timeout="20s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise DatasetError(f"cannot connect to the dask scheduler at {scheduler}: {exc}") from None
+
+
+def _write(
+    path: str,
+    writer_cls: type[Writer],
+    layout: Layout,
+    metadata: dict[str, Any],
+    manifest: Manifest | None,
+    existing: _Existing | None,
+    gen: Generator,
+    source: Any,
+    seed: int,
+    num: int,
+    cache_dir: str | None,
+    durable: bool,
+    render_rows: int | None,
+    progress: bool | None,
+    workers: int,
+    client: Any,
+    summary: WriteSummary,
+) -> WriteSummary:
     if manifest is None:
         if existing is not None:
             _remove_dataset(path, existing.format)
-        manifest = Manifest(manifest_path, layout.num_chunks, _identity(metadata), durable=durable)
+        manifest = Manifest(writer_cls.manifest_path(path), layout.num_chunks, _identity(metadata), durable=durable)
         _create(writer_cls, path, layout, metadata, manifest)
 
     # -- run the missing chunks -------------------------------------------------------------------------------------
     missing = manifest.missing()
-    done_rows = num - sum(hi - lo for lo, hi in (layout.chunk_rows(c) for c in missing))
+    done_rows = num - sum(hi - lo for lo, hi in (layout.chunk_range(c) for c in missing))
     summary.already = done_rows
     job = ChunkJob(
         spec=gen.spec.to_dict(),
@@ -608,16 +661,8 @@ def write_dataset(
         bar.update(result.rows)
 
     t0 = time.perf_counter()
-    own_client = None
     try:
-        if distributed:
-            if client is None:
-                from .errors import require
-
-                require("distributed", "dask", "--scheduler")
-                from distributed import Client
-
-                client = own_client = Client(scheduler)
+        if client is not None:
             summary.workers = len(client.nthreads())
             _run_dask(job, missing, on_result, client)
         elif workers > 1 and len(missing) > 1:
@@ -636,8 +681,6 @@ def write_dataset(
         raise storage_error(exc, path, "writing the dataset") from None
     finally:
         bar.close()
-        if own_client is not None:
-            own_client.close()
     summary.seconds = time.perf_counter() - t0
     summary.written = written
 

@@ -74,7 +74,7 @@ class Layout:
     def num_chunks(self) -> int:
         return -(-self.num // self.chunk_size)
 
-    def chunk_rows(self, chunk: int) -> tuple[int, int]:
+    def chunk_range(self, chunk: int) -> tuple[int, int]:
         """Rows ``[lo, hi)`` of work chunk ``chunk``."""
         if not 0 <= chunk < self.num_chunks:
             raise IndexError(f"chunk {chunk} is out of range: the dataset has {self.num_chunks} chunks")
@@ -162,7 +162,7 @@ class ChunkSink:
         self.writer = writer
         self.layout = writer.layout
         self.chunk = chunk
-        self.lo, self.hi = self.layout.chunk_rows(chunk)
+        self.lo, self.hi = self.layout.chunk_range(chunk)
         self.filled = 0
         self.nbytes = 0  # bytes written to storage by the commit (after compression)
 

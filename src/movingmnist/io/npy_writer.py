@@ -38,6 +38,9 @@ def npy_data_offset(path: str) -> int:
         return f.tell()
 
 
+_datasync = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
+
+
 def pwrite_all(fd: int, data: np.ndarray, offset: int) -> int:
     view = memoryview(np.ascontiguousarray(data)).cast("B")
     total = 0
@@ -82,7 +85,7 @@ class _NpySink(ChunkSink):
         writer: NpyWriter = self.writer  # type: ignore[assignment]
         if writer.durable:
             for fd, _ in writer.files.fds.values():
-                os.fdatasync(fd)
+                _datasync(fd)
 
 
 @register_writer
@@ -131,7 +134,7 @@ class _ClassicSink(ChunkSink):
         writer: ClassicNpyWriter = self.writer  # type: ignore[assignment]
         if writer.durable:
             for fd, _ in writer.files.fds.values():
-                os.fdatasync(fd)
+                _datasync(fd)
 
 
 @register_writer

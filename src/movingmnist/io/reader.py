@@ -473,7 +473,7 @@ class Dataset:
         assert layout is not None
         manifest = Manifest.load(get_writer(self.format).manifest_path(self.path))
         done = manifest.done if manifest is not None else set()
-        written = sum(hi - lo for lo, hi in (layout.chunk_rows(c) for c in done if c < layout.num_chunks))
+        written = sum(hi - lo for lo, hi in (layout.chunk_range(c) for c in done if c < layout.num_chunks))
         return done, layout.num - written
 
     # -- properties ---------------------------------------------------------------------------------------------
