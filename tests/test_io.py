@@ -257,3 +257,33 @@ def test_other_compressions(tmp_path, compression, reference):
         progress=False,
     )
     assert array_hashes(path) == batch_hashes(reference)
+
+
+RSS_SCRIPT = """
+import resource, sys
+import movingmnist as mm
+sys.path.insert(0, {tests!r})
+from _io_helpers import glyph_arrays, small_spec
+num = int(sys.argv[1])
+mm.write_dataset(small_spec(), 0, num, sys.argv[2], source=glyph_arrays(), chunk_size=50, progress=False,
+                 durable=False)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"""
+
+
+def test_peak_memory_does_not_grow_with_n(tmp_path):
+    """Writing 10x more sequences (120 MB of raw arrays instead of 12 MB) does not raise peak RSS."""
+    import subprocess
+
+    from _io_helpers import PYTHON, subprocess_env
+
+    script = RSS_SCRIPT.format(tests=os.path.dirname(__file__))
+    peaks = {}
+    for num in (300, 3000):
+        run = subprocess.run([PYTHON, "-c", script, str(num), str(tmp_path / f"m{num}.zarr")], env=subprocess_env(),
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        peaks[num] = int(run.stdout.split()[-1])
+    raw = 3000 * sum(a.nbytes for a in mm.Generator(small_spec(), 0, source=SOURCE).render(0, 1).arrays().values())
+    assert raw > 100e6
+    assert peaks[3000] < peaks[300] + 15e6, peaks

@@ -457,9 +457,10 @@ def write_dataset(
 ) -> WriteSummary:
     """Generate sequences ``start .. start + num - 1`` of (spec, seed) and write them to ``path``.
 
-    >>> s = mm.write_dataset("srivastava", seed=0, num=1000, path="toy.zarr", source="glyphs")  # doctest: +SKIP
-    >>> mm.open("toy.zarr")[3]["frames"].shape                                                   # doctest: +SKIP
-    (20, 1, 64, 64)
+    ::
+
+        summary = mm.write_dataset("srivastava", seed=0, num=1000, path="toy.zarr", source="glyphs")
+        mm.open("toy.zarr")[3]["frames"].shape      # (20, 1, 64, 64)
 
     Args:
         spec: a Spec or a preset name (``overrides`` apply to it; ``source``/``split`` are written into it).

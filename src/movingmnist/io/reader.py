@@ -1,10 +1,10 @@
-"""Reading datasets: ``mm.open(path)`` returns a lazy :class:`Dataset` for any of the formats.
+"""Reading datasets: ``mm.open(path)`` returns a lazy :class:`Dataset` for any of the formats::
 
-    >>> ds = mm.open("train.zarr")                 # doctest: +SKIP
-    >>> len(ds), ds.seed, ds.spec.preset           # doctest: +SKIP
-    >>> ds[17]["frames"].shape                     # one sequence: dict of arrays, (T, C, H, W)
-    >>> ds[100:164]                                # a Batch of 64 sequences
-    >>> ds.arrays["boxes"][5:9, :, 0]              # any array, lazily, numpy-style row indexing
+    ds = mm.open("train.zarr")            # nothing is read yet
+    len(ds), ds.seed, ds.spec.preset
+    ds[17]["frames"].shape                # one sequence: dict of arrays, (T, C, H, W)
+    ds[100:164]                           # a Batch of 64 sequences
+    ds.arrays["boxes"][5:9, :, 0]         # any array, lazily, numpy-style row indexing
 
 Nothing is read before it is indexed. zarr datasets written by this package are read by a small direct reader of
 the ``sharding_indexed`` layout (one ``pread`` of the shard index, cached, and one of the inner chunk per array:
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -171,6 +172,7 @@ class _ZarrShards:
             fill = float(fill)
         self.fill = 0 if fill is None else fill
         self._indexes: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     def _path(self, shard: int) -> str:
         from .zarr_writer import shard_key
@@ -186,9 +188,10 @@ class _ZarrShards:
             if size < tail:
                 raise DatasetError(f"{self._path(shard)}: shard is truncated ({size} bytes)")
             index = decode_index(os.pread(fd, tail, size - tail), self.per_shard, size, self._path(shard))
-            self._indexes[shard] = index
-            if len(self._indexes) > 512:
-                self._indexes.popitem(last=False)
+            with self._lock:
+                self._indexes[shard] = index
+                if len(self._indexes) > 512:
+                    self._indexes.popitem(last=False)
         return index
 
     def read(self, lo: int, hi: int) -> np.ndarray:
@@ -201,7 +204,8 @@ class _ZarrShards:
             try:
                 fd = os.open(path, os.O_RDONLY)
             except FileNotFoundError:
-                self._indexes.pop(shard, None)
+                with self._lock:
+                    self._indexes.pop(shard, None)
                 out[a - lo : b - lo] = self.fill
                 continue
             try:
