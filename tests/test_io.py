@@ -187,7 +187,7 @@ def test_missing_shards_read_as_fill(tmp_path):
     assert ds[2]["frames"].any()
 
 
-@pytest.mark.parametrize("fmt", ["zarr", "npy"])
+@pytest.mark.parametrize("fmt", ["zarr", "npy", "hdf5"])
 def test_workers_give_identical_bytes(tmp_path, fmt):
     one = str(tmp_path / f"one.{fmt}")
     two = str(tmp_path / f"two.{fmt}")
