@@ -69,8 +69,9 @@ def run_one(args: argparse.Namespace) -> dict:
         "wall_s": wall,
         "write_s": summary.seconds,
         "seq_per_s": args.num / wall,
-        "render_cpu_s": summary.render_seconds,
-        "write_cpu_s": summary.write_seconds,
+        "render_s": summary.render_seconds,
+        "write_s_in_workers": summary.write_seconds,
+        "chunk_cpu_s": summary.cpu_seconds,
         "bytes_on_disk": summary.nbytes,
         "raw_bytes_per_seq": row_bytes,
         "peak_rss_parent": parent_rss,
@@ -165,8 +166,9 @@ def main() -> None:
         print(
             f"zarr, {workers} worker(s): {res['wall_s']:.1f} s wall, {res['seq_per_s']:,.0f} seq/s "
             f"(x{res['speedup']:.2f}; memory-copy bound {bound:,.0f} seq/s per core, ratio "
-            f"{res['seq_per_s'] / bound:.3f}); CPU: render {res['render_cpu_s']:.1f} s, compress+write "
-            f"{res['write_cpu_s']:.1f} s; on disk {_mb(res['bytes_on_disk'])} "
+            f"{res['seq_per_s'] / bound:.3f}); time in workers: render {res['render_s']:.1f} s, compress+write "
+            f"{res['write_s_in_workers']:.1f} s, of which CPU {res['chunk_cpu_s']:.1f} s; "
+            f"on disk {_mb(res['bytes_on_disk'])} "
             f"({res['bytes_on_disk'] / args.num / 1024:.1f} KiB/seq, raw {res['raw_bytes_per_seq'] / 1024:.0f} "
             f"KiB/seq); peak RSS parent {_mb(res['peak_rss_parent'])}, workers {workers_rss}"
         )

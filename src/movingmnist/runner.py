@@ -46,8 +46,9 @@ DEFAULT_MAX_CHUNK = 1000
 
 @dataclass
 class WriteSummary:
-    """What :func:`write_dataset` did. Times are wall-clock seconds, except ``render_seconds`` and
-    ``write_seconds`` (compression + write + fsync), which add up the time of every process."""
+    """What :func:`write_dataset` did. ``seconds`` is wall-clock time; ``render_seconds`` and ``write_seconds``
+    (compression + write + fsync) add up the wall-clock time every process spent in each, ``cpu_seconds`` the CPU
+    time of the processes that ran chunks (less than the two when they wait for the disk or for a core)."""
 
     path: str
     format: str
@@ -58,6 +59,7 @@ class WriteSummary:
     seconds: float
     render_seconds: float = 0.0
     write_seconds: float = 0.0
+    cpu_seconds: float = 0.0
     workers: int = 1
     chunks: int = 0
     complete: bool = True
@@ -99,6 +101,7 @@ class ChunkResult:
     nbytes: int
     render_seconds: float
     write_seconds: float
+    cpu_seconds: float = 0.0
     pid: int = field(default_factory=os.getpid)
     max_rss: int = field(default_factory=lambda: _max_rss())  # peak resident memory of this process, bytes
 
@@ -159,6 +162,7 @@ def run_chunk(job: ChunkJob, chunk: int) -> ChunkResult:
     layout = writer.layout
     lo, hi = layout.chunk_range(chunk)
     render_s = write_s = 0.0
+    cpu0 = time.process_time()
     try:
         with writer.chunk(chunk) as sink:
             for a in range(lo, hi, rows):
@@ -174,11 +178,12 @@ def run_chunk(job: ChunkJob, chunk: int) -> ChunkResult:
         write_s += time.perf_counter() - t3
     except OSError as exc:
         raise storage_error(exc, job.path, f"writing chunk {chunk} (sequences {lo}..{hi - 1})") from None
-    return ChunkResult(chunk, hi - lo, sink.nbytes, render_s, write_s)
+    return ChunkResult(chunk, hi - lo, sink.nbytes, render_s, write_s, time.process_time() - cpu0)
 
 
 # -- executors ----------------------------------------------------------------------------------------------------
 _POOL_JOB: ChunkJob | None = None
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
 def _init_pool_worker(job: ChunkJob) -> None:
@@ -240,6 +245,11 @@ def _run_pool(job: ChunkJob, chunks: list[int], on_result, workers: int) -> None
     pending = deque(chunks)
     running: dict[Any, int] = {}
     error: BaseException | None = None
+    # One BLAS/OpenMP thread per worker: N workers x default threads oversubscribe the cores (spawned workers
+    # inherit the environment; variables the user set are kept).
+    saved = {var: os.environ.get(var) for var in _THREAD_VARS}
+    for var in _THREAD_VARS:
+        os.environ.setdefault(var, "1")
     executor = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
@@ -279,6 +289,11 @@ def _run_pool(job: ChunkJob, chunks: list[int], on_result, workers: int) -> None
         raise
     finally:
         executor.shutdown(wait=error is None, cancel_futures=True)
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
     if error is not None:
         raise error
 
@@ -657,6 +672,7 @@ def _write(
         written += result.rows
         summary.render_seconds += result.render_seconds
         summary.write_seconds += result.write_seconds
+        summary.cpu_seconds += result.cpu_seconds
         summary.pids.add(result.pid)
         summary.peak_rss[result.pid] = max(summary.peak_rss.get(result.pid, 0), result.max_rss)
         bar.update(result.rows)
