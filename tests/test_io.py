@@ -287,3 +287,11 @@ def test_peak_memory_does_not_grow_with_n(tmp_path):
     raw = 3000 * sum(a.nbytes for a in mm.Generator(small_spec(), 0, source=SOURCE).render(0, 1).arrays().values())
     assert raw > 100e6
     assert peaks[3000] < peaks[300] + 15e6, peaks
+
+
+def test_progress_bar_when_asked(tmp_path, capsys):
+    mm.write_dataset(small_spec(), 0, 30, tmp_path / "p.zarr", source=SOURCE, chunk_size=10, progress=True)
+    err = capsys.readouterr().err
+    assert "30/30" in err and "seq/s" in err
+    mm.write_dataset(small_spec(), 0, 30, tmp_path / "q.zarr", source=SOURCE, chunk_size=10)  # not a terminal
+    assert capsys.readouterr().err == ""

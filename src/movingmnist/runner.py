@@ -212,7 +212,7 @@ class _Progress:
             from tqdm.auto import tqdm
 
             self.bar = tqdm(
-                total=total, initial=initial, unit="seq", unit_scale=True, dynamic_ncols=True, desc=desc,
+                total=total, initial=initial, unit="seq", dynamic_ncols=True, desc=desc,
                 smoothing=0.05, file=sys.stderr,
             )
 
