@@ -94,6 +94,32 @@ def copy_bound(row_bytes: int, repeats: int = 5) -> float:
     return nbytes / float(np.median(times)) / row_bytes
 
 
+def _control_worker(seconds: float) -> float:
+    """Encodes per second of a fixed zstd job: the compression half of the writer's work, without any I/O."""
+    import numcodecs
+
+    data = (np.random.default_rng(0).random(20 * 64 * 64 * 64) > 0.85).astype(np.uint8)
+    codec = numcodecs.Zstd(level=1)
+    codec.encode(data)
+    count, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        codec.encode(data)
+        count += 1
+    return count / (time.perf_counter() - t0)
+
+
+def scaling_control(processes: int, seconds: float = 5.0) -> float:
+    """How much faster ``processes`` independent copies of a CPU-bound loop run than one, on this machine now."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        one = pool.apply(_control_worker, (seconds,))
+    with ctx.Pool(processes) as pool:
+        many = sum(pool.map(_control_worker, [seconds] * processes))
+    return many / one
+
+
 def read_latency(path: str, reads: int, seed: int = 0) -> dict:
     import movingmnist as mm
 
@@ -132,6 +158,7 @@ def main() -> None:
     parser.add_argument("--read-num", type=int, default=20_000, help="size of the hdf5/npy datasets read back")
     parser.add_argument("--read-formats", nargs="*", default=list(FORMATS))
     parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--no-control", action="store_true", help="skip the machine scaling control")
     # internal: one measurement in a fresh process
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--one-workers", type=int, default=1, help=argparse.SUPPRESS)
@@ -161,6 +188,9 @@ def main() -> None:
         res["copy_bound_seq_per_s_one_core"] = bound
         base_rate = base_rate or res["seq_per_s"]
         res["speedup"] = res["seq_per_s"] / base_rate
+        # contention-independent figures: how much CPU the workers got, and sequences per CPU-second
+        res["worker_cpu_utilisation"] = res["chunk_cpu_s"] / (res["write_s"] * workers)
+        res["seq_per_cpu_s"] = args.num / res["chunk_cpu_s"]
         results["writes"].append(res)
         workers_rss = ", ".join(_mb(v) for v in res["peak_rss_workers"].values()) or "(in the parent)"
         print(
@@ -170,8 +200,16 @@ def main() -> None:
             f"{res['write_s_in_workers']:.1f} s, of which CPU {res['chunk_cpu_s']:.1f} s; "
             f"on disk {_mb(res['bytes_on_disk'])} "
             f"({res['bytes_on_disk'] / args.num / 1024:.1f} KiB/seq, raw {res['raw_bytes_per_seq'] / 1024:.0f} "
-            f"KiB/seq); peak RSS parent {_mb(res['peak_rss_parent'])}, workers {workers_rss}"
+            f"KiB/seq); peak RSS parent {_mb(res['peak_rss_parent'])}, workers {workers_rss}; the workers were on a "
+            f"CPU {100 * res['worker_cpu_utilisation']:.0f}% of the time, {res['seq_per_cpu_s']:,.0f} sequences per "
+            f"CPU-second"
         )
+    if not args.no_control and max(args.workers) > 1:
+        w = max(args.workers)
+        control = scaling_control(w)
+        results["scaling_control"] = {"processes": w, "speedup": control}
+        print(f"scaling control: {w} independent processes of a zstd loop run {control:.2f}x one process on this "
+              f"machine now (the ceiling for {w} workers)")
     for fmt in args.read_formats:
         if fmt == "zarr":
             path = zarr_path
