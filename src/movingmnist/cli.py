@@ -265,9 +265,10 @@ def _info(args: argparse.Namespace) -> int:
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
     print("arrays:")
+    shapes = {name: "(" + ", ".join(str(s) for s in a.shape) + ")" for name, a in ds.arrays.items()}
+    wn, ws = max(map(len, shapes)), max(map(len, shapes.values()))
     for name, array in ds.arrays.items():
-        shape = "(" + ", ".join(str(s) for s in array.shape) + ")"
-        print(f"  {name:<13}{shape:<24}{str(array.dtype):<9}{_human(stored[name]):>10}")
+        print(f"  {name:<{wn}}  {shapes[name]:<{ws}}  {str(array.dtype):<8}{_human(stored[name]):>10}")
     if meta:
         print("spec:")
         flat = _flatten(meta["spec"])

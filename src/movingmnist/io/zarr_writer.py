@@ -262,8 +262,7 @@ class ZarrWriter(Writer):
 
     @classmethod
     def manifest_path(cls, path: str) -> str:
-        return local_path(path).rstrip("/") + "/manifest.json" if not is_url(path) or path.startswith("file://") \
-            else path.rstrip("/") + "/manifest.json"
+        return local_path(path).rstrip("/") + "/manifest.json"
 
     @classmethod
     def create(cls, path: str, layout: Layout, metadata: Mapping[str, Any]) -> None:
