@@ -18,13 +18,18 @@ from .errors import (
     SpecError,
 )
 from .generator import Generator, generate
+from .io.reader import Dataset
+from .io.reader import open_dataset as open
+from .io.verify import verify_dataset
 from .presets import get_preset, list_presets
+from .runner import write_dataset
 from .sources import GlyphBank, available_sources, load_source
 from .spec import Spec
 
 __all__ = [
     "SCHEMA",
     "Batch",
+    "Dataset",
     "DatasetError",
     "DownloadError",
     "Generator",
@@ -40,6 +45,9 @@ __all__ = [
     "get_preset",
     "list_presets",
     "load_source",
+    "open",
+    "verify_dataset",
+    "write_dataset",
 ]
 
 

@@ -1,0 +1,127 @@
+"""The manifest: which work chunks of a dataset are durably written.
+
+One JSON file, rewritten atomically (temporary file, fsync, ``os.replace``) by one process only (the runner's
+parent), and only after a chunk's data is durably on disk. Finished chunks are stored as half-open ranges
+``[[lo, hi], ...]`` so that the file stays small at any N. ``identity`` repeats what the data depends on
+(fingerprint, seed, layout) so that a resume can check it before touching anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..errors import DatasetError
+from .base import atomic_write
+
+KIND = "movingmnist-manifest"
+VERSION = 1
+
+
+def to_ranges(chunks: Iterable[int]) -> list[list[int]]:
+    """``{0, 1, 2, 5}`` -> ``[[0, 3], [5, 6]]``."""
+    ranges: list[list[int]] = []
+    for c in sorted(set(chunks)):
+        if ranges and ranges[-1][1] == c:
+            ranges[-1][1] = c + 1
+        else:
+            ranges.append([c, c + 1])
+    return ranges
+
+
+def from_ranges(ranges: Iterable[Iterable[int]]) -> set[int]:
+    done: set[int] = set()
+    for lo, hi in ranges:
+        done.update(range(int(lo), int(hi)))
+    return done
+
+
+class Manifest:
+    """Finished chunks of one dataset, saved at ``path``.
+
+    Attributes:
+        num_chunks: chunks in the dataset. done: set of finished chunk ids. complete: the runner finished and
+        marked the dataset complete. identity: fingerprint, seed, format and layout of the data.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        num_chunks: int,
+        identity: Mapping[str, Any],
+        done: Iterable[int] = (),
+        complete: bool = False,
+        *,
+        durable: bool = True,
+    ) -> None:
+        self.path = path
+        self.num_chunks = int(num_chunks)
+        self.identity = dict(identity)
+        self.done: set[int] = set(done)
+        self.complete = bool(complete)
+        self.durable = durable
+
+    # -- persistence ------------------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": KIND,
+            "version": VERSION,
+            "num_chunks": self.num_chunks,
+            "complete": self.complete,
+            "done": to_ranges(self.done),
+            "identity": self.identity,
+        }
+
+    def save(self) -> None:
+        text = json.dumps(self.to_dict(), indent=1, sort_keys=True).encode()
+        atomic_write(self.path, text, durable=self.durable)
+
+    @classmethod
+    def load(cls, path: str, *, durable: bool = True) -> Manifest | None:
+        """The manifest at ``path``, or None when there is none; DatasetError when it is not one."""
+        try:
+            with open(path, "rb") as f:
+                data = json.loads(f.read())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise DatasetError(f"the manifest {path} cannot be read: {exc}") from None
+        if not isinstance(data, dict) or data.get("kind") != KIND:
+            raise DatasetError(f"{path} is not a movingmnist manifest")
+        if data.get("version") != VERSION:
+            raise DatasetError(f"the manifest {path} has version {data.get('version')!r}; this package reads {VERSION}")
+        try:
+            return cls(
+                path,
+                data["num_chunks"],
+                data["identity"],
+                from_ranges(data["done"]),
+                data["complete"],
+                durable=durable,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DatasetError(f"the manifest {path} is damaged: {exc!r}") from None
+
+    @staticmethod
+    def exists(path: str) -> bool:
+        return os.path.isfile(path)
+
+    # -- bookkeeping ------------------------------------------------------------------------------------------------
+    def record(self, chunks: Iterable[int]) -> None:
+        """Mark ``chunks`` finished and save."""
+        new = set(chunks) - self.done
+        bad = [c for c in new if not 0 <= c < self.num_chunks]
+        if bad:
+            raise DatasetError(f"chunks {bad} are out of range for a dataset of {self.num_chunks} chunks")
+        if new:
+            self.done |= new
+            self.save()
+
+    def missing(self) -> list[int]:
+        return [c for c in range(self.num_chunks) if c not in self.done]
+
+    @property
+    def all_done(self) -> bool:
+        return len(self.done) == self.num_chunks

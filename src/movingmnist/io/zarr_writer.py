@@ -1,0 +1,307 @@
+"""zarr v3 writer (the default format).
+
+Layout: one zarr group; one array per schema array with a leading N axis; the array's shards are the work chunks
+(``chunk_size`` sequences) and its inner chunks hold ``chunk_rows`` sequences: 1 for the frame-sized arrays (a
+single sequence is read by decoding about its own bytes), more for the small per-object arrays (about 16 KB of
+raw data per inner chunk). Compression: zstd level 1 with a checksum (measured: 4.5 KB per srivastava sequence, ~5,000
+sequences/s per core for frames + masks; gzip and none are the alternatives). The dataset metadata is the group
+attribute ``movingmnist``; the manifest is ``manifest.json`` in the group directory (zarr ignores it).
+
+Writing: a worker renders its chunk, encodes every inner chunk with the array's own codecs (numcodecs, exactly
+as zarr does), assembles each shard (chunk bytes + crc32c-protected index at the end, the ``sharding_indexed``
+codec's format) and writes it to a temporary file that is fsync'ed and renamed over the shard's key. A shard is
+therefore never seen half-written, no process reads another's data, and zarr's per-chunk Python overhead (measured
+~1,100 sequences/s per core through ``Array.__setitem__``) is avoided. Stores that are not local directories
+(``s3://...`` and other fsspec URLs) are written through zarr's own API, one whole shard per assignment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..errors import DatasetError, require
+from .base import ChunkSink, Layout, Writer, atomic_write, fsync_dir, register_writer, schema_dims
+
+ATTRIBUTE = "movingmnist"
+MAX_UINT64 = np.uint64(2**64 - 1)
+
+
+def is_url(path: str) -> bool:
+    return "://" in str(path)
+
+
+def local_path(path: str) -> str:
+    return path[len("file://") :] if str(path).startswith("file://") else str(path)
+
+
+# -- codecs -------------------------------------------------------------------------------------------------------
+def numcodecs_for(compression: str):
+    """The numcodecs object that encodes inner chunks for ``compression`` (``zstd:L``, ``gzip:L``), or None."""
+    name, _, level = compression.partition(":")
+    if name == "none":
+        return None
+    import numcodecs
+
+    if name == "zstd":
+        return numcodecs.Zstd(level=int(level), checksum=True)
+    if name == "gzip":
+        return numcodecs.GZip(level=int(level))
+    raise DatasetError(f"unknown compression {compression!r}")
+
+
+def zarr_compressors(compression: str):
+    from zarr.codecs import GzipCodec, ZstdCodec
+
+    name, _, level = compression.partition(":")
+    if name == "none":
+        return None
+    if name == "zstd":
+        return ZstdCodec(level=int(level), checksum=True)
+    return GzipCodec(level=int(level))
+
+
+def shard_key(shard: int, ndim: int) -> str:
+    """Key of shard ``shard`` of an array with ``ndim`` dimensions sharded along the first only (default v3 keys)."""
+    return "c/" + "/".join([str(shard)] + ["0"] * (ndim - 1))
+
+
+def encode_shard(chunks: list[bytes], chunks_per_shard: int) -> list[bytes]:
+    """``sharding_indexed`` bytes of a shard whose first ``len(chunks)`` inner chunks are ``chunks`` (the rest are
+    empty): the chunks one after the other, then the index ``(chunks_per_shard, 2)`` little-endian uint64
+    (offset, length) and its crc32c."""
+    import google_crc32c
+
+    index = np.full((chunks_per_shard, 2), MAX_UINT64, dtype="<u8")
+    offset = 0
+    for i, chunk in enumerate(chunks):
+        index[i] = (offset, len(chunk))
+        offset += len(chunk)
+    index_bytes = index.tobytes()
+    crc = np.uint32(google_crc32c.value(index_bytes)).astype("<u4").tobytes()
+    return [*chunks, index_bytes, crc]
+
+
+def decode_index(data: bytes, chunks_per_shard: int, file_size: int, where: str) -> np.ndarray:
+    """The ``(chunks_per_shard, 2)`` index from the last bytes of a shard file; DatasetError when corrupt."""
+    import google_crc32c
+
+    size = 16 * chunks_per_shard
+    if len(data) != size + 4:
+        raise DatasetError(f"{where}: shard is truncated ({file_size} bytes)")
+    body, crc = data[:size], data[size:]
+    if np.uint32(google_crc32c.value(body)).astype("<u4").tobytes() != crc:
+        raise DatasetError(f"{where}: shard index checksum mismatch (corrupt shard)")
+    index = np.frombuffer(body, dtype="<u8").reshape(chunks_per_shard, 2)
+    used = index[:, 0] != MAX_UINT64
+    if used.any() and int((index[used, 0] + index[used, 1]).max()) > file_size - size - 4:
+        raise DatasetError(f"{where}: shard index points past the end of the data (corrupt shard)")
+    return index
+
+
+def fast_layout(array_meta: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Parse an array's zarr.json; return what the fast reader needs, or None if it uses something else.
+
+    Supported: regular grid, default chunk keys with '/', one ``sharding_indexed`` codec splitting only the first
+    axis, inner codecs ``bytes`` (+ one of zstd, gzip), index codecs ``bytes`` little-endian + ``crc32c`` at the end.
+    """
+    try:
+        shape = tuple(array_meta["shape"])
+        shard = tuple(array_meta["chunk_grid"]["configuration"]["chunk_shape"])
+        key = array_meta["chunk_key_encoding"]
+        codecs = array_meta["codecs"]
+        if array_meta["chunk_grid"]["name"] != "regular" or key["name"] != "default":
+            return None
+        if key.get("configuration", {}).get("separator", "/") != "/" or len(codecs) != 1:
+            return None
+        sharding = codecs[0]
+        if sharding["name"] != "sharding_indexed":
+            return None
+        conf = sharding["configuration"]
+        inner = tuple(conf["chunk_shape"])
+        if tuple(shard[1:]) != tuple(shape[1:]) or tuple(inner[1:]) != tuple(shape[1:]) or shard[0] % inner[0]:
+            return None
+        if conf.get("index_location", "end") != "end":
+            return None
+        index_codecs = [c["name"] for c in conf["index_codecs"]]
+        if index_codecs != ["bytes", "crc32c"] or conf["index_codecs"][0].get("configuration", {}).get(
+            "endian", "little"
+        ) != "little":
+            return None
+        inner_codecs = conf["codecs"]
+        if inner_codecs[0]["name"] != "bytes" or inner_codecs[0].get("configuration", {}).get(
+            "endian", "little"
+        ) != "little":
+            return None
+        compression = "none"
+        if len(inner_codecs) == 2:
+            name = inner_codecs[1]["name"]
+            cfg = inner_codecs[1].get("configuration", {})
+            if name == "zstd":
+                compression = f"zstd:{cfg.get('level', 0)}"
+            elif name == "gzip":
+                compression = f"gzip:{cfg.get('level', 5)}"
+            else:
+                return None
+        elif len(inner_codecs) != 1:
+            return None
+        dtype = {"bool": "bool"}.get(array_meta["data_type"], array_meta["data_type"])
+        return {
+            "shape": shape,
+            "dtype": np.dtype(dtype),
+            "shard_rows": int(shard[0]),
+            "chunk_rows": int(inner[0]),
+            "compression": compression,
+            "fill_value": array_meta.get("fill_value"),
+        }
+    except (KeyError, TypeError, IndexError, ValueError):
+        return None
+
+
+# -- writer -------------------------------------------------------------------------------------------------------
+class _FastShardSink(ChunkSink):
+    """Encodes inner chunks as rows arrive; writes each array's shard file atomically on commit."""
+
+    def __init__(self, writer: ZarrWriter, chunk: int) -> None:
+        super().__init__(writer, chunk)
+        self._encoded: dict[str, list[bytes]] = {name: [] for name in self.layout.arrays}
+        self._pending: dict[str, tuple[np.ndarray, int]] = {}
+
+    def _encode(self, name: str, data: np.ndarray) -> None:
+        codec = self.writer.codec
+        self._encoded[name].append(bytes(data.data) if codec is None else codec.encode(data))
+
+    def _write(self, name: str, lo: int, data: np.ndarray) -> None:
+        spec = self.layout.arrays[name]
+        rows = spec.chunk_rows
+        i, n = 0, len(data)
+        while i < n:
+            buf, pending = self._pending.get(name, (None, 0))
+            if pending == 0 and n - i >= rows:
+                k = (n - i) // rows
+                for j in range(k):
+                    self._encode(name, data[i + j * rows : i + (j + 1) * rows])
+                i += k * rows
+                continue
+            if buf is None:
+                buf = np.empty((rows, *spec.shape), dtype=spec.dtype)
+            take = min(rows - pending, n - i)
+            buf[pending : pending + take] = data[i : i + take]
+            pending += take
+            i += take
+            if pending == rows:
+                self._encode(name, buf)
+                pending = 0
+            self._pending[name] = (buf, pending)
+
+    def _commit(self) -> None:
+        writer: ZarrWriter = self.writer  # type: ignore[assignment]
+        for name, spec in self.layout.arrays.items():
+            buf, pending = self._pending.get(name, (None, 0))
+            if pending:  # the dataset's last, partial inner chunk: zarr stores it padded with the fill value
+                buf[pending:] = spec.fill_value
+                self._encode(name, buf)
+            per_shard = self.layout.chunk_size // spec.chunk_rows
+            parts = encode_shard(self._encoded[name], per_shard)
+            path = os.path.join(writer.root, name, shard_key(self.chunk, 1 + len(spec.shape)))
+            directory = os.path.dirname(path)
+            if directory not in writer.made_dirs:
+                os.makedirs(directory, exist_ok=True)
+                if writer.durable:
+                    fsync_dir(os.path.dirname(directory))
+                writer.made_dirs.add(directory)
+            self.nbytes += atomic_write(path, parts, durable=writer.durable)
+            self._encoded[name] = []
+
+
+class _ZarrApiSink(ChunkSink):
+    """Collects the whole chunk, then assigns it to the zarr arrays (one whole shard per array)."""
+
+    def __init__(self, writer: ZarrWriter, chunk: int) -> None:
+        super().__init__(writer, chunk)
+        self._staged = {
+            name: np.empty((self.rows, *spec.shape), dtype=spec.dtype) for name, spec in self.layout.arrays.items()
+        }
+
+    def _write(self, name: str, lo: int, data: np.ndarray) -> None:
+        self._staged[name][lo : lo + len(data)] = data
+
+    def _commit(self) -> None:
+        group = self.writer.group()  # type: ignore[attr-defined]
+        for name, data in self._staged.items():
+            group[name][self.lo : self.hi] = data
+            self.nbytes += data.nbytes
+        self._staged = {}
+
+
+@register_writer
+class ZarrWriter(Writer):
+    format = "zarr"
+    suffixes = (".zarr",)
+    compressions = ("zstd", "gzip", "none")
+    chunk_target_bytes = 16 * 2**10  # measured: 0.54 ms per random sequence read vs 0.76 ms at 64 KB, +1% size
+    distributed = True
+
+    def __init__(self, path: str, layout: Layout, *, durable: bool = True) -> None:
+        super().__init__(path, layout, durable=durable)
+        self.fast = not is_url(path) or path.startswith("file://")
+        self.root = local_path(path)
+        self.codec = numcodecs_for(layout.compression)
+        self.made_dirs: set[str] = set()
+        self._group = None
+
+    def group(self):
+        if self._group is None:
+            zarr = require("zarr", "zarr", "the zarr format")
+            self._group = zarr.open_group(self.path, mode="r+")
+        return self._group
+
+    @classmethod
+    def manifest_path(cls, path: str) -> str:
+        return local_path(path).rstrip("/") + "/manifest.json"
+
+    @classmethod
+    def create(cls, path: str, layout: Layout, metadata: Mapping[str, Any]) -> None:
+        zarr = require("zarr", "zarr", "the zarr format")
+        group = zarr.open_group(path, mode="a", zarr_format=3)
+        compressors = zarr_compressors(layout.compression)
+        for name, spec in layout.arrays.items():
+            group.create_array(
+                name,
+                shape=(layout.num, *spec.shape),
+                dtype=spec.dtype,
+                chunks=(spec.chunk_rows, *spec.shape),
+                shards=(layout.chunk_size, *spec.shape),
+                compressors=compressors,
+                fill_value=spec.fill_value,
+                dimension_names=schema_dims(name),
+                overwrite=True,
+            )
+        cls(path, layout).write_metadata(metadata)
+        if not is_url(path) or path.startswith("file://"):
+            writer = cls(path, layout)
+            for name in layout.arrays:
+                with open(os.path.join(writer.root, name, "zarr.json")) as f:
+                    if fast_layout(json.load(f)) is None:
+                        raise DatasetError(f"zarr wrote array {name!r} with a layout this writer does not know")
+
+    def write_metadata(self, metadata: Mapping[str, Any]) -> None:
+        if self.fast:
+            path = os.path.join(self.root, "zarr.json")
+            with open(path) as f:
+                group_meta = json.load(f)
+            group_meta.setdefault("attributes", {})[ATTRIBUTE] = _jsonable(metadata)
+            atomic_write(path, json.dumps(group_meta, indent=2).encode(), durable=self.durable)
+        else:
+            self.group().attrs[ATTRIBUTE] = _jsonable(metadata)
+
+    def chunk(self, chunk: int) -> ChunkSink:
+        return _FastShardSink(self, chunk) if self.fast else _ZarrApiSink(self, chunk)
+
+
+def _jsonable(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(dict(metadata), default=str))
