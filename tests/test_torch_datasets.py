@@ -183,10 +183,8 @@ def test_file_dataset_with_workers_reads_what_was_written(tmp_path):
 
 
 def test_file_dataset_over_movingmnist_open(tmp_path):
-    if not hasattr(mm, "open") or not hasattr(mm, "write"):
-        pytest.skip("needs movingmnist.open and movingmnist.write (branch io)")
     path = tmp_path / "ds.zarr"
-    mm.write(path, "srivastava", num=10, seed=2, source=SOURCE)
+    mm.write_dataset("srivastava", seed=2, num=10, path=path, source=SOURCE, progress=False)
     written = mm.generate("srivastava", num=10, seed=2, source=SOURCE)
     ds = mmt.MovingMNISTFileDataset(path)
     assert len(ds) == 10

@@ -31,6 +31,7 @@ PROG = "movingmnist"
 #: Modules whose ``add_parser(subparsers)`` adds subcommands, in the order they appear in ``--help``.
 COMMAND_MODULES: list[str] = [
     "movingmnist.cli",
+    "movingmnist.viz_cli",
 ]
 
 FORMATS = ("zarr", "hdf5", "npy", "classic-npy")
