@@ -233,6 +233,42 @@ class ChunkSink:
         pass
 
 
+class StorageChunkSink(ChunkSink):
+    """A sink that encodes whole storage chunks of ``spec.chunk_rows`` rows: incoming rows are cut into full
+    storage chunks (passed to ``_encode(name, rows)`` as they fill) and the remainder is buffered until the next
+    write; ``_commit`` handles the last, partial one (``self._pending[name] = (buffer, rows_filled)``)."""
+
+    def __init__(self, writer: Writer, chunk: int) -> None:
+        super().__init__(writer, chunk)
+        self._pending: dict[str, tuple[np.ndarray, int]] = {}
+
+    def _encode(self, name: str, data: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _write(self, name: str, lo: int, data: np.ndarray) -> None:
+        spec = self.layout.arrays[name]
+        rows = spec.chunk_rows
+        i, n = 0, len(data)
+        while i < n:
+            buf, pending = self._pending.get(name, (None, 0))
+            if pending == 0 and n - i >= rows:
+                k = (n - i) // rows
+                for j in range(k):
+                    self._encode(name, data[i + j * rows : i + (j + 1) * rows])
+                i += k * rows
+                continue
+            if buf is None:
+                buf = np.empty((rows, *spec.shape), dtype=spec.dtype)
+            take = min(rows - pending, n - i)
+            buf[pending : pending + take] = data[i : i + take]
+            pending += take
+            i += take
+            if pending == rows:
+                self._encode(name, buf)
+                pending = 0
+            self._pending[name] = (buf, pending)
+
+
 class Writer:
     """Base class of the dataset writers. Register subclasses with :func:`register_writer`.
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DatasetError, require
-from .base import ChunkSink, Layout, Writer, register_writer, schema_dims
+from .base import ChunkSink, Layout, StorageChunkSink, Writer, register_writer, schema_dims
 
 ATTRIBUTE = "movingmnist"
 
@@ -60,39 +60,15 @@ def open_h5(path: str, mode: str):
         ) from None
 
 
-class _Hdf5Sink(ChunkSink):
+class _Hdf5Sink(StorageChunkSink):
     def __init__(self, writer: Hdf5Writer, chunk: int) -> None:
         super().__init__(writer, chunk)
         self._chunks: dict[str, list[bytes]] = {name: [] for name in self.layout.arrays}
-        self._pending: dict[str, tuple[np.ndarray, int]] = {}
 
     def _encode(self, name: str, data: np.ndarray) -> None:
         level = self.writer.level  # type: ignore[attr-defined]
         raw = data.data if data.flags.c_contiguous else np.ascontiguousarray(data).data
         self._chunks[name].append(bytes(raw) if level is None else zlib.compress(raw, level))
-
-    def _write(self, name: str, lo: int, data: np.ndarray) -> None:
-        spec = self.layout.arrays[name]
-        rows = spec.chunk_rows
-        i, n = 0, len(data)
-        while i < n:
-            buf, pending = self._pending.get(name, (None, 0))
-            if pending == 0 and n - i >= rows:
-                k = (n - i) // rows
-                for j in range(k):
-                    self._encode(name, data[i + j * rows : i + (j + 1) * rows])
-                i += k * rows
-                continue
-            if buf is None:
-                buf = np.empty((rows, *spec.shape), dtype=spec.dtype)
-            take = min(rows - pending, n - i)
-            buf[pending : pending + take] = data[i : i + take]
-            pending += take
-            i += take
-            if pending == rows:
-                self._encode(name, buf)
-                pending = 0
-            self._pending[name] = (buf, pending)
 
     def _commit(self) -> None:
         writer: Hdf5Writer = self.writer  # type: ignore[assignment]

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DatasetError, require
-from .base import ChunkSink, Layout, Writer, atomic_write, fsync_dir, register_writer, schema_dims
+from .base import ChunkSink, Layout, StorageChunkSink, Writer, atomic_write, fsync_dir, register_writer, schema_dims
 
 ATTRIBUTE = "movingmnist"
 MAX_UINT64 = np.uint64(2**64 - 1)
@@ -163,40 +163,16 @@ def fast_layout(array_meta: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 # -- writer -------------------------------------------------------------------------------------------------------
-class _FastShardSink(ChunkSink):
+class _FastShardSink(StorageChunkSink):
     """Encodes inner chunks as rows arrive; writes each array's shard file atomically on commit."""
 
     def __init__(self, writer: ZarrWriter, chunk: int) -> None:
         super().__init__(writer, chunk)
         self._encoded: dict[str, list[bytes]] = {name: [] for name in self.layout.arrays}
-        self._pending: dict[str, tuple[np.ndarray, int]] = {}
 
     def _encode(self, name: str, data: np.ndarray) -> None:
         codec = self.writer.codec
         self._encoded[name].append(bytes(data.data) if codec is None else codec.encode(data))
-
-    def _write(self, name: str, lo: int, data: np.ndarray) -> None:
-        spec = self.layout.arrays[name]
-        rows = spec.chunk_rows
-        i, n = 0, len(data)
-        while i < n:
-            buf, pending = self._pending.get(name, (None, 0))
-            if pending == 0 and n - i >= rows:
-                k = (n - i) // rows
-                for j in range(k):
-                    self._encode(name, data[i + j * rows : i + (j + 1) * rows])
-                i += k * rows
-                continue
-            if buf is None:
-                buf = np.empty((rows, *spec.shape), dtype=spec.dtype)
-            take = min(rows - pending, n - i)
-            buf[pending : pending + take] = data[i : i + take]
-            pending += take
-            i += take
-            if pending == rows:
-                self._encode(name, buf)
-                pending = 0
-            self._pending[name] = (buf, pending)
 
     def _commit(self) -> None:
         writer: ZarrWriter = self.writer  # type: ignore[assignment]
