@@ -78,9 +78,11 @@ def test_sincos_bit_equal():
 
 motion_specs = st.builds(
     MotionSpec,
-    model=st.sampled_from(["srivastava", "reflect", "stochastic", "srvp", "free"]),
+    model=st.sampled_from(["srivastava", "reflect", "stochastic", "srvp", "free", "flip"]),
     speed=st.tuples(st.floats(0, 8), st.floats(0, 8)).map(sorted).map(tuple),
     speed_unit=st.sampled_from(["px", "free_range"]),
+    integer_speed=st.booleans(),
+    margin=st.floats(0, 5),
     direction=st.tuples(st.floats(-360, 360), st.floats(-360, 360)).map(sorted).map(tuple),
     max_step=st.integers(0, 6),
     deterministic=st.booleans(),
