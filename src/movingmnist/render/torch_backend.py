@@ -247,6 +247,9 @@ class TorchGenerator:
             byte-identical; warped frames are within 1 grey level of numpy's (today identical).
         batch_size: sequences per internal step (default 1024 on CPU, 65536 on accelerators).
         generator: an existing numpy :class:`Generator` to share (its spec, seed and glyph bank are used).
+        compile: ``torch.compile`` the general renderer's patch sampling (one fused kernel instead of ~40
+            element-wise passes; compiled once per process, tens of seconds; fused multiply-adds are disabled so the
+            arithmetic stays the reference's). Off by default.
 
     Raises:
         SpecError: ``kernels="torch"`` with a spec that :func:`unsupported_reason` rejects.
@@ -263,6 +266,7 @@ class TorchGenerator:
         cache_dir: str | None = None,
         batch_size: int | None = None,
         generator: Generator | None = None,
+        compile: bool = False,
     ) -> None:
         if generator is None:
             if spec is None:
@@ -285,12 +289,17 @@ class TorchGenerator:
         if kernels == "auto":
             if reason is not None:
                 kernels = "numpy"
-            elif self.device.type == "cpu" and (self.general or self.spec.annotations.needs_ownership):
-                kernels = "numpy"
-            else:
+            elif self.device.type != "cpu":
                 kernels = "torch"
+            elif self.general:
+                # On CPU the numba kernels beat torch's element-wise passes several times; the numpy reference
+                # is slower than torch (benchmarks/bench_torch.py).
+                kernels = "numpy" if generator.kernel == "numba" else "torch"
+            else:
+                kernels = "numpy" if self.spec.annotations.needs_ownership else "torch"
         self.kernels: str = kernels
         self.unsupported: str | None = reason
+        self.compile = bool(compile)
         self.dglyphs = device_glyphs(self.glyphs, self.device) if kernels == "torch" else None
         self._general = None
         if kernels == "torch" and self.general:

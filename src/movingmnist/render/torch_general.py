@@ -27,7 +27,7 @@ How the pixels are computed, batched over sequences (no Python loop over sequenc
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -45,10 +45,11 @@ U8 = torch.uint8
 I64 = torch.int64
 PAD = 2  # zero pixels around every glyph of the device bank
 # Patch sides of the size classes (a region of side n gets the smallest side >= n; larger ones: multiples of 64).
-_SIDES = (4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256)
-# Canvas bytes per sub-batch and patch pixels per group slice: cache-sized on CPU, large on accelerators.
-CPU_CANVAS_BYTES = 2 * 2**20
-CPU_PATCH_PIXELS = 2**17
+_SIDES = (8, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+# Canvas bytes per sub-batch and patch pixels per group slice (bounds scratch memory; fewer, larger torch
+# operations are faster on CPU too, measured).
+CPU_CANVAS_BYTES = 32 * 2**20
+CPU_PATCH_PIXELS = 2**19
 DEVICE_CANVAS_BYTES = 2**28
 DEVICE_PATCH_PIXELS = 2**24
 
@@ -64,6 +65,19 @@ class BankGlyphs:
     ink_box: torch.Tensor
     nz_box: torch.Tensor
     hw: tuple[int, int]
+    _quads: list = field(default_factory=list)
+
+    @property
+    def quads(self) -> torch.Tensor:
+        """``(M * (h + 4) * (w + 4),)`` int32: the 2x2 texels g00, g01, g10, g11 of each padded pixel as the four
+        bytes of one word (little-endian), so a bilinear sample is one gather. Built on first use."""
+        if not self._quads:
+            h, w = self.hw
+            g = self.padded.view(-1, h + 2 * PAD, w + 2 * PAD)
+            g = torch.nn.functional.pad(g, (0, 1, 0, 1))
+            taps = [g[:, :-1, :-1], g[:, :-1, 1:], g[:, 1:, :-1], g[:, 1:, 1:]]
+            self._quads.append(torch.stack(taps, dim=-1).contiguous().view(torch.int32).view(-1))
+        return self._quads[0]
 
     @property
     def row(self) -> int:
@@ -194,9 +208,10 @@ def _shape_geometry(seed, stream, index, n, kinds, size_range):
 
 def shape_covers(kind, sw, sh, apex, rx, ry) -> torch.Tensor:
     """Port of :func:`movingmnist.render.backgrounds.shape_covers` (integer tensors ``sw``, ``sh``, ``rx``, ``ry``;
-    float64 ``apex``; broadcast)."""
-    inbox = (rx >= 0) & (rx < sw) & (ry >= 0) & (ry < sh)
+    float64 ``apex``; broadcast: terms of one axis are computed on that axis only, the same IEEE operations on the same
+    operands as numpy's)."""
     swf, shf, rxf, ryf = (x.to(F64) for x in (sw, sh, rx, ry))
+    inbox = ((rx >= 0) & (rx < sw)) & ((ry >= 0) & (ry < sh))
     dx = (2.0 * rxf + 1.0 - swf) / swf
     dy = (2.0 * ryf + 1.0 - shf) / shf
     ellipse = dx * dx + dy * dy <= 1.0
@@ -418,6 +433,7 @@ class TorchGeneralRenderer:
         sides = sorted(set(sides + [3 * big + 8]))
         self.sides = torch.tensor(sides, dtype=I64, device=self.device)
         self.side_list = sides
+        self._kernel = compiled_sampler() if tgen.compile else sample_patches
 
     # -- budgets --------------------------------------------------------------------------------------------------
     @property
@@ -618,7 +634,7 @@ class TorchGeneralRenderer:
                     sem[idx] = torch.where(owned, labels_u8[b0:b1][bb, k].view(-1, 1, 1), sem[idx])
                 inked = q > thr
                 if amask is not None:
-                    a_idx = torch.where(inked & on, idx + (bt * (k_slots - 1) + k).view(-1, 1, 1) * hw,
+                    a_idx = torch.where(inked & on, idx.to(I64) + (bt * (k_slots - 1) + k).view(-1, 1, 1) * hw,
                                         b * tc * k_slots * hw)
                     amask[a_idx] = True
                 if meas is not None:
@@ -671,52 +687,15 @@ class TorchGeneralRenderer:
         indices (trash off the canvas), the pixel coordinates and the on-canvas mask."""
         spec = self.spec
         dev = self.device
-        big_h, big_w = spec.canvas.height, spec.canvas.width
-        h, w = self.bank.hw
-        row = self.bank.row
-        n = int(reg.shape[0])
         xs = reg[:, 0:1] + torch.arange(pw, device=dev)  # (N, pw)
         ys = reg[:, 1:2] + torch.arange(ph, device=dev)  # (N, ph)
-        xf = xs.to(F64)
-        yf = ys.to(F64)
-        m = m.unsqueeze(-1)  # (N, 6, 1)
-        u = (m[:, 0] * xf).unsqueeze(1) + (m[:, 1] * yf + m[:, 2]).unsqueeze(2)
-        v = (m[:, 3] * xf).unsqueeze(1) + (m[:, 4] * yf + m[:, 5]).unsqueeze(2)
-        flat = self.bank.padded
-        base0 = (goff + PAD * row + PAD).view(n, 1, 1)
-        if spec.appearance.interpolation == "nearest":
-            iu = torch.floor(u + 0.5).clamp_(-1, w).to(I64)
-            iv = torch.floor(v + 0.5).clamp_(-1, h).to(I64)
-            s = flat[iv * row + iu + base0].to(F64)
-        else:
-            fu = torch.floor(u)
-            fv = torch.floor(v)
-            fx = u - fu
-            fy = v - fv
-            iu = fu.clamp_(-PAD, w).to(I64)
-            iv = fv.clamp_(-PAD, h).to(I64)
-            base = iv * row + iu + base0
-            g00 = flat[base]
-            g01 = flat[base + 1]
-            g10 = flat[base + row]
-            g11 = flat[base + (row + 1)]
-            gx = 1.0 - fx
-            s = (1.0 - fy) * (gx * g00 + fx * g01) + fy * (gx * g10 + fx * g11)
-        sb = s * bright.view(n, 1, 1)
-        # Pixels beyond this item's own region are not drawn (as the reference's fixed-size patches).
-        keep = (xs < reg[:, 2:3]).unsqueeze(1) & (ys < reg[:, 3:4]).unsqueeze(2)
-        sb = torch.where(keep, sb, 0.0)
-        q = _quantise(sb)
-        cols = None
-        if colour is not None:
-            cols = [_quantise(sb * colour[:, ch].view(n, 1, 1)) for ch in range(3)]
-        col_on = (xs >= 0) & (xs < big_w)
-        row_on = (ys >= 0) & (ys < big_h)
-        big = 4 * (trash + 1)
-        col_part = torch.where(col_on, xs, big)
-        row_part = torch.where(row_on, bt.view(n, 1) * (big_h * big_w) + ys * big_w, big)
-        idx = (row_part.unsqueeze(2) + col_part.unsqueeze(1)).clamp_max_(trash)
-        on = row_on.unsqueeze(2) & col_on.unsqueeze(1)
+        nearest = spec.appearance.interpolation == "nearest"
+        texels = self.bank.padded if nearest else self.bank.quads
+        kernel = self._kernel
+        q, cols, idx, on = kernel(
+            xs, ys, reg[:, 2:3], reg[:, 3:4], m, bright, goff, colour, bt, texels, nearest, self.bank.hw,
+            self.bank.row, spec.canvas.height, spec.canvas.width, trash,
+        )
         return q, cols, idx, xs, ys, on
 
     def _background(self, b0, b1, t0, t1, index, plan, bg, bg_view, dmap) -> None:
@@ -840,6 +819,73 @@ class TorchGeneralRenderer:
         flow = out["flow"][b0:b1, t0:te].view(b, n, hw, 2)
         flow[..., 0] = fx.to(torch.float32)
         flow[..., 1] = fy.to(torch.float32)
+
+
+def sample_patches(xs, ys, x1, y1, m, bright, goff, colour, bt, texels, nearest: bool, glyph_hw, row: int,
+                   big_h: int, big_w: int, trash: int):
+    """The pixels of ``N`` patches: columns ``xs (N, pw)``, rows ``ys (N, ph)`` (canvas indices), the items'
+    region ends ``x1, y1 (N, 1)``, inverse poses ``m (N, 6)``, brightness ``(N,)``, glyph offsets ``goff (N,)`` into
+    the padded bank, colours ``(N, 3)`` or None, frame indices ``bt (N,)`` within the chunk.
+
+    Returns ``q (N, ph, pw)`` uint8, the colour channels (a list or None), flat canvas indices ``idx`` (``trash``
+    off the canvas) and the on-canvas mask. Pure tensor code with the reference's float64 operations in its order
+    (a candidate for ``torch.compile``: no data-dependent control flow).
+    """
+    h, w = glyph_hw
+    n = xs.shape[0]
+    xf = xs.to(F64)
+    yf = ys.to(F64)
+    m = m.unsqueeze(-1)  # (N, 6, 1)
+    u = (m[:, 0] * xf).unsqueeze(1) + (m[:, 1] * yf + m[:, 2]).unsqueeze(2)
+    v = (m[:, 3] * xf).unsqueeze(1) + (m[:, 4] * yf + m[:, 5]).unsqueeze(2)
+    base0 = (goff + PAD * row + PAD).view(n, 1, 1)
+    tex_type = torch.int32 if texels.numel() < 2**31 else I64
+    base0 = base0.to(tex_type)
+    if nearest:
+        iu = torch.floor(u + 0.5).clamp(-1, w).to(tex_type)
+        iv = torch.floor(v + 0.5).clamp(-1, h).to(tex_type)
+        s = texels[iv * row + iu + base0].to(F64)
+    else:
+        # Indices clamped into the two pixels of zero padding: outside the glyph's nonzero box every texel is
+        # zero, so the reference's "inside" test is implied (and inside it nothing is clamped).
+        fu = torch.floor(u)
+        fv = torch.floor(v)
+        fx = u - fu
+        fy = v - fv
+        iu = fu.clamp(-PAD, w).to(tex_type)
+        iv = fv.clamp(-PAD, h).to(tex_type)
+        quad = texels[iv * row + iu + base0].view(U8).view(*fx.shape, 4)  # g00, g01, g10, g11
+        gx = 1.0 - fx
+        s = (1.0 - fy) * (gx * quad[..., 0] + fx * quad[..., 1]) + fy * (gx * quad[..., 2] + fx * quad[..., 3])
+    sb = s * bright.view(n, 1, 1)
+    # Pixels beyond this item's own region are not drawn (as the reference's fixed-size patches).
+    keep = (xs < x1).unsqueeze(1) & (ys < y1).unsqueeze(2)
+    sb = torch.where(keep, sb, 0.0)
+    q = _quantise(sb)
+    cols = None
+    if colour is not None:
+        cols = [_quantise(sb * colour[:, ch].view(n, 1, 1)) for ch in range(3)]
+    col_on = (xs >= 0) & (xs < big_w)
+    row_on = (ys >= 0) & (ys < big_h)
+    far = 4 * (trash + 1)
+    idx_type = torch.int32 if far < 2**31 else I64  # canvas indices (int32 halves their traffic)
+    col_part = torch.where(col_on, xs, far).to(idx_type)
+    row_part = torch.where(row_on, bt.view(n, 1) * (big_h * big_w) + ys * big_w, far).to(idx_type)
+    idx = (row_part.unsqueeze(2) + col_part.unsqueeze(1)).clamp_max(trash)
+    on = row_on.unsqueeze(2) & col_on.unsqueeze(1)
+    return q, cols, idx, on
+
+
+_COMPILED: list = []
+
+
+def compiled_sampler():
+    """:func:`sample_patches` through ``torch.compile`` (dynamic shapes; built once per process). Fused
+    multiply-adds are disabled (``emulate_precision_casts`` turns off Triton's fp fusion; the C++ backend does not
+    contract), so every value is the reference's float64 arithmetic."""
+    if not _COMPILED:
+        _COMPILED.append(torch.compile(sample_patches, dynamic=True, options={"emulate_precision_casts": True}))
+    return _COMPILED[0]
 
 
 def _distractor_pixels(dist: TorchDistractors, n, b0, b1, t0, t1, big_h, big_w, trash):
