@@ -296,8 +296,9 @@ def test_chunking_does_not_change_output(monkeypatch):
                                                   "frames": 7})
     gen = mm.Generator(spec, seed=1, source=GLYPHS)
     expected = gen.render(0, 5)
-    monkeypatch.setattr(torch_general, "CPU_CANVAS_BYTES", 3 * 8 * 64 * 64)  # 3 frames per chunk, 1 sequence
+    monkeypatch.setattr(torch_general, "CPU_CANVAS_BYTES", 3 * 5 * 64 * 64)  # 1 sequence, 3 frames per chunk
     monkeypatch.setattr(torch_general, "CPU_PATCH_PIXELS", 700)  # one patch per slice
+    monkeypatch.setattr(torch_general, "CPU_FLOW_PIXELS", 2 * 64 * 64)  # flow 2 frames at a time
     tgen = tb.TorchGenerator(generator=gen, device="cpu", kernels="torch", batch_size=2)
     assert_parity(expected, tgen.render(0, 5))
 

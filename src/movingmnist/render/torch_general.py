@@ -50,8 +50,11 @@ _SIDES = (8, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 # operations are faster on CPU too, measured).
 CPU_CANVAS_BYTES = 32 * 2**20
 CPU_PATCH_PIXELS = 2**19
-DEVICE_CANVAS_BYTES = 2**28
-DEVICE_PATCH_PIXELS = 2**24
+DEVICE_CANVAS_BYTES = 2**31
+DEVICE_PATCH_PIXELS = 2**25
+# Pixels per flow pass (its float64 temporaries are the largest per pixel).
+CPU_FLOW_PIXELS = 2**20
+DEVICE_FLOW_PIXELS = 2**26
 
 
 # -- glyphs on the device ------------------------------------------------------------------------------------------
@@ -152,8 +155,15 @@ class TorchBackgroundPlan:
     distractors: TorchDistractors | None
 
 
+def mix_words(base: torch.Tensor, counters: torch.Tensor) -> torch.Tensor:
+    """splitmix64 words ``mix(base ^ counter)`` for sequence keys ``base (B,)`` and counter words ``(T, R, W)``:
+    ``(B, T, R, W)`` int64 (pure tensor code: a candidate for ``torch.compile``)."""
+    return rng_torch._mix(base.view(-1, 1, 1, 1) ^ counters)
+
+
 def noise_bytes(
-    seed: int, stream: str, index: torch.Tensor, frames: int, rows: int, width: int, t0: int = 0, t1: int | None = None
+    seed: int, stream: str, index: torch.Tensor, frames: int, rows: int, width: int, t0: int = 0, t1: int | None = None,
+    mix=mix_words,
 ) -> torch.Tensor:
     """Frames ``t0 .. t1 - 1`` of :func:`movingmnist.render.backgrounds.noise_bytes`: ``(B, t1 - t0, rows, width)``
     uint8, the little-endian bytes of the same splitmix64 words."""
@@ -163,7 +173,7 @@ def noise_bytes(
     base += rng_torch.stream_key(seed, stream)
     base = rng_torch._mix(base)
     counters = rng_torch._counter_words((frames, rows, words), index.device)[t0:t1]
-    bits = rng_torch._mix(base.view(-1, 1, 1, 1) ^ counters)
+    bits = mix(base, counters)
     raw = bits.view(U8).view(int(index.shape[0]), t1 - t0, rows, words * 8)
     return raw[..., :width]
 
@@ -225,7 +235,21 @@ def shape_covers(kind, sw, sh, apex, rx, ry) -> torch.Tensor:
     return inbox & inside
 
 
-def _paint_shapes(spec: Spec, seed: int, index: torch.Tensor, val: torch.Tensor, cov: torch.Tensor) -> None:
+def shape_pixels(kind, sw, sh, apex, present, x0, y0, r, big_h: int, big_w: int, plane, trash: int):
+    """Coverage ``(B, S, S)`` of one shape slot of every sequence on its background canvas (box at ``x0, y0``,
+    clipped to the canvas) and the flat canvas index of each covered pixel (``trash`` elsewhere); ``r = arange(S)``,
+    ``plane (B, 1, 1)`` the offset of each sequence's canvas. Pure tensor code (a candidate for
+    ``torch.compile``)."""
+    s = r.shape[0]
+    inside = shape_covers(kind, sw, sh, apex, r.view(1, 1, s), r.view(1, s, 1)) & present
+    ys = y0 + r.view(1, s, 1)
+    xs = x0 + r.view(1, 1, s)
+    inside = inside & ((ys < big_h) & (xs < big_w))
+    return inside, torch.where(inside, plane + ys * big_w + xs, trash)
+
+
+def _paint_shapes(spec: Spec, seed: int, index: torch.Tensor, val: torch.Tensor, cov: torch.Tensor,
+                  shape_pixels=shape_pixels) -> None:
     """Static shapes of the background canvas, painted in slot order (port of ``_sample_shapes`` and
     ``paint_shapes_numpy``): each shape's box is scattered, pixels outside it go to a trash element."""
     sh = spec.background.shapes
@@ -249,15 +273,11 @@ def _paint_shapes(spec: Spec, seed: int, index: torch.Tensor, val: torch.Tensor,
     val_flat[: c * trash] = val.permute(1, 0, 2, 3).reshape(-1)  # channel-major: (C, B, Hb, Wb)
     plane = torch.arange(b, device=dev).view(b, 1, 1) * hw
     for j in range(n):
-        sw = size[:, j, 0].view(b, 1, 1)
-        shh = size[:, j, 1].view(b, 1, 1)
-        inside = shape_covers(kind[:, j].view(b, 1, 1), sw, shh, apex[:, j].view(b, 1, 1), r.view(1, 1, s),
-                              r.view(1, s, 1))
-        inside &= present[:, j].view(b, 1, 1)
-        ys = topleft[:, j, 1].view(b, 1, 1) + r.view(1, s, 1)
-        xs = topleft[:, j, 0].view(b, 1, 1) + r.view(1, 1, s)
-        inside &= (ys < big_h) & (xs < big_w)
-        idx = torch.where(inside, plane + ys * big_w + xs, trash)
+        inside, idx = shape_pixels(
+            kind[:, j].view(b, 1, 1), size[:, j, 0].view(b, 1, 1), size[:, j, 1].view(b, 1, 1),
+            apex[:, j].view(b, 1, 1), present[:, j].view(b, 1, 1), topleft[:, j, 0].view(b, 1, 1),
+            topleft[:, j, 1].view(b, 1, 1), r, big_h, big_w, plane, trash,
+        )
         cov_flat[idx] = 1
         for ch in range(c):
             target = torch.where(inside, idx + ch * trash, c * trash)
@@ -313,8 +333,12 @@ def _distractors(spec: Spec, seed: int, index: torch.Tensor, num_frames: int) ->
                             mask=mask.contiguous())
 
 
-def plan_background(spec: Spec, seed: int, index: torch.Tensor, num_frames: int) -> TorchBackgroundPlan:
-    """Port of :func:`movingmnist.render.backgrounds.plan_background` on the device (same values)."""
+def plan_background(
+    spec: Spec, seed: int, index: torch.Tensor, num_frames: int, kernels: dict | None = None
+) -> TorchBackgroundPlan:
+    """Port of :func:`movingmnist.render.backgrounds.plan_background` on the device (same values); ``kernels``:
+    :data:`EAGER` (default) or :func:`compiled_kernels`."""
+    kernels = kernels or EAGER
     bg = spec.background
     index = index.to(I64)
     dev = index.device
@@ -330,7 +354,7 @@ def plan_background(spec: Spec, seed: int, index: torch.Tensor, num_frames: int)
     elif bg.kind == "noise" and not bg.noise.dynamic:
         lut = torch.from_numpy(np.array(noise_lut(bg.noise.mean, bg.noise.std))).to(dev)
         rows = c * big_h if per_channel else big_h
-        raw = noise_bytes(seed, "background.noise.static", index, 1, rows, big_w)[:, 0]
+        raw = noise_bytes(seed, "background.noise.static", index, 1, rows, big_w, mix=kernels["mix"])[:, 0]
         static_val = _lut(lut, raw).reshape(b, -1, big_h, big_w)
         if static_val.shape[1] != c:
             static_val = static_val.expand(b, c, big_h, big_w)
@@ -343,7 +367,7 @@ def plan_background(spec: Spec, seed: int, index: torch.Tensor, num_frames: int)
         if static_val is None:
             static_val = torch.zeros((b, c, big_h, big_w), dtype=U8, device=dev)
             static_cov = torch.zeros((b, big_h, big_w), dtype=U8, device=dev)
-        _paint_shapes(spec, seed, index, static_val, static_cov)
+        _paint_shapes(spec, seed, index, static_val, static_cov, kernels["shape"])
 
     pan = _pan(spec, seed, index, num_frames)
     dynamic = bg.kind == "noise" and bg.noise.dynamic
@@ -433,7 +457,8 @@ class TorchGeneralRenderer:
         sides = sorted(set(sides + [3 * big + 8]))
         self.sides = torch.tensor(sides, dtype=I64, device=self.device)
         self.side_list = sides
-        self._kernel = compiled_sampler() if tgen.compile else sample_patches
+        self.kernels = compiled_kernels() if tgen.compile else EAGER
+        self._kernel = self.kernels["sample"]
 
     # -- budgets --------------------------------------------------------------------------------------------------
     @property
@@ -467,7 +492,7 @@ class TorchGeneralRenderer:
         inv = app_t.invert(fwd)
         bright = look.brightness[:, :t]
         labels_u8 = torch.where(present, scene.labels.to(I64), ann.ignore_label).to(U8)
-        plan = None if spec.background.is_empty else plan_background(spec, self.seed, index, t1)
+        plan = None if spec.background.is_empty else plan_background(spec, self.seed, index, t1, self.kernels)
 
         out["index"].copy_(index)
         out["labels"].copy_(scene.labels)
@@ -708,7 +733,8 @@ class TorchGeneralRenderer:
             return
         idx_b = index[b0:b1]
         if plan.dynamic_noise:
-            raw = noise_bytes(self.seed, "background.noise", idx_b, spec.frames, c * big_h, big_w, t0, t1)
+            raw = noise_bytes(self.seed, "background.noise", idx_b, spec.frames, c * big_h, big_w, t0, t1,
+                              mix=self.kernels["mix"])
             base = _lut(plan.lut, raw).view(b, tc, c, big_h, big_w)
         else:
             base = None
@@ -771,19 +797,24 @@ class TorchGeneralRenderer:
                 dmap[idx] = torch.where(inside, n, dmap[idx]).to(torch.int16)
 
     def _flow(self, b0, b1, t0, t1, inst, dmap, inv, matrix, plan, out) -> None:
-        """Port of ``flow_numpy`` for frames ``t0 .. min(t1, T - 1) - 1`` of the chunk."""
+        """Port of ``flow_numpy`` for frames ``t0 .. min(t1, T - 1) - 1`` of the chunk, a few frames at a time."""
         spec = self.spec
-        t_all = spec.frames
-        te = min(t1, t_all - 1)
-        if te <= t0:
-            return
+        te = min(t1, spec.frames - 1)
+        hw = spec.canvas.height * spec.canvas.width
+        budget = CPU_FLOW_PIXELS if self._on_cpu else DEVICE_FLOW_PIXELS
+        step = max(1, budget // ((b1 - b0) * hw))
+        for f0 in range(t0, te, step):
+            self._flow_frames(b0, b1, t0, t1, f0, min(te, f0 + step), inst, dmap, inv, matrix, plan, out)
+
+    def _flow_frames(self, b0, b1, t0, t1, f0, te, inst, dmap, inv, matrix, plan, out) -> None:
+        spec = self.spec
         dev = self.device
         big_h, big_w = spec.canvas.height, spec.canvas.width
         hw = big_h * big_w
         b = b1 - b0
         tc = t1 - t0
-        n = te - t0
-        owner = inst[: b * tc * hw].view(b, tc, hw)[:, :n].to(I64)
+        n = te - f0
+        owner = inst[: b * tc * hw].view(b, tc, hw)[:, f0 - t0 : te - t0].to(I64)
         k = (owner - 1).clamp_min_(0)
         ys = torch.arange(big_h, device=dev, dtype=F64).view(big_h, 1).expand(big_h, big_w).reshape(1, 1, hw)
         xs = torch.arange(big_w, device=dev, dtype=F64).view(1, big_w).expand(big_h, big_w).reshape(1, 1, hw)
@@ -791,32 +822,32 @@ class TorchGeneralRenderer:
         def pick(values: torch.Tensor) -> torch.Tensor:  # (b, n, K) -> (b, n, hw) at each pixel's owner
             return torch.gather(values, 2, k)
 
-        m = inv[b0:b1, t0:te]  # (b, n, K, 6)
-        f = matrix[b0:b1, t0 + 1 : te + 1]  # (b, n, K, 2, 3)
+        m = inv[b0:b1, f0:te]  # (b, n, K, 6)
+        f = matrix[b0:b1, f0 + 1 : te + 1]  # (b, n, K, 2, 3)
         u = pick(m[..., 0]) * xs + pick(m[..., 1]) * ys + pick(m[..., 2])
         v = pick(m[..., 3]) * xs + pick(m[..., 4]) * ys + pick(m[..., 5])
         nx = pick(f[..., 0, 0]) * u + pick(f[..., 0, 1]) * v + pick(f[..., 0, 2])
         ny = pick(f[..., 1, 0]) * u + pick(f[..., 1, 1]) * v + pick(f[..., 1, 2])
         if plan is not None:
             pan = plan.pan[b0:b1]
-            pan_d = -(pan[:, t0 + 1 : te + 1] - pan[:, t0:te]).to(F64)  # (b, n, 2)
+            pan_d = -(pan[:, f0 + 1 : te + 1] - pan[:, f0:te]).to(F64)  # (b, n, 2)
         else:
             pan_d = torch.zeros((b, n, 2), dtype=F64, device=dev)
         fx = pan_d[:, :, 0:1].expand(b, n, hw)
         fy = pan_d[:, :, 1:2].expand(b, n, hw)
         dist = plan.distractors if plan is not None else None
         if dmap is not None and dist is not None:
-            d = dmap[: b * tc * hw].view(b, tc, hw)[:, :n].to(I64)
+            d = dmap[: b * tc * hw].view(b, tc, hw)[:, f0 - t0 : te - t0].to(I64)
             has = d >= 0
             dd = d.clamp_min(0)
             pos = dist.position[b0:b1]
-            step = (pos[:, t0 + 1 : te + 1] - pos[:, t0:te]).to(F64)  # (b, n, N, 2)
+            step = (pos[:, f0 + 1 : te + 1] - pos[:, f0:te]).to(F64)  # (b, n, N, 2)
             fx = torch.where(has, torch.gather(step[..., 0], 2, dd), fx)
             fy = torch.where(has, torch.gather(step[..., 1], 2, dd), fy)
         own = owner > 0
         fx = torch.where(own, nx - xs, fx)
         fy = torch.where(own, ny - ys, fy)
-        flow = out["flow"][b0:b1, t0:te].view(b, n, hw, 2)
+        flow = out["flow"][b0:b1, f0:te].view(b, n, hw, 2)
         flow[..., 0] = fx.to(torch.float32)
         flow[..., 1] = fy.to(torch.float32)
 
@@ -858,13 +889,14 @@ def sample_patches(xs, ys, x1, y1, m, bright, goff, colour, bt, texels, nearest:
         gx = 1.0 - fx
         s = (1.0 - fy) * (gx * quad[..., 0] + fx * quad[..., 1]) + fy * (gx * quad[..., 2] + fx * quad[..., 3])
     sb = s * bright.view(n, 1, 1)
-    # Pixels beyond this item's own region are not drawn (as the reference's fixed-size patches).
+    # Pixels beyond this item's own region are not drawn (as the reference's fixed-size patches); masking the
+    # quantised bytes is the same as masking sb (0 quantises to 0) and cheaper.
     keep = (xs < x1).unsqueeze(1) & (ys < y1).unsqueeze(2)
-    sb = torch.where(keep, sb, 0.0)
-    q = _quantise(sb)
+    zero = torch.zeros((), dtype=U8, device=sb.device)
+    q = torch.where(keep, _quantise(sb), zero)
     cols = None
     if colour is not None:
-        cols = [_quantise(sb * colour[:, ch].view(n, 1, 1)) for ch in range(3)]
+        cols = [torch.where(keep, _quantise(sb * colour[:, ch].view(n, 1, 1)), zero) for ch in range(3)]
     col_on = (xs >= 0) & (xs < big_w)
     row_on = (ys >= 0) & (ys < big_h)
     far = 4 * (trash + 1)
@@ -876,16 +908,19 @@ def sample_patches(xs, ys, x1, y1, m, bright, goff, colour, bt, texels, nearest:
     return q, cols, idx, on
 
 
-_COMPILED: list = []
+EAGER = {"sample": sample_patches, "shape": shape_pixels, "mix": mix_words}
+_COMPILED: dict = {}
 
 
-def compiled_sampler():
-    """:func:`sample_patches` through ``torch.compile`` (dynamic shapes; built once per process). Fused
+def compiled_kernels() -> dict:
+    """:data:`EAGER`'s pure functions through ``torch.compile`` (dynamic shapes; built once per process). Fused
     multiply-adds are disabled (``emulate_precision_casts`` turns off Triton's fp fusion; the C++ backend does not
-    contract), so every value is the reference's float64 arithmetic."""
+    contract), so every value is the reference's arithmetic."""
     if not _COMPILED:
-        _COMPILED.append(torch.compile(sample_patches, dynamic=True, options={"emulate_precision_casts": True}))
-    return _COMPILED[0]
+        options = {"emulate_precision_casts": True}
+        for name, fn in EAGER.items():
+            _COMPILED[name] = torch.compile(fn, dynamic=True, options=options)
+    return _COMPILED
 
 
 def _distractor_pixels(dist: TorchDistractors, n, b0, b1, t0, t1, big_h, big_w, trash):
@@ -907,8 +942,8 @@ def _distractor_pixels(dist: TorchDistractors, n, b0, b1, t0, t1, big_h, big_w, 
 
 
 def _quantise(x: torch.Tensor) -> torch.Tensor:
-    """``min(255, floor(x + 0.5))`` as uint8 (``x >= 0``)."""
-    return torch.floor(x + 0.5).clamp_max_(255.0).to(U8)
+    """``min(255, floor(x + 0.5))`` as uint8 for ``x >= 0`` (the conversion truncates, which is floor there)."""
+    return (x + 0.5).clamp_max_(255.0).to(U8)
 
 
 def _composite(obj, objc, idx, q, cols, mode, threshold):
@@ -955,5 +990,6 @@ def _box_of(mask: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> torch.Ten
     y0 = torch.where(rows, ys, big).amin(dim=1)
     y1 = torch.where(rows, ys + 1, -big).amax(dim=1)
     box = torch.stack([x0, y0, x1, y1], dim=-1)
-    empty = torch.tensor([0, 0, -1, -1], dtype=I64, device=mask.device)
+    empty = torch.zeros((), dtype=I64, device=mask.device)
+    empty = torch.stack([empty, empty, empty - 1, empty - 1])  # (0, 0, -1, -1), built on the device
     return torch.where(cols.any(dim=1, keepdim=True), box, empty)
