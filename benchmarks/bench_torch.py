@@ -148,15 +148,15 @@ def bench_device(args, device: torch.device) -> list[dict]:
                     "clone_bound_seq_per_s": round(num / clone_s),
                     "copy_bound_seq_per_s": round(num / copy_s),
                     "copy_GB_per_s": round(2 * nbytes / copy_s / 1e9, 1),
-                    "ratio_torch_to_copy_bound": round(rates["torch"] * copy_s / num, 3),
-                    "ratio_torch_to_clone_bound": round(rates["torch"] * clone_s / num, 3),
+                    "ratio_torch_to_copy_bound": round(rates["torch"] * copy_s / num, 5),
+                    "ratio_torch_to_clone_bound": round(rates["torch"] * clone_s / num, 5),
                 }
             )
             rows.append(row)
             rates_text = "  ".join(f"{k} {v:>9.0f}" for k, v in rates.items())
             print(
                 f"{name:<18}{label:<13}{rates_text}   clone {num / clone_s:>9.0f}  copy {num / copy_s:>9.0f}"
-                f"  torch/copy {rates['torch'] * copy_s / num:5.2f}  torch/clone {rates['torch'] * clone_s / num:5.2f}"
+                f"  torch/copy {rates['torch'] * copy_s / num:6.4f}  torch/clone {rates['torch'] * clone_s / num:6.4f}"
                 f"  {nbytes / num / 1e3:7.1f} kB/seq"
             )
     return rows

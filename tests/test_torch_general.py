@@ -371,3 +371,13 @@ def test_cuda_parity(preset):
     out = tgen.render(0, 64)
     assert out["frames"].device.type == "cuda"
     assert_parity(gen.render(0, 64), out)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_cuda_compiled_parity():
+    spec = mm.Spec.from_preset("segmentation@1", {"annotations.flow": True, "canvas.channels": 3,
+                                                  "appearance.colour.mode": "hue"})
+    gen = mm.Generator(spec, seed=4, source=GLYPHS)
+    tgen = tb.TorchGenerator(generator=gen, device="cuda", compile=True)
+    assert_parity(gen.render(0, 64), tgen.render(0, 64))

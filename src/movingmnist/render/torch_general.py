@@ -54,7 +54,7 @@ DEVICE_CANVAS_BYTES = 2**31
 DEVICE_PATCH_PIXELS = 2**25
 # Pixels per flow pass (its float64 temporaries are the largest per pixel).
 CPU_FLOW_PIXELS = 2**20
-DEVICE_FLOW_PIXELS = 2**26
+DEVICE_FLOW_PIXELS = 2**25
 
 
 # -- glyphs on the device ------------------------------------------------------------------------------------------
