@@ -510,7 +510,8 @@ class TorchGeneralRenderer:
             }
 
         # Sub-batches: canvases of a sub-batch within the budget; frames split only when one sequence exceeds it.
-        canvas_bytes = (c + 4) * big_h * big_w
+        per_pixel = c + 4 + (k_slots if ann.amodal_masks else 0) + (2 if ann.flow else 0)  # scratch bytes
+        canvas_bytes = per_pixel * big_h * big_w
         budget = CPU_CANVAS_BYTES if self._on_cpu else DEVICE_CANVAS_BYTES
         per_seq = t * canvas_bytes
         if per_seq <= budget:
