@@ -256,7 +256,12 @@ def test_background_plans_bit_equal(spec, seed):
 
 
 # -- frames and annotations ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("preset", ["segmentation@1", "affine@1"])
+GENERAL_PRESETS = sorted(
+    {"segmentation@1", "affine@1"} | {p.key for p in mm.list_presets() if p.spec().general_renderer}
+)
+
+
+@pytest.mark.parametrize("preset", GENERAL_PRESETS)
 def test_presets_parity(preset):
     compare(mm.Spec.from_preset(preset), num=8)
 
