@@ -6,11 +6,15 @@
     python benchmarks/bench_torch.py --only train --steps 60
 
 ``cpu``: for each preset and annotation setting, the median rate (sequences/s) of ``movingmnist.torch.get_batch``
-into reused output tensors with the torch kernels, with ``kernels="auto"``, and of the numpy Generator, all in
+into reused output tensors with the torch kernels, with ``kernels="auto"``, and of the numpy Generator (numba
+kernels for the general path when installed; ``--numpy-reference`` adds the pure numpy reference), all in
 this run, beside two copy bounds of the same output bytes: ``clone`` (``torch.clone`` of a tensor of that size:
 allocates, as a fresh batch would) and ``copy`` (``copy_`` between two warm tensors: the memory-copy bound).
+The general path (``segmentation``, ``affine``: rotation, brightness, backgrounds, affine poses) renders
+``--cpu-num-general`` sequences per call on CPU.
 
-``cuda``: the same on the GPU (torch kernels), timed with CUDA events; bounds from the device's own ``clone`` and
+``cuda``: the same on the GPU (torch kernels; ``--compile`` adds ``TorchGenerator(compile=True)``, the patch
+sampling fused by torch.compile), synchronised around each call; bounds from the device's own ``clone`` and
 ``copy_`` of the same bytes (device memory bandwidth).
 
 ``train``: a small ConvLSTM predicts frame t+1 from frames <= t; batches come from ``MovingMNISTDataset`` through
@@ -78,9 +82,19 @@ def batch_caller(spec, num: int, device: torch.device, source, kernels: str, out
     )
 
 
-def numpy_caller(spec, num: int, source):
+def generator_caller(spec, num: int, device: torch.device, source, **kwargs):
+    """A TorchGenerator (e.g. ``compile=True``) rendering the next ``num`` sequences into reused tensors."""
+    from movingmnist.render.torch_backend import TorchGenerator
+
+    gen = TorchGenerator(spec, seed=0, source=source, device=device, kernels="torch", **kwargs)
+    out = gen.allocate(num)
+    counter = iter(range(1, 10**9))
+    return lambda: gen.render(next(counter) * num, num, out)
+
+
+def numpy_caller(spec, num: int, source, kernel: str = "auto"):
     """The numpy Generator rendering the next ``num`` sequences into a reused Batch."""
-    gen = mm.Generator(spec, seed=0, source=source)
+    gen = mm.Generator(spec, seed=0, source=source, kernel=kernel)
     out = gen.allocate(num)
     counter = iter(range(1, 10**9))
     return lambda: gen.render(next(counter) * num, num, out)
@@ -108,7 +122,8 @@ def bench_device(args, device: torch.device) -> list[dict]:
                 rows.append(row)
                 print(f"{name:<18}{label:<13} skipped: {row['note']}")
                 continue
-            num = args.num if cuda else args.cpu_num
+            general = spec.general_renderer
+            num = args.num if cuda else (args.cpu_num_general if general else args.cpu_num)
             rates = {}
             kernel_sets = ("torch",) if cuda else ("torch", "auto")
             for kernels in kernel_sets:
@@ -117,8 +132,14 @@ def bench_device(args, device: torch.device) -> list[dict]:
                     batch_caller(spec, num, device, source, kernels, out), args.repeats, sync
                 )
             nbytes = sum(t.numel() * t.element_size() for t in out.values())
+            if args.compile and general:
+                rates["torch+compile"] = num / median_seconds(
+                    generator_caller(spec, num, device, source, compile=True), args.repeats, sync
+                )
             if not cuda:
                 rates["numpy"] = num / median_seconds(numpy_caller(spec, num, source), args.repeats)
+                if general and args.numpy_reference:
+                    rates["numpy-ref"] = num / median_seconds(numpy_caller(spec, num, source, "numpy"), args.repeats)
             clone_s, copy_s = copy_bounds(nbytes, device, args.repeats, sync)
             row.update(
                 {
@@ -127,15 +148,15 @@ def bench_device(args, device: torch.device) -> list[dict]:
                     "clone_bound_seq_per_s": round(num / clone_s),
                     "copy_bound_seq_per_s": round(num / copy_s),
                     "copy_GB_per_s": round(2 * nbytes / copy_s / 1e9, 1),
-                    "ratio_torch_to_copy_bound": round(rates["torch"] * copy_s / num, 3),
-                    "ratio_torch_to_clone_bound": round(rates["torch"] * clone_s / num, 3),
+                    "ratio_torch_to_copy_bound": round(rates["torch"] * copy_s / num, 5),
+                    "ratio_torch_to_clone_bound": round(rates["torch"] * clone_s / num, 5),
                 }
             )
             rows.append(row)
             rates_text = "  ".join(f"{k} {v:>9.0f}" for k, v in rates.items())
             print(
                 f"{name:<18}{label:<13}{rates_text}   clone {num / clone_s:>9.0f}  copy {num / copy_s:>9.0f}"
-                f"  torch/copy {rates['torch'] * copy_s / num:5.2f}  torch/clone {rates['torch'] * clone_s / num:5.2f}"
+                f"  torch/copy {rates['torch'] * copy_s / num:6.4f}  torch/clone {rates['torch'] * clone_s / num:6.4f}"
                 f"  {nbytes / num / 1e3:7.1f} kB/seq"
             )
     return rows
@@ -222,6 +243,11 @@ def main() -> None:
     parser.add_argument("--source", default="arrays", help="a source name, or 'arrays' (synthetic, no download)")
     parser.add_argument("--split", default="train")
     parser.add_argument("--cpu-num", type=int, default=2048, help="sequences per get_batch call on CPU")
+    parser.add_argument("--cpu-num-general", type=int, default=256,
+                        help="sequences per call on CPU for the general path (segmentation, affine)")
+    parser.add_argument("--compile", action="store_true", help="also time TorchGenerator(compile=True)")
+    parser.add_argument("--numpy-reference", action="store_true",
+                        help="also time the pure numpy reference of the general path (slow)")
     parser.add_argument("--num", type=int, default=16384, help="sequences per get_batch call on CUDA")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=40)

@@ -78,9 +78,11 @@ def test_sincos_bit_equal():
 
 motion_specs = st.builds(
     MotionSpec,
-    model=st.sampled_from(["srivastava", "reflect", "stochastic", "srvp", "free"]),
+    model=st.sampled_from(["srivastava", "reflect", "stochastic", "srvp", "free", "flip"]),
     speed=st.tuples(st.floats(0, 8), st.floats(0, 8)).map(sorted).map(tuple),
     speed_unit=st.sampled_from(["px", "free_range"]),
+    integer_speed=st.booleans(),
+    margin=st.floats(0, 5),
     direction=st.tuples(st.floats(-360, 360), st.floats(-360, 360)).map(sorted).map(tuple),
     max_step=st.integers(0, 6),
     deterministic=st.booleans(),
@@ -104,7 +106,8 @@ def test_motion_models_bit_equal(m, seed, k, frames, span, low):
 
 
 # -- rendering ------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("preset", [p.name for p in mm.list_presets()])
+# Presets of the general path (warped glyphs, backgrounds) are compared in test_torch_general.py, within its bounds.
+@pytest.mark.parametrize("preset", [p.name for p in mm.list_presets() if not p.spec().general_renderer])
 def test_every_preset_equal(preset):
     spec = mm.Spec.from_preset(preset)
     reason = tb.unsupported_reason(spec)

@@ -1,11 +1,14 @@
 """The motion models of :mod:`movingmnist.motion` in torch ops on any device, giving the same integer positions.
 
 Each function mirrors its numpy twin operation for operation (same float64 operations in the same order, same
-streams from :mod:`movingmnist.rng_torch`), so positions are equal bit for bit. Positions are vectorised over
-(B, K); the loops over frames are those of the stepwise models, as in numpy.
+streams from :mod:`movingmnist.rng_torch`), so positions are equal bit for bit (also the unrounded ``subpixel``
+positions). Positions are vectorised over (B, K); the loops over frames are those of the stepwise models, as in
+numpy.
 """
 
 from __future__ import annotations
+
+import math
 
 from . import rng_torch as rng
 from .errors import require
@@ -24,18 +27,34 @@ def simulate(
     hi: torch.Tensor,
     glyph_hw: tuple[int, int],
     canvas_hw: tuple[int, int],
+    subpixel: bool = False,
 ) -> torch.Tensor:
     """Top-left pixel (x, y) of each glyph box in each frame, ``(B, T, K, 2)`` int64 on ``index.device``.
 
-    Arguments as :func:`movingmnist.motion.simulate`, with ``index (B,)`` int64 and ``lo``, ``hi`` ``(B, K, 2)``
-    float64 tensors on the same device.
+    Arguments as :func:`movingmnist.motion.simulate`, with ``index (B,)`` int64 and ``lo``, ``hi`` ``(B, K, 2)`` or
+    per frame ``(B, T, K, 2)`` float64 tensors on the same device. With ``subpixel`` the result has numpy's dtype:
+    float64, except ``stochastic`` (int64).
     """
+    lo, hi = lo.to(torch.float64), hi.to(torch.float64)
+    if motion.model == "flip":
+        if lo.dim() == 3:
+            lo = lo[:, None].expand(lo.shape[0], num_frames, *lo.shape[1:])
+            hi = hi[:, None].expand(lo.shape)
+    elif lo.dim() == 4:
+        lo, hi = lo.amax(dim=1), hi.amin(dim=1)
+        middle = (lo + hi) / 2
+        lo, hi = torch.minimum(lo, middle), torch.maximum(hi, middle)
     model = _MODELS[motion.model]
-    return model(motion, seed, index.to(torch.int64), num_frames, lo, hi, glyph_hw, canvas_hw)
+    out = model(motion, seed, index.to(torch.int64), num_frames, lo, hi, glyph_hw, canvas_hw, subpixel)
+    return out if subpixel else out.to(torch.int64)
 
 
 def _polar_velocity(motion: MotionSpec, seed: int, index: torch.Tensor, k: int, span: torch.Tensor) -> torch.Tensor:
-    speed = rng.uniform(seed, "motion.speed", index, (k,), *motion.speed)
+    if motion.integer_speed:
+        low, high = int(math.ceil(motion.speed[0])), int(math.floor(motion.speed[1]))
+        speed = rng.integers(seed, "motion.speed", index, (k,), low, max(low, high)).to(torch.float64)
+    else:
+        speed = rng.uniform(seed, "motion.speed", index, (k,), *motion.speed)
     d0, d1 = motion.direction
     turns = rng.uniform(seed, "motion.direction", index, (k,), d0 / 360.0, d1 / 360.0)
     sin, cos = rng.sincos_turns(turns)
@@ -45,12 +64,12 @@ def _polar_velocity(motion: MotionSpec, seed: int, index: torch.Tensor, k: int, 
     return velocity
 
 
-def _srivastava(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw):
+def _srivastava(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw, subpixel=False):
     b, k = lo.shape[:2]
     span = hi - lo
     p = rng.uniform(seed, "motion.start", index, (k, 2))
     v = _polar_velocity(motion, seed, index, k, span)
-    out = torch.empty((b, num_frames, k, 2), dtype=torch.int64, device=index.device)
+    out = torch.empty((b, num_frames, k, 2), dtype=torch.float64 if subpixel else torch.int64, device=index.device)
     zero = torch.zeros((), dtype=p.dtype, device=p.device)
     one = torch.ones((), dtype=p.dtype, device=p.device)
     for t in range(num_frames):
@@ -61,11 +80,11 @@ def _srivastava(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw):
         high = p >= 1.0
         p = torch.where(high, one, p)
         v = torch.where(high, -v, v)
-        out[:, t] = lo + torch.floor(span * p)
+        out[:, t] = lo + (span * p if subpixel else torch.floor(span * p))
     return out
 
 
-def _reflect(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw):
+def _reflect(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw, subpixel=False):
     k = lo.shape[1]
     span = hi - lo
     p0 = rng.uniform(seed, "motion.start", index, (k, 2))
@@ -74,10 +93,12 @@ def _reflect(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw):
     p = p0[:, None] + v[:, None] * t
     p = rng.fmod_floor(p, 2.0)
     p = torch.minimum(p, 2.0 - p)
+    if subpixel:
+        return lo[:, None] + span[:, None] * p
     return (lo[:, None] + torch.round(span[:, None] * p)).to(torch.int64)
 
 
-def _free(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw):
+def _free(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw, subpixel=False):
     k = lo.shape[1]
     span = hi - lo
     start = lo + span * rng.uniform(seed, "motion.start", index, (k, 2))
@@ -88,11 +109,13 @@ def _free(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw):
     canvas = torch.tensor([canvas_hw[1], canvas_hw[0]], dtype=torch.float64, device=index.device)
     if motion.wrap:
         pos = rng.fmod_floor(pos + size, canvas + size) - size
+    if subpixel:
+        return torch.minimum(torch.maximum(pos, -size), canvas)
     pos = torch.round(pos)
     return torch.minimum(torch.maximum(pos, -size), canvas).to(torch.int64)
 
 
-def _stochastic(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw):
+def _stochastic(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw, subpixel=False):
     b, k = lo.shape[:2]
     m = motion.max_step
     lo_i, hi_i = lo.to(torch.int64), hi.to(torch.int64)
@@ -124,7 +147,7 @@ def _stochastic(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw):
     return out
 
 
-def _srvp(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw):
+def _srvp(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw, subpixel=False):
     b, k = lo.shape[:2]
     m = motion.max_step
     start = rng.uniform(seed, "motion.start", index, (k, 2))
@@ -134,10 +157,10 @@ def _srvp(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw):
     if not motion.deterministic:
         redraw = rng.integers(seed, "motion.redraw", index, (k, num_frames * _SRVP_MAX_BOUNCES, 2), -m, m)
         redraw = redraw.reshape(b, k, num_frames, _SRVP_MAX_BOUNCES, 2).to(torch.float64)
-    out = torch.empty((b, num_frames, k, 2), dtype=torch.int64, device=index.device)
+    out = torch.empty((b, num_frames, k, 2), dtype=torch.float64 if subpixel else torch.int64, device=index.device)
     for t in range(num_frames):
         s, d = _srvp_collide(s, d, lo, hi, None if redraw is None else redraw[:, :, t])
-        out[:, t] = torch.round(s).to(torch.int64)
+        out[:, t] = s if subpixel else torch.round(s).to(torch.int64)
         s = s + d
     return out
 
@@ -192,10 +215,31 @@ def _srvp_collide(s, d, lo, hi, redraw):
     return torch.stack([sx, sy], dim=-1), torch.stack([dx, dy], dim=-1)
 
 
+def _flip(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw, subpixel=False):
+    """Port of :func:`movingmnist.motion._flip` (walls ``lo``, ``hi`` per frame, ``(B, T, K, 2)``)."""
+    b, _, k = lo.shape[:3]
+    margin = motion.margin
+    span0 = hi[:, 0] - lo[:, 0]
+    p = lo[:, 0] + span0 * rng.uniform(seed, "motion.start", index, (k, 2))
+    v = _polar_velocity(motion, seed, index, k, span0)
+    if motion.speed_unit == "free_range":
+        v = v * span0
+    out = torch.empty((b, num_frames, k, 2), dtype=torch.float64 if subpixel else torch.int64, device=index.device)
+    for t in range(num_frames):
+        out[:, t] = p if subpixel else torch.trunc(p)
+        nxt = p + v
+        t1 = min(t + 1, num_frames - 1)
+        leave = (nxt < lo[:, t1] - margin) | (nxt > hi[:, t1] + margin)
+        v = torch.where(leave, -v, v)
+        p = p + v
+    return out
+
+
 _MODELS = {
     "srivastava": _srivastava,
     "reflect": _reflect,
     "free": _free,
     "stochastic": _stochastic,
     "srvp": _srvp,
+    "flip": _flip,
 }

@@ -12,6 +12,7 @@ Every function takes the sequence indices as an int64 tensor ``(B,)`` and return
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -121,8 +122,13 @@ def _horner(x: torch.Tensor, coef: tuple[float, ...]) -> torch.Tensor:
 
 
 def fmod_floor(a: torch.Tensor, b: float | torch.Tensor) -> torch.Tensor:
-    """``np.mod`` for floats: the remainder with the sign of ``b``, from the exact ``fmod`` (same bits as numpy's
-    up to the sign of a zero result)."""
+    """``np.mod`` for floats, bit for bit: the remainder with the sign of ``b`` from the exact ``fmod``, and a zero
+    remainder carries the sign of ``b`` (numpy's rule)."""
     m = torch.fmod(a, b)
-    b_neg = (b < 0) if isinstance(b, torch.Tensor) else bool(b < 0)
-    return torch.where((m != 0) & ((m < 0) != b_neg), m + b, m)
+    if isinstance(b, torch.Tensor):
+        b_neg = b < 0
+        zero = torch.copysign(torch.zeros((), dtype=m.dtype, device=m.device), b)
+    else:
+        b_neg = bool(b < 0)
+        zero = torch.tensor(math.copysign(0.0, b), dtype=m.dtype, device=m.device)
+    return torch.where(m == 0, zero, torch.where((m < 0) != b_neg, m + b, m))

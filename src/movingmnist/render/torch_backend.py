@@ -47,6 +47,7 @@ TORCH_DTYPES = {
     np.dtype("int16"): torch.int16,
     np.dtype("int32"): torch.int32,
     np.dtype("int64"): torch.int64,
+    np.dtype("float16"): torch.float16,
     np.dtype("float32"): torch.float32,
     np.dtype("bool"): torch.bool,
 }
@@ -63,13 +64,15 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-# Spec fields this backend renders exactly. A field added to Spec later (appearance, backgrounds, ...) is
-# supported only while it keeps its default value; otherwise the numpy backend renders that spec.
+# Spec fields this backend renders exactly: the translation renderer's, and those of the general renderer
+# (:mod:`movingmnist.render.torch_general`). A field added to Spec later is supported only while it keeps its
+# default value; otherwise the numpy backend renders that spec.
 _KNOWN_FIELDS = frozenset(
     {
         "preset",
         "canvas.height",
         "canvas.width",
+        "canvas.channels",
         "frames",
         "objects.count",
         "objects.size",
@@ -79,12 +82,60 @@ _KNOWN_FIELDS = frozenset(
         "motion.model",
         "motion.speed",
         "motion.speed_unit",
+        "motion.integer_speed",
         "motion.direction",
         "motion.max_step",
         "motion.deterministic",
         "motion.bounce_on",
         "motion.wrap",
+        "motion.margin",
+        "motion.boundary",
+        "motion.affine.angle",
+        "motion.affine.translate",
+        "motion.affine.scale",
+        "motion.affine.shear",
         "compositing",
+        "appearance.rotation.angle",
+        "appearance.rotation.velocity",
+        "appearance.rotation.integer",
+        "appearance.rotation.hint",
+        "appearance.rotation.hint_scale",
+        "appearance.scale.mode",
+        "appearance.scale.start",
+        "appearance.scale.end",
+        "appearance.scale.period",
+        "appearance.scale.random_phase",
+        "appearance.shear",
+        "appearance.brightness.mode",
+        "appearance.brightness.start",
+        "appearance.brightness.end",
+        "appearance.brightness.rate",
+        "appearance.brightness.duty",
+        "appearance.colour.mode",
+        "appearance.colour.saturation",
+        "appearance.colour.value",
+        "appearance.colour.palette",
+        "appearance.interpolation",
+        "appearance.subpixel",
+        "background.kind",
+        "background.level",
+        "background.noise.mean",
+        "background.noise.std",
+        "background.noise.dynamic",
+        "background.image_folder",
+        "background.extent",
+        "background.pan",
+        "background.colour",
+        "background.shapes.count",
+        "background.shapes.size",
+        "background.shapes.kinds",
+        "background.shapes.intensity",
+        "background.distractors.count",
+        "background.distractors.size",
+        "background.distractors.kinds",
+        "background.distractors.intensity",
+        "background.distractors.speed",
+        "background.distractors.occlude",
         "annotations.semantic",
         "annotations.instance",
         "annotations.boxes",
@@ -93,31 +144,32 @@ _KNOWN_FIELDS = frozenset(
         "annotations.tracks",
         "annotations.ignore_label",
         "annotations.mask_threshold",
+        "annotations.amodal_masks",
+        "annotations.flow",
     }
 )
+_MOTION_MODELS = frozenset({"srivastava", "reflect", "free", "stochastic", "srvp", "flip", "affine"})
+_COMPOSITING = frozenset({"max", "sum", "over"})
 
 
 def unsupported_reason(spec: Spec) -> str | None:
     """Why the torch backend cannot render ``spec`` exactly, or None when it can.
 
-    It renders every spec whose glyphs are translated only (no rotation, scaling, brightness change or background),
-    grey, composited by ``max``, ``sum`` or ``over``.
+    Every field of today's Spec is rendered (translation-only specs by the translation renderer, everything else by
+    :mod:`movingmnist.render.torch_general`); a reason names a field this version does not know (or a value of a
+    known field it does not handle), and such specs are rendered by the numpy kernels.
     """
     fields = _flatten(spec.to_dict())
     defaults = _flatten(Spec().to_dict())
-    if fields.get("canvas.channels", 1) != 1:
-        return f"canvas.channels={fields['canvas.channels']} (the torch backend renders grey frames)"
-    from ..motion_torch import _MODELS as TORCH_MOTION_MODELS
-
-    if spec.motion.model not in TORCH_MOTION_MODELS:
+    if spec.motion.model not in _MOTION_MODELS:
         return f"motion.model={spec.motion.model!r} (not ported to torch yet)"
-    if fields.get("compositing") not in ("max", "sum", "over"):
+    if fields.get("compositing") not in _COMPOSITING:
         return f"compositing={fields.get('compositing')!r}"
     for name, value in fields.items():
-        if name in _KNOWN_FIELDS or name == "canvas.channels":
+        if name in _KNOWN_FIELDS:
             continue
         if name not in defaults or defaults[name] != value:
-            return f"{name}={value!r} (only translation-only specs are rendered in torch)"
+            return f"{name}={value!r} (not rendered by the torch backend yet)"
     return None
 
 
@@ -185,17 +237,22 @@ class TorchGenerator:
     Args:
         spec, seed, source, cache_dir: as :class:`movingmnist.Generator`.
         device: torch device (default: cuda when available, else cpu).
-        kernels: ``torch`` (latents and pixels in torch ops on the device), ``numpy`` (the numpy Generator renders
-            on CPU into the output tensors' memory, copied to the device if it is not the CPU), or ``auto``:
-            ``torch`` on accelerators; on CPU ``torch`` for frames-only specs and ``numpy`` when ownership maps,
-            boxes or visibility are wanted (the numpy kernels work on glyph windows and are faster there on
-            CPU; see benchmarks/bench_torch.py); ``numpy`` whenever the spec is not translation-only (see
-            :func:`unsupported_reason`). Every choice gives the same bytes.
+        kernels: ``torch`` (latents and pixels in torch ops on the device: the translation renderer for
+            translation-only specs, :mod:`movingmnist.render.torch_general` for the others), ``numpy`` (the numpy
+            Generator renders on CPU into the output tensors' memory, copied to the device if it is not the CPU),
+            or ``auto``: ``torch`` on accelerators; on CPU ``torch`` for translation-only frames-only specs and
+            ``numpy`` otherwise (the numpy and numba kernels work on glyph windows and are faster there on CPU;
+            see benchmarks/bench_torch.py); ``numpy`` whenever :func:`unsupported_reason` names a reason.
+            Latents are equal bit for bit whatever the choice; translation-only frames and annotations are
+            byte-identical; warped frames are within 1 grey level of numpy's (today identical).
         batch_size: sequences per internal step (default 1024 on CPU, 65536 on accelerators).
         generator: an existing numpy :class:`Generator` to share (its spec, seed and glyph bank are used).
+        compile: ``torch.compile`` the general renderer's patch sampling (one fused kernel instead of ~40
+            element-wise passes; compiled once per process, tens of seconds; fused multiply-adds are disabled so the
+            arithmetic stays the reference's). Off by default.
 
     Raises:
-        SpecError: ``kernels="torch"`` with a spec that is not translation-only.
+        SpecError: ``kernels="torch"`` with a spec that :func:`unsupported_reason` rejects.
     """
 
     def __init__(
@@ -209,6 +266,7 @@ class TorchGenerator:
         cache_dir: str | None = None,
         batch_size: int | None = None,
         generator: Generator | None = None,
+        compile: bool = False,
     ) -> None:
         if generator is None:
             if spec is None:
@@ -224,18 +282,30 @@ class TorchGenerator:
         reason = unsupported_reason(self.spec)
         if kernels == "torch" and reason is not None:
             raise SpecError(
-                "kernels", "torch", f"a translation-only spec; this spec has {reason}", "use kernels='auto' or 'numpy'"
+                "kernels", "torch", f"a spec the torch backend renders; this spec has {reason}",
+                "use kernels='auto' or 'numpy'",
             )
+        self.general: bool = self.spec.general_renderer
         if kernels == "auto":
             if reason is not None:
                 kernels = "numpy"
-            elif self.device.type == "cpu" and self.spec.annotations.needs_ownership:
-                kernels = "numpy"
-            else:
+            elif self.device.type != "cpu":
                 kernels = "torch"
+            elif self.general:
+                # On CPU the numba kernels beat torch's element-wise passes several times; the numpy reference
+                # is slower than torch (benchmarks/bench_torch.py).
+                kernels = "numpy" if generator.kernel == "numba" else "torch"
+            else:
+                kernels = "numpy" if self.spec.annotations.needs_ownership else "torch"
         self.kernels: str = kernels
         self.unsupported: str | None = reason
+        self.compile = bool(compile)
         self.dglyphs = device_glyphs(self.glyphs, self.device) if kernels == "torch" else None
+        self._general = None
+        if kernels == "torch" and self.general:
+            from .torch_general import TorchGeneralRenderer
+
+            self._general = TorchGeneralRenderer(self)
         if batch_size is not None and batch_size < 1:
             raise SpecError("batch_size", batch_size, "an integer >= 1")
         if batch_size is None:
@@ -386,6 +456,9 @@ class TorchGenerator:
         h, w = self.glyphs.glyph_hw
         b = int(index.shape[0])
         if b == 0:
+            return
+        if self._general is not None:
+            self._general.render(index, out)
             return
         dev = self.device
         scene = self.scene(index)
