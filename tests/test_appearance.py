@@ -630,7 +630,7 @@ def test_segmentation_latent_distributions():
     count = mm.Generator(spec, source=BLOBS).scene(index).count
     assert set(np.unique(count)) == {2, 3} and abs(count.mean() - 2.5) < 0.03
     span = np.full((N, k, 2), 36.0)
-    v = motion_mod._polar_velocity(spec.motion, 0, index, k, span) * span  # px per frame
+    v = motion_mod._polar_velocity(spec.motion, 0, index, k, span, "px")  # px per frame
     speed = np.hypot(v[..., 0], v[..., 1])
     np.testing.assert_allclose(speed, np.rint(speed), atol=1e-9)
     assert set(np.unique(np.rint(speed))) == {2, 3, 4, 5, 6} and abs(speed.mean() - 4.0) < 0.05
@@ -655,6 +655,18 @@ def test_segmentation_latent_distributions():
     assert plan.pan[:, 0].min() >= 0 and plan.pan[:, 0].max() <= 11
     steps = np.diff(plan.pan, axis=1)
     assert set(np.unique(steps)) <= {0, 1, 2} and plan.pan.max() <= 19
+
+
+def test_segmentation_digits_move_at_2_to_6_px_per_frame():
+    """On the rendered tracks, not the latents: a flip keeps |v| per axis, so frame-to-frame displacement of the
+    (truncated) centre stays within one pixel of the drawn speed's components."""
+    gen = mm.Generator("segmentation", source=BLOBS)
+    batch = gen.render(0, 300)
+    step = np.abs(np.diff(batch.centers, axis=1))  # (B, T-1, K, 2)
+    step = step[np.broadcast_to(batch.present[:, None, :, None], step.shape)]
+    assert step.max() <= 7 and 1.5 < step.mean() < 3.5  # |cos| and |sin| of U{2..6}: mean ~2.5 px per axis
+    total = np.abs(batch.centers[:, -1] - batch.centers[:, 0])[batch.present]
+    assert np.median(total) > 5  # they travel across the canvas, not ~1 px
 
 
 def test_affine_latent_distributions():

@@ -58,11 +58,13 @@ def simulate(
     return out if subpixel else out.astype(np.int64, copy=False)
 
 
-def _polar_velocity(motion: MotionSpec, seed: int, index: np.ndarray, k: int, span: np.ndarray) -> np.ndarray:
-    """``(B, K, 2)`` velocity (x, y) from a speed range and a direction range.
+def _polar_velocity(
+    motion: MotionSpec, seed: int, index: np.ndarray, k: int, span: np.ndarray, unit: str
+) -> np.ndarray:
+    """``(B, K, 2)`` velocity (x, y) from a speed range and a direction range, in ``unit`` per frame.
 
-    With ``speed_unit="free_range"`` the result is in units of the free range per frame (what the classic
-    generators use); with ``px`` it is converted to those units by dividing by the span of each axis.
+    ``unit="free_range"``: units of the free range (the span of each axis; what the classic generators use);
+    ``"px"``: pixels. The speed is drawn in ``motion.speed_unit`` and converted only when the units differ.
     """
     if motion.integer_speed:
         low, high = int(np.ceil(motion.speed[0])), int(np.floor(motion.speed[1]))
@@ -73,10 +75,12 @@ def _polar_velocity(motion: MotionSpec, seed: int, index: np.ndarray, k: int, sp
     turns = rng.uniform(seed, "motion.direction", index, (k,), d0 / 360.0, d1 / 360.0)
     sin, cos = rng.sincos_turns(turns)
     velocity = np.stack([cos * speed, sin * speed], axis=-1)
-    if motion.speed_unit == "px":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            velocity = np.where(span > 0, velocity / span, 0.0)
-    return velocity
+    if motion.speed_unit == unit:
+        return velocity
+    if unit == "px":
+        return velocity * span
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(span > 0, velocity / span, 0.0)
 
 
 def _srivastava(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw, subpixel=False):
@@ -84,7 +88,7 @@ def _srivastava(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw, su
     b, k = lo.shape[:2]
     span = hi - lo
     p = rng.uniform(seed, "motion.start", index, (k, 2))
-    v = _polar_velocity(motion, seed, index, k, span)
+    v = _polar_velocity(motion, seed, index, k, span, "free_range")
     out = np.empty((b, num_frames, k, 2), dtype=np.float64 if subpixel else np.int64)
     for t in range(num_frames):
         p += v
@@ -103,7 +107,7 @@ def _reflect(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw, subpi
     k = lo.shape[1]
     span = hi - lo
     p0 = rng.uniform(seed, "motion.start", index, (k, 2))
-    v = _polar_velocity(motion, seed, index, k, span)
+    v = _polar_velocity(motion, seed, index, k, span, "free_range")
     t = np.arange(num_frames, dtype=np.float64).reshape(1, -1, 1, 1)
     p = p0[:, None] + v[:, None] * t
     p = np.mod(p, 2.0)
@@ -119,7 +123,7 @@ def _free(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw, subpixel
     k = lo.shape[1]
     span = hi - lo
     start = lo + span * rng.uniform(seed, "motion.start", index, (k, 2))
-    v = _polar_velocity(motion, seed, index, k, span) * span
+    v = _polar_velocity(motion, seed, index, k, span, "px")
     t = np.arange(num_frames, dtype=np.float64).reshape(1, -1, 1, 1)
     pos = start[:, None] + v[:, None] * t
     size = np.array([glyph_hw[1], glyph_hw[0]], dtype=np.float64)
@@ -252,9 +256,7 @@ def _flip(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw, subpixel
     margin = motion.margin
     span0 = hi[:, 0] - lo[:, 0]
     p = lo[:, 0] + span0 * rng.uniform(seed, "motion.start", index, (k, 2))
-    v = _polar_velocity(motion, seed, index, k, span0)
-    if motion.speed_unit == "free_range":
-        v = v * span0
+    v = _polar_velocity(motion, seed, index, k, span0, "px")
     out = np.empty((b, num_frames, k, 2), dtype=np.float64 if subpixel else np.int64)
     for t in range(num_frames):
         out[:, t] = p if subpixel else np.trunc(p)

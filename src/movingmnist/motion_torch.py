@@ -49,7 +49,10 @@ def simulate(
     return out if subpixel else out.to(torch.int64)
 
 
-def _polar_velocity(motion: MotionSpec, seed: int, index: torch.Tensor, k: int, span: torch.Tensor) -> torch.Tensor:
+def _polar_velocity(
+    motion: MotionSpec, seed: int, index: torch.Tensor, k: int, span: torch.Tensor, unit: str
+) -> torch.Tensor:
+    """Port of :func:`movingmnist.motion._polar_velocity`."""
     if motion.integer_speed:
         low, high = int(math.ceil(motion.speed[0])), int(math.floor(motion.speed[1]))
         speed = rng.integers(seed, "motion.speed", index, (k,), low, max(low, high)).to(torch.float64)
@@ -59,16 +62,18 @@ def _polar_velocity(motion: MotionSpec, seed: int, index: torch.Tensor, k: int, 
     turns = rng.uniform(seed, "motion.direction", index, (k,), d0 / 360.0, d1 / 360.0)
     sin, cos = rng.sincos_turns(turns)
     velocity = torch.stack([cos * speed, sin * speed], dim=-1)
-    if motion.speed_unit == "px":
-        velocity = torch.where(span > 0, velocity / span, torch.zeros((), dtype=velocity.dtype, device=span.device))
-    return velocity
+    if motion.speed_unit == unit:
+        return velocity
+    if unit == "px":
+        return velocity * span
+    return torch.where(span > 0, velocity / span, torch.zeros((), dtype=velocity.dtype, device=span.device))
 
 
 def _srivastava(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw, subpixel=False):
     b, k = lo.shape[:2]
     span = hi - lo
     p = rng.uniform(seed, "motion.start", index, (k, 2))
-    v = _polar_velocity(motion, seed, index, k, span)
+    v = _polar_velocity(motion, seed, index, k, span, "free_range")
     out = torch.empty((b, num_frames, k, 2), dtype=torch.float64 if subpixel else torch.int64, device=index.device)
     zero = torch.zeros((), dtype=p.dtype, device=p.device)
     one = torch.ones((), dtype=p.dtype, device=p.device)
@@ -88,7 +93,7 @@ def _reflect(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw, subpi
     k = lo.shape[1]
     span = hi - lo
     p0 = rng.uniform(seed, "motion.start", index, (k, 2))
-    v = _polar_velocity(motion, seed, index, k, span)
+    v = _polar_velocity(motion, seed, index, k, span, "free_range")
     t = torch.arange(num_frames, dtype=torch.float64, device=index.device).reshape(1, -1, 1, 1)
     p = p0[:, None] + v[:, None] * t
     p = rng.fmod_floor(p, 2.0)
@@ -102,7 +107,7 @@ def _free(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw, subpixel
     k = lo.shape[1]
     span = hi - lo
     start = lo + span * rng.uniform(seed, "motion.start", index, (k, 2))
-    v = _polar_velocity(motion, seed, index, k, span) * span
+    v = _polar_velocity(motion, seed, index, k, span, "px")
     t = torch.arange(num_frames, dtype=torch.float64, device=index.device).reshape(1, -1, 1, 1)
     pos = start[:, None] + v[:, None] * t
     size = torch.tensor([glyph_hw[1], glyph_hw[0]], dtype=torch.float64, device=index.device)
@@ -221,9 +226,7 @@ def _flip(motion, seed, index, num_frames, lo, hi, glyph_hw, canvas_hw, subpixel
     margin = motion.margin
     span0 = hi[:, 0] - lo[:, 0]
     p = lo[:, 0] + span0 * rng.uniform(seed, "motion.start", index, (k, 2))
-    v = _polar_velocity(motion, seed, index, k, span0)
-    if motion.speed_unit == "free_range":
-        v = v * span0
+    v = _polar_velocity(motion, seed, index, k, span0, "px")
     out = torch.empty((b, num_frames, k, 2), dtype=torch.float64 if subpixel else torch.int64, device=index.device)
     for t in range(num_frames):
         out[:, t] = p if subpixel else torch.trunc(p)
