@@ -8,7 +8,6 @@ import io
 import struct
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -397,13 +396,22 @@ def test_cli_preview_errors_are_one_line(idx_source, tmp_path, capsys):
     assert "either a dataset path or --preset" in capsys.readouterr().err
 
 
-def test_cli_preview_dataset(batch, tmp_path, monkeypatch, capsys):
-    ds = FakeDataset(batch, length=50)
-    monkeypatch.setattr(mm, "open", lambda path: ds, raising=False)
-    assert _cli(["preview", str(tmp_path), "--indices", "3:7", "--out", str(tmp_path / "d.png")]) == 0
-    assert ds.reads[-1] == (3, 7)
-    assert _cli(["preview", str(tmp_path), "--num", "4", "--out", str(tmp_path / "d.gif")]) == 0
-    assert Image.open(tmp_path / "d.gif").n_frames == batch.frames.shape[1]
+def test_cli_preview_and_stats_of_a_dataset_on_disk(idx_source, tmp_path, capsys):
+    path = tmp_path / "data.zarr"
+    mm.write_dataset("srivastava", seed=0, num=12, path=path, source=idx_source, split="test", progress=False,
+                     overrides=["frames=5"])
+    written = mm.open(path)
+    assert _cli(["preview", str(path), "--indices", "3:7", "--masks", "semantic", "--boxes",
+                 "--out", str(tmp_path / "d.png")]) == 0
+    expected = viz.grid(written[3:7], masks="semantic", boxes=True)
+    assert Image.open(tmp_path / "d.png").size == expected.size
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "d.png").convert("RGB")),
+                          np.asarray(expected.convert("RGB")))
+    assert _cli(["preview", str(path), "--num", "4", "--out", str(tmp_path / "d.gif")]) == 0
+    assert Image.open(tmp_path / "d.gif").n_frames == 5
+    pytest.importorskip("matplotlib")
+    assert _cli(["stats", str(path), "--out", str(tmp_path / "s.png")]) == 0
+    assert "12 sequences" in capsys.readouterr().out
 
 
 def test_cli_stats(idx_source, tmp_path, capsys):
@@ -427,11 +435,8 @@ def test_import_movingmnist_does_not_import_viz():
 
 
 @pytest.mark.skipif(not MNIST_DIR.exists(), reason="MNIST test digits not present")
-def test_preview_of_64_sequences_as_gif_is_fast(tmp_path):
+def test_preview_of_64_sequences_as_gif(tmp_path):
+    """Correctness of the 64-sequence preview; its speed is measured by benchmarks/bench_viz.py."""
     b = mm.generate("srivastava", num=64, seed=0, source=f"idx:{MNIST_DIR}", split="test")
-    viz.save_gif(b, tmp_path / "warm.gif", indices=1, frames=2)
-    start = time.perf_counter()
     viz.save_gif(b, tmp_path / "p.gif")
-    elapsed = time.perf_counter() - start
     assert Image.open(tmp_path / "p.gif").n_frames == 20
-    assert elapsed < 4.0, f"64-sequence GIF took {elapsed:.2f} s (target < 2 s on the dev machine)"
