@@ -12,8 +12,6 @@ Import this module only through :func:`kernels`, which returns None when numba i
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
@@ -99,49 +97,285 @@ def paint_shapes(val, cov, present, kind, size, apex, topleft, value):
                             val[b, ch, y, x] = value[b, j, ch]
 
 
-@njit(cache=True, nogil=True)
-def background(
-    frames, static_val, static_cov, has_static, pan, dynamic, key, index, lut,
-    d_on, d_present, d_mask, d_value, d_pos, dmap, dmap_on,
+_M8 = np.uint64(0x000000FF000000FF)
+_LO32 = np.uint64(0xFFFFFFFF)
+_S16 = np.uint64(16)
+_S32 = np.uint64(32)
+_S48 = np.uint64(48)
+_HALF32 = np.uint64(1 << 31)
+_U256 = np.uint64(256)
+_U255 = np.uint64(255)
+_ZERO = np.uint64(0)
+
+
+@njit(inline="always")
+def _span(a, c, lo, hi, xa, xb):
+    """Integers x in [xa, xb) with lo < a x + c < hi (int64, exact); an empty span has xb == xa."""
+    if a > 0:
+        first = (lo - c) // a + 1
+        end = -((c - hi) // a)
+    elif a < 0:
+        first = (hi - c) // a + 1
+        end = -((c - lo) // a)
+    else:
+        if lo < c < hi:
+            return xa, xb
+        return xa, xa
+    if first > xa:
+        xa = first
+    if end < xb:
+        xb = end
+    if xb < xa:
+        xb = xa
+    return xa, xb
+
+
+@njit(inline="always")
+def _background_frame(
+    frame, b, t, c_n, h, w, static_val, static_cov, has_static, pan, dynamic, base, lut, noise, noise_words
 ):
-    """Background of every frame, and the distractors that do not occlude; see ``render_background_numpy``."""
-    b_n, t_n, c_n, h, w = frames.shape
+    """The background of frame t of sequence b into ``frame (C, H * W)``; see ``render_background_numpy``."""
     n_words = (w + 7) // 8
+    ox = pan[b, t, 0]
+    oy = pan[b, t, 1]
+    frame_t = np.uint64(t) << _S40
+    for c in range(c_n):
+        if dynamic:
+            # Row y's words are at counters (t, c h + y, 0 .. n_words - 1), as ``noise_bytes``.
+            for y in range(h):
+                r = (frame_t | (np.uint64(c * h + y) << _S20)) + _ONE
+                for wi in range(n_words):
+                    noise_words[y * n_words + wi] = _mix(base ^ ((r + np.uint64(wi)) * _GOLDEN))
+        for y in range(h):
+            out_row = frame[c, y * w : (y + 1) * w]
+            nrow = noise[y * n_words * 8 : y * n_words * 8 + w]
+            if has_static:
+                cov_row = static_cov[b, oy + y, ox : ox + w]
+                val_row = static_val[b, c, oy + y, ox : ox + w]
+                if dynamic:
+                    for x in range(w):
+                        out_row[x] = val_row[x] if cov_row[x] != 0 else lut[nrow[x]]
+                else:
+                    for x in range(w):
+                        out_row[x] = val_row[x] if cov_row[x] != 0 else 0
+            elif dynamic:
+                for x in range(w):
+                    out_row[x] = lut[nrow[x]]
+            else:
+                _fill_u8(out_row, 0)
+
+
+@njit(inline="always")
+def _glyph_table(tab, glyph_pad, g, nx0, ny0, nx1, ny1, wp):
+    """Cell (j, i) of the padded glyph (rows ``ny0 .. ny1``, columns ``nx0 .. nx1``) packs its 2x2 neighbourhood as
+    ``g00 | g01 << 16 | g10 << 32 | g11 << 48`` (one load per bilinear sample)."""
+    for j in range(ny0, ny1 + 1):
+        r0 = glyph_pad[g, j]
+        r1 = glyph_pad[g, j + 1]
+        for i in range(nx0, nx1 + 1):
+            tab[j * wp + i] = (
+                np.uint64(r0[i])
+                | (np.uint64(r0[i + 1]) << _S16)
+                | (np.uint64(r1[i]) << _S32)
+                | (np.uint64(r1[i + 1]) << _S48)
+            )
+
+
+_NEAREST, _NEED_TOTAL, _COLOUR, _OWNER, _SEMANTIC, _AMODAL = 1, 2, 4, 8, 16, 32
+
+
+@njit(inline="always")
+def _draw_object(
+    tab, glyph_pad, g, wp, fix, nzbox, gain, gain_c, region, b, t, k, flags, h, w,
+    frame, layer, mode, threshold, inst_f, sem_f, label, ownq, amask, abox,
+):
+    """Object k of sequence b in frame t, straight into the frame (and the max layer): sample, composite, take
+    ownership; the box of its pixels above the threshold goes to ``abox[b, t, k]``. Returns the total ink.
+
+    Rows are visited over the exact span where the fixed-point sample point lies in the glyph's support (integer
+    bounds, no per-pixel test); pixels whose 2x2 neighbourhood is blank are skipped."""
+    nearest = (flags & _NEAREST) != 0
+    need_total = (flags & _NEED_TOTAL) != 0
+    colour_on = (flags & _COLOUR) != 0
+    track_owner = (flags & _OWNER) != 0
+    sem_on = (flags & _SEMANTIC) != 0
+    amask_on = (flags & _AMODAL) != 0
+    c_n = frame.shape[0]
+    code = np.uint8(k + 1)
+    fa, fb, fc = fix[b, t, k, 0], fix[b, t, k, 1], fix[b, t, k, 2]
+    fd, fe, ff = fix[b, t, k, 3], fix[b, t, k, 4], fix[b, t, k, 5]
+    one = np.int64(1) << 16
+    half = np.int64(1) << 15
+    if nearest:
+        lo_u, hi_u = (nzbox[b, k, 0] << 16) - half - 1, (nzbox[b, k, 2] << 16) - half
+        lo_v, hi_v = (nzbox[b, k, 1] << 16) - half - 1, (nzbox[b, k, 3] << 16) - half
+    else:
+        lo_u, hi_u = (nzbox[b, k, 0] - 1) << 16, nzbox[b, k, 2] << 16
+        lo_v, hi_v = (nzbox[b, k, 1] - 1) << 16, nzbox[b, k, 3] << 16
+    x0, y0, x1, y1 = region[b, t, k, 0], region[b, t, k, 1], region[b, t, k, 2], region[b, t, k, 3]
+    gn = np.uint64(gain[b, t, k])
+    if need_total:
+        ry0, ry1, rx0, rx1 = y0, y1, x0, x1
+    else:
+        ry0, ry1, rx0, rx1 = max(y0, 0), min(y1, h), max(x0, 0), min(x1, w)
+    tot = 0
+    bx0 = 1 << 40
+    by0 = 1 << 40
+    bx1 = -(1 << 40)
+    by1 = -(1 << 40)
+    for y in range(ry0, ry1):
+        cu = fb * y + fc
+        cv = fe * y + ff
+        xa, xb = _span(fa, cu, lo_u, hi_u, rx0, rx1)
+        xa, xb = _span(fd, cv, lo_v, hi_v, xa, xb)
+        if xb <= xa:
+            continue
+        # Pixels off the canvas only count towards the total and the amodal box.
+        if 0 <= y < h:
+            ca = min(max(xa, 0), xb)
+            cb = max(min(xb, w), ca)
+        else:
+            ca = xb
+            cb = xb
+        row_base = y * w
+        row_lo = 1 << 40
+        row_hi = -(1 << 40)
+        # Sample points in padded-glyph units: (U >> 16, V >> 16) is the padded cell.
+        pu = fa * xa + cu + one
+        pv = fd * xa + cv + one
+        for x in range(xa, xb):
+            uu = pu
+            vv = pv
+            pu += fa
+            pv += fd
+            if nearest:
+                s = np.uint64(glyph_pad[g, (vv + half) >> 16, (uu + half) >> 16])
+                if s == _ZERO:
+                    continue
+                s = s << _S16
+            else:
+                quad = tab[(vv >> 16) * wp + (uu >> 16)]
+                if quad == _ZERO:
+                    continue
+                fx = np.uint64((uu >> 8) & 255)
+                fy = np.uint64((vv >> 8) & 255)
+                pair = (_U256 - fx) * (quad & _M8) + fx * ((quad >> _S16) & _M8)
+                s = (_U256 - fy) * (pair & _LO32) + fy * (pair >> _S32)
+            qq = (s * gn + _HALF32) >> _S32
+            q = np.int64(255) if qq > _U255 else np.int64(qq)
+            if q == 0:
+                continue
+            if q > threshold:
+                tot += q
+                row_lo = min(row_lo, x)
+                row_hi = x
+            if x < ca or x >= cb:
+                continue
+            p = row_base + x
+            if mode == 0:
+                cur = np.int64(layer[p])
+                owned = q >= cur and q > threshold
+                if q > cur:
+                    layer[p] = q
+            else:
+                owned = q > threshold
+            if colour_on:
+                for ch in range(c_n):
+                    qcu = (s * np.uint64(gain_c[b, t, k, ch]) + _HALF32) >> _S32
+                    qc = np.int64(255) if qcu > _U255 else np.int64(qcu)
+                    below = np.int64(frame[ch, p])
+                    if mode == 0:
+                        frame[ch, p] = qc if qc > below else below
+                    elif mode == 1:
+                        frame[ch, p] = min(below + qc, 255)
+                    else:
+                        frame[ch, p] = qc
+            else:
+                if mode == 0:
+                    below = np.int64(frame[0, p])
+                    frame[0, p] = q if q > below else below
+                elif mode == 1:
+                    frame[0, p] = min(np.int64(frame[0, p]) + q, 255)
+                else:
+                    frame[0, p] = q
+            if track_owner and owned:
+                inst_f[p] = code
+                ownq[p] = q
+                if sem_on:
+                    sem_f[p] = label
+            if amask_on and q > threshold:
+                amask[b, t, k, y, x] = True
+        if row_hi >= row_lo:
+            bx0 = min(bx0, row_lo)
+            bx1 = max(bx1, row_hi + 1)
+            by0 = min(by0, y)
+            by1 = y + 1
+    if bx1 > bx0:
+        abox[b, t, k, 0] = bx0
+        abox[b, t, k, 1] = by0
+        abox[b, t, k, 2] = bx1
+        abox[b, t, k, 3] = by1
+    return tot
+
+
+@njit(cache=True, nogil=True)
+def render(
+    static_val, static_cov, has_static, pan, dynamic, key, index, lut, bg_on,
+    d_on, d_occlude, d_present, d_mask, d_value, d_grey, d_pos,
+    glyph_pad, gidx, nzbox, fix, region, gain, gain_c, labels,
+    mode, threshold, ignore_label, nearest, need_total, track_owner, measure,
+    frames, inst, sem, sem_on, total, seen, mbox, amask, amask_on, dmap, dmap_on, abox,
+):
+    """Background, objects, occluding distractors and measurements of every frame, one frame at a time (the frame
+    and its masks stay in cache); the same bytes as ``render_background_numpy`` followed by
+    ``render_objects_numpy``.
+
+    Objects are composited straight into the frame: max, saturating sum and over applied one object after another
+    over the background give what compositing into a layer and combining it with the background gives; under max
+    the layer is kept as well, for ownership. ``seen`` and the modal box are measured over each object's amodal box
+    once the frame's ownership is final."""
+    b_n, t_n, c_n, h, w = frames.shape
+    k_n = gidx.shape[1]
     n_dist = d_present.shape[1]
-    noise = np.zeros(n_words * 8, dtype=np.uint8)
+    hw = h * w
+    hp = glyph_pad.shape[1]
+    wp = glyph_pad.shape[2]
+    n_words = (w + 7) // 8
+    noise = np.zeros(h * n_words * 8, dtype=np.uint8)
     noise_words = noise.view(np.uint64)  # little-endian: byte j of word i is pixel 8 i + j, as the reference
+    layer = np.zeros(hw, dtype=np.uint8)
+    ownq = np.zeros(hw, dtype=np.uint8)
+    tabs = np.zeros((max(k_n, 1), hp * wp), dtype=np.uint64)
+    colour_on = c_n > 1
+    flags = (
+        (_NEAREST if nearest else 0)
+        | (_NEED_TOTAL if need_total else 0)
+        | (_COLOUR if colour_on else 0)
+        | (_OWNER if track_owner else 0)
+        | (_SEMANTIC if sem_on else 0)
+        | (_AMODAL if amask_on else 0)
+    )
+    dummy = np.zeros(hw, dtype=np.uint8)
+    side = d_mask.shape[2]
     for b in range(b_n):
         base = _mix(np.uint64(index[b]) * _GOLDEN + key)
+        if not nearest:
+            for k in range(k_n):
+                g = gidx[b, k]
+                if g >= 0 and nzbox[b, k, 2] > nzbox[b, k, 0] and nzbox[b, k, 3] > nzbox[b, k, 1]:
+                    _glyph_table(tabs[k], glyph_pad, g, nzbox[b, k, 0], nzbox[b, k, 1], nzbox[b, k, 2],
+                                 nzbox[b, k, 3], wp)
         for t in range(t_n):
-            ox = pan[b, t, 0]
-            oy = pan[b, t, 1]
-            frame_t = np.uint64(t) << _S40
-            for c in range(c_n):
-                for y in range(h):
-                    out_row = frames[b, t, c, y]
-                    if dynamic:
-                        r = (frame_t | (np.uint64(c * h + y) << _S20)) + _ONE
-                        for wi in range(n_words):
-                            noise_words[wi] = _mix(base ^ ((r + np.uint64(wi)) * _GOLDEN))
-                        if has_static:
-                            cov_row = static_cov[b, oy + y, ox : ox + w]
-                            val_row = static_val[b, c, oy + y, ox : ox + w]
-                            for x in range(w):
-                                out_row[x] = val_row[x] if cov_row[x] != 0 else lut[noise[x]]
-                        else:
-                            for x in range(w):
-                                out_row[x] = lut[noise[x]]
-                    elif has_static:
-                        cov_row = static_cov[b, oy + y, ox : ox + w]
-                        val_row = static_val[b, c, oy + y, ox : ox + w]
-                        for x in range(w):
-                            out_row[x] = val_row[x] if cov_row[x] != 0 else 0
-                    else:
-                        _fill_u8(out_row, 0)
+            frame = frames[b, t].reshape(c_n, hw)
+            # Background, and the distractors that do not occlude.
+            if bg_on:
+                _background_frame(frame, b, t, c_n, h, w, static_val, static_cov, has_static, pan, dynamic, base,
+                                  lut, noise, noise_words)
+            else:
+                _fill_u8(frames[b, t].reshape(c_n * hw), 0)
             if dmap_on:
-                _fill_u8(dmap[b, t].reshape(h * w).view(np.uint8), 255)  # int16 -1
-            if d_on:
-                side = d_mask.shape[2]
+                _fill_u8(dmap[b, t].reshape(hw).view(np.uint8), 255)  # int16 -1
+            if d_on and not d_occlude:
                 for n in range(n_dist):
                     if not d_present[b, n]:
                         continue
@@ -153,249 +387,24 @@ def background(
                             if d_mask[b, n, ry, rx]:
                                 x = px0 + rx
                                 for c in range(c_n):
-                                    frames[b, t, c, y, x] = d_value[b, n, c]
+                                    frame[c, y * w + x] = d_value[b, n, c]
                                 if dmap_on:
                                     dmap[b, t, y, x] = n
-
-
-@njit(inline="always")
-def _span(a, cu, lo, hi, x_lo, x_hi):
-    """Integers x in [x_lo, x_hi) with lo < a x + cu < hi, give or take one pixel at each end (the exact per-pixel
-    test follows, so the span only has to contain every pixel that passes it)."""
-    if abs(a) < 1e-9:
-        if cu < lo - 1e-3 or cu > hi + 1e-3:
-            return x_lo, x_lo
-        return x_lo, x_hi
-    p = (lo - cu) / a
-    q = (hi - cu) / a
-    if p > q:
-        p, q = q, p
-    xa = x_lo
-    xb = x_hi
-    if p > xa:
-        xa = min(int(math.floor(p)), x_hi)
-    if q + 1.0 < xb:
-        xb = max(int(math.ceil(q)) + 1, xa)
-    return xa, xb
-
-
-@njit(inline="always")
-def _put(obj, objc, c_n, p, q, sb, col_r, col_g, col_b, mode, threshold, colour_on):
-    """Composite q (and its colour) into the object layer at p; returns whether it takes ownership."""
-    cur = obj[p]
-    if mode == 0:
-        owned = q >= cur and q > threshold
-        if q > cur:
-            obj[p] = q
-    elif mode == 1:
-        owned = q > threshold
-        total = cur + q
-        obj[p] = 255 if total > 255 else total
-    else:
-        owned = q > threshold
-        if q > 0:
-            obj[p] = q
-    if colour_on:
-        for ch in range(c_n):
-            if ch == 0:
-                col = col_r
-            elif ch == 1:
-                col = col_g
-            else:
-                col = col_b
-            if sb >= 0.0:
-                qf = math.floor(sb * col + 0.5)
-                qc = 255 if qf > 255.0 else int(qf)
-            else:  # a distractor: col_* hold the channel values
-                qc = int(col)
-            cur_c = objc[ch, p]
-            if mode == 0:
-                if qc > cur_c:
-                    objc[ch, p] = qc
-            elif mode == 1:
-                total = cur_c + qc
-                objc[ch, p] = 255 if total > 255 else total
-            elif q > 0:
-                objc[ch, p] = qc
-    return owned
-
-
-_NEAREST, _NEED_TOTAL, _COLOUR, _OWNER, _SEMANTIC, _AMODAL = 1, 2, 4, 8, 16, 32
-
-
-@njit(inline="always")
-def _draw_object(
-    glyph_flat, gbase, wp, inv, nzbox, bright, region, colour, b, t, k, flags, h, w,
-    obj, objc, mode, threshold, inst_f, sem_f, label, ownq, own_list, touched, n_touch, amask, abox,
-):
-    """Object k of sequence b in frame t: sample, composite, take ownership; the box of its pixels above the
-    threshold goes to ``abox[b, t, k]``. Returns (total ink, n_touch, n owned). Whole arrays and indices are passed
-    (not views) and the function is inlined, so that no reference counting happens per object; ``flags`` packs the
-    options (a call with more than 30 arguments would not inline)."""
-    nearest = (flags & _NEAREST) != 0
-    need_total = (flags & _NEED_TOTAL) != 0
-    colour_on = (flags & _COLOUR) != 0
-    track_owner = (flags & _OWNER) != 0
-    sem_on = (flags & _SEMANTIC) != 0
-    amask_on = (flags & _AMODAL) != 0
-    code = k + 1
-    ia, ib, ic = inv[b, t, k, 0], inv[b, t, k, 1], inv[b, t, k, 2]
-    id_, ie, if_ = inv[b, t, k, 3], inv[b, t, k, 4], inv[b, t, k, 5]
-    nx0, ny0, nx1, ny1 = nzbox[b, k, 0], nzbox[b, k, 1], nzbox[b, k, 2], nzbox[b, k, 3]
-    x0, y0, x1, y1 = region[b, t, k, 0], region[b, t, k, 1], region[b, t, k, 2], region[b, t, k, 3]
-    br = bright[b, t, k]
-    col_r, col_g, col_b = colour[b, k, 0], colour[b, k, 1], colour[b, k, 2]
-    if nearest:
-        lo_u, hi_u, lo_v, hi_v = nx0 - 0.5, nx1 - 0.5, ny0 - 0.5, ny1 - 0.5
-    else:
-        lo_u, hi_u, lo_v, hi_v = nx0 - 1.0, nx1 * 1.0, ny0 - 1.0, ny1 * 1.0
-    if need_total:
-        ry0, ry1, rx0, rx1 = y0, y1, x0, x1
-    else:
-        ry0, ry1, rx0, rx1 = max(y0, 0), min(y1, h), max(x0, 0), min(x1, w)
-    tot = 0
-    n_own = 0
-    bx0 = 1 << 40
-    by0 = 1 << 40
-    bx1 = -(1 << 40)
-    by1 = -(1 << 40)
-    for y in range(ry0, ry1):
-        yf = float(y)
-        cu = ib * yf + ic
-        cv = ie * yf + if_
-        xa, xb = _span(ia, cu, lo_u, hi_u, rx0, rx1)
-        xa, xb = _span(id_, cv, lo_v, hi_v, xa, max(xa, xb))
-        if xb <= xa:
-            continue
-        # Pixels off the canvas only count towards the total: split the row.
-        ca = max(xa, 0) if 0 <= y < h else xb
-        cb = min(xb, w) if 0 <= y < h else xb
-        if cb < ca:
-            cb = ca
-        row_base = y * w
-        for x in range(xa, xb):
-            xf = float(x)
-            u = ia * xf + cu
-            v = id_ * xf + cv
-            if nearest:
-                if not (u >= nx0 - 0.5 and u < nx1 - 0.5 and v >= ny0 - 0.5 and v < ny1 - 0.5):
-                    continue
-                iu = int(math.floor(u + 0.5))
-                iv = int(math.floor(v + 0.5))
-                g00 = glyph_flat[gbase + (iv + 1) * wp + iu + 1]
-                if g00 == 0:
-                    continue
-                s = float(g00)
-            else:
-                if not (u > nx0 - 1 and u < nx1 and v > ny0 - 1 and v < ny1):
-                    continue
-                fu = math.floor(u)
-                fv = math.floor(v)
-                idx = gbase + (int(fv) + 1) * wp + int(fu) + 1
-                g00 = glyph_flat[idx]
-                g01 = glyph_flat[idx + 1]
-                g10 = glyph_flat[idx + wp]
-                g11 = glyph_flat[idx + wp + 1]
-                if (g00 | g01 | g10 | g11) == 0:
-                    continue
-                fx = u - fu
-                fy = v - fv
-                s = (1.0 - fy) * ((1.0 - fx) * g00 + fx * g01) + fy * ((1.0 - fx) * g10 + fx * g11)
-            sb = s * br
-            qf = math.floor(sb + 0.5)
-            q = 255 if qf > 255.0 else int(qf)
-            if q > threshold:
-                tot += q
-                bx0 = min(bx0, x)
-                bx1 = max(bx1, x + 1)
-                by0 = min(by0, y)
-                by1 = y + 1
-            if x < ca or x >= cb:
-                continue
-            p = row_base + x
-            cur = obj[p]
-            touched[n_touch] = p
-            n_touch += 1 if (cur == 0 and q > 0) else 0
-            if colour_on:
-                owned = _put(obj, objc, objc.shape[0], p, q, sb, col_r, col_g, col_b, mode, threshold, True)
-            elif mode == 0:
-                owned = q >= cur and q > threshold
-                obj[p] = q if q > cur else cur
-            elif mode == 1:
-                owned = q > threshold
-                obj[p] = min(cur + q, 255)
-            else:
-                owned = q > threshold
-                obj[p] = q if q > 0 else cur
-            if track_owner:
-                inst_f[p] = code if owned else inst_f[p]
-                ownq[p] = q if owned else ownq[p]
-                own_list[k, n_own] = p
-                n_own += 1 if owned else 0
-                if sem_on:
-                    sem_f[p] = label if owned else sem_f[p]
-            if amask_on and q > threshold:
-                amask[b, t, k, y, x] = True
-    if bx1 > bx0:
-        abox[b, t, k, 0] = bx0
-        abox[b, t, k, 1] = by0
-        abox[b, t, k, 2] = bx1
-        abox[b, t, k, 3] = by1
-    return tot, n_touch, n_own
-
-
-@njit(cache=True, nogil=True)
-def objects(
-    glyph_pad, gidx, nzbox, inv, region, bright, colour, labels,
-    mode, threshold, ignore_label, nearest, need_total, track_owner, measure,
-    d_on, d_present, d_mask, d_value, d_grey, d_pos,
-    frames, inst, sem, sem_on, total, seen, mbox, amask, amask_on, dmap, dmap_on, abox,
-):
-    """Composite objects and occluding distractors over the background in ``frames``; see
-    ``render_objects_numpy`` (same arguments, flags for the optional outputs).
-
-    Per frame, the object layer ``obj`` starts and ends all zero: the pixels that become nonzero are listed in
-    ``touched`` and combined with the background (and cleared) from that list; each object lists the pixels it
-    took ownership of, and measuring checks only those."""
-    b_n, t_n, c_n, h, w = frames.shape
-    k_n = gidx.shape[1]
-    n_dist = d_present.shape[1]
-    hw = h * w
-    hp = glyph_pad.shape[1]
-    wp = glyph_pad.shape[2]
-    glyph_flat = glyph_pad.reshape(-1)
-    obj = np.zeros(hw, dtype=np.uint8)
-    objc = np.zeros((c_n, hw), dtype=np.uint8)
-    ownq = np.zeros(hw, dtype=np.uint8)
-    touched = np.zeros(hw, dtype=np.int32)
-    own_list = np.zeros((max(k_n, 1), hw), dtype=np.int32)
-    own_n = np.zeros(max(k_n, 1), dtype=np.int64)
-    colour_on = c_n > 1
-    flags = (
-        (_NEAREST if nearest else 0)
-        | (_NEED_TOTAL if need_total else 0)
-        | (_COLOUR if colour_on else 0)
-        | (_OWNER if track_owner else 0)
-        | (_SEMANTIC if sem_on else 0)
-        | (_AMODAL if amask_on else 0)
-    )
-    dummy_inst = np.zeros(hw, dtype=np.uint8)
-    for b in range(b_n):
-        for t in range(t_n):
-            frame = frames[b, t].reshape(c_n, hw)
+            # Objects.
             if track_owner:
                 inst_f = inst[b, t].reshape(hw)
                 _fill_u8(inst_f, 0)
             else:
-                inst_f = dummy_inst
+                inst_f = dummy
             if sem_on:
                 sem_f = sem[b, t].reshape(hw)
                 _fill_u8(sem_f, ignore_label)
             else:
-                sem_f = dummy_inst
+                sem_f = dummy
             if amask_on:
                 _fill_u8(amask[b, t].reshape(k_n * hw).view(np.uint8), 0)
-            n_touch = 0
+            if mode == 0:
+                _fill_u8(layer, 0)
             for k in range(k_n):
                 total[b, t, k] = 0
                 seen[b, t, k] = 0
@@ -403,36 +412,25 @@ def objects(
                 mbox[b, t, k, 1] = 0
                 mbox[b, t, k, 2] = -1
                 mbox[b, t, k, 3] = -1
-                own_n[k] = 0
                 abox[b, t, k, 0] = 0
                 abox[b, t, k, 1] = 0
                 abox[b, t, k, 2] = -1
                 abox[b, t, k, 3] = -1
                 g = gidx[b, k]
-                x0 = region[b, t, k, 0]
-                y0 = region[b, t, k, 1]
-                x1 = region[b, t, k, 2]
-                y1 = region[b, t, k, 3]
-                if g < 0 or x1 <= x0 or y1 <= y0:
+                if g < 0 or region[b, t, k, 2] <= region[b, t, k, 0] or region[b, t, k, 3] <= region[b, t, k, 1]:
                     continue
-                tot, n_touch, n_own = _draw_object(
-                    glyph_flat, g * hp * wp, wp, inv, nzbox, bright, region, colour, b, t, k, flags, h, w,
-                    obj, objc, mode, threshold, inst_f, sem_f, labels[b, k], ownq, own_list, touched, n_touch,
-                    amask, abox,
+                total[b, t, k] = _draw_object(
+                    tabs[k], glyph_pad, g, wp, fix, nzbox, gain, gain_c, region, b, t, k, flags, h, w,
+                    frame, layer, mode, threshold, inst_f, sem_f, labels[b, k], ownq, amask, abox,
                 )
-                total[b, t, k] = tot
-                own_n[k] = n_own
-            if d_on:
-                side = d_mask.shape[2]
+            # Distractors that occlude: composited like objects, taking ownership away.
+            if d_on and d_occlude:
                 for n in range(n_dist):
                     if not d_present[b, n]:
                         continue
                     px0 = d_pos[b, t, n, 0]
                     py0 = d_pos[b, t, n, 1]
                     q = np.int64(d_grey[b, n])
-                    c0 = float(d_value[b, n, 0])
-                    c1 = float(d_value[b, n, 1 % c_n])
-                    c2 = float(d_value[b, n, 2 % c_n])
                     for ry in range(max(0, -py0), min(side, h - py0)):
                         y = py0 + ry
                         for rx in range(max(0, -px0), min(side, w - px0)):
@@ -440,56 +438,54 @@ def objects(
                                 continue
                             x = px0 + rx
                             p = y * w + x
-                            if obj[p] == 0:
-                                touched[n_touch] = p
-                                n_touch += 1
-                            owned = _put(obj, objc, c_n, p, q, -1.0, c0, c1, c2, mode, threshold, colour_on)
+                            if mode == 0:
+                                cur = np.int64(layer[p])
+                                owned = q >= cur and q > threshold
+                                if q > cur:
+                                    layer[p] = q
+                            else:
+                                owned = q > threshold
+                            for c in range(c_n):
+                                qc = np.int64(d_value[b, n, c])
+                                below = np.int64(frame[c, p])
+                                if mode == 0:
+                                    frame[c, p] = qc if qc > below else below
+                                elif mode == 1:
+                                    frame[c, p] = min(below + qc, 255)
+                                else:
+                                    frame[c, p] = qc
                             if owned and track_owner:
                                 inst_f[p] = 0
                                 if sem_on:
                                     sem_f[p] = ignore_label
                             if dmap_on:
                                 dmap[b, t, y, x] = n
-            # Combine the object layer with the background, clearing it for the next frame.
-            for i in range(n_touch):
-                p = touched[i]
-                grey = obj[p]
-                for ch in range(c_n):
-                    lay = objc[ch, p] if colour_on else grey
-                    below = np.int64(frame[ch, p])
-                    if mode == 0:
-                        res = lay if lay > below else below
-                    elif mode == 1:
-                        res = below + lay
-                        if res > 255:
-                            res = 255
-                    else:
-                        res = lay
-                    frame[ch, p] = res
-                    objc[ch, p] = 0
-                obj[p] = 0
+            # What each object owns once the frame is final (inside its amodal box on the canvas).
             if measure:
                 for k in range(k_n):
-                    code = k + 1
+                    if abox[b, t, k, 2] <= abox[b, t, k, 0]:
+                        continue
+                    code = np.uint8(k + 1)
                     sx = 0
                     bx0 = w
                     by0 = h
                     bx1 = -1
                     by1 = -1
-                    for i in range(own_n[k]):
-                        p = own_list[k, i]
-                        if inst_f[p] != code:
-                            continue
-                        sx += ownq[p]
-                        y = p // w
-                        x = p - y * w
-                        if x < bx0:
-                            bx0 = x
-                        if x + 1 > bx1:
-                            bx1 = x + 1
-                        if y < by0:
-                            by0 = y
-                        if y + 1 > by1:
+                    xa = max(abox[b, t, k, 0], 0)
+                    xb = min(abox[b, t, k, 2], w)
+                    for y in range(max(abox[b, t, k, 1], 0), min(abox[b, t, k, 3], h)):
+                        row_lo = w
+                        row_hi = -1
+                        row_base = y * w
+                        for x in range(xa, xb):
+                            mine = inst_f[row_base + x] == code
+                            sx += np.int64(ownq[row_base + x]) if mine else 0
+                            row_lo = min(row_lo, x) if mine else row_lo
+                            row_hi = max(row_hi, x) if mine else row_hi
+                        if row_hi >= 0:
+                            bx0 = min(bx0, row_lo)
+                            bx1 = max(bx1, row_hi + 1)
+                            by0 = min(by0, y)
                             by1 = y + 1
                     seen[b, t, k] = sx
                     if bx1 > 0:
