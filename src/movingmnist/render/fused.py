@@ -130,77 +130,121 @@ def _span(a, c, lo, hi, xa, xb):
     return xa, xb
 
 
+# Hot loops index whole (or once-reshaped, flat) arrays with unsigned offsets: a view made inside a loop costs two
+# atomic reference-count updates, and an unsigned index needs no negative-index wraparound (so loops vectorise).
+@njit(inline="always")
+def _u(i):
+    return np.uint64(i)
+
+
 @njit(inline="always")
 def _background_frame(
-    frame, b, t, c_n, h, w, static_val, static_cov, has_static, pan, dynamic, base, lut, noise, noise_words
+    frame_f, cov_f, val_f, hb, wb, ox, oy, t, c_n, h, w, has_static, dynamic, base, lut, noise, noise_words
 ):
-    """The background of frame t of sequence b into ``frame (C, H * W)``; see ``render_background_numpy``."""
-    n_words = (w + 7) // 8
-    ox = pan[b, t, 0]
-    oy = pan[b, t, 1]
+    """The background of frame t (view offset ox, oy) into ``frame_f (C * H * W)``; see
+    ``render_background_numpy``. ``cov_f``, ``val_f``: this sequence's static canvas, flat."""
+    n_words = noise_words.size
     frame_t = np.uint64(t) << _S40
     for c in range(c_n):
-        if dynamic:
-            # Row y's words are at counters (t, c h + y, 0 .. n_words - 1), as ``noise_bytes``.
-            for y in range(h):
+        for y in range(h):
+            ro = _u((c * h + y) * w)
+            so = _u((oy + y) * wb + ox)
+            vo = _u((c * hb + oy + y) * wb + ox)
+            if dynamic:
+                # Row y's words are at counters (t, c h + y, 0 .. n_words - 1), as ``noise_bytes``.
                 r = (frame_t | (np.uint64(c * h + y) << _S20)) + _ONE
                 for wi in range(n_words):
-                    noise_words[y * n_words + wi] = _mix(base ^ ((r + np.uint64(wi)) * _GOLDEN))
-        for y in range(h):
-            out_row = frame[c, y * w : (y + 1) * w]
-            nrow = noise[y * n_words * 8 : y * n_words * 8 + w]
-            if has_static:
-                cov_row = static_cov[b, oy + y, ox : ox + w]
-                val_row = static_val[b, c, oy + y, ox : ox + w]
-                if dynamic:
+                    noise_words[wi] = _mix(base ^ ((r + np.uint64(wi)) * _GOLDEN))
+                if has_static:
                     for x in range(w):
-                        out_row[x] = val_row[x] if cov_row[x] != 0 else lut[nrow[x]]
+                        xi = _u(x)
+                        frame_f[ro + xi] = val_f[vo + xi] if cov_f[so + xi] != 0 else lut[noise[xi]]
                 else:
                     for x in range(w):
-                        out_row[x] = val_row[x] if cov_row[x] != 0 else 0
-            elif dynamic:
+                        xi = _u(x)
+                        frame_f[ro + xi] = lut[noise[xi]]
+            elif has_static:
                 for x in range(w):
-                    out_row[x] = lut[nrow[x]]
+                    xi = _u(x)
+                    frame_f[ro + xi] = val_f[vo + xi] if cov_f[so + xi] != 0 else 0
             else:
-                _fill_u8(out_row, 0)
+                for x in range(w):
+                    frame_f[ro + _u(x)] = 0
 
 
 @njit(inline="always")
-def _glyph_table(tab, glyph_pad, g, nx0, ny0, nx1, ny1, wp):
-    """Cell (j, i) of the padded glyph (rows ``ny0 .. ny1``, columns ``nx0 .. nx1``) packs its 2x2 neighbourhood as
-    ``g00 | g01 << 16 | g10 << 32 | g11 << 48`` (one load per bilinear sample)."""
+def _glyph_table(tabs_f, toff, glyph_f, goff, nx0, ny0, nx1, ny1, wp):
+    """Cell (j, i) of a padded glyph (rows ``ny0 .. ny1``, columns ``nx0 .. nx1``) packs its 2x2 neighbourhood as
+    ``g00 | g01 << 16 | g10 << 32 | g11 << 48`` at ``tabs_f[toff + j wp + i]`` (one load per bilinear sample)."""
     for j in range(ny0, ny1 + 1):
-        r0 = glyph_pad[g, j]
-        r1 = glyph_pad[g, j + 1]
+        r0 = goff + j * wp
+        r1 = r0 + wp
         for i in range(nx0, nx1 + 1):
-            tab[j * wp + i] = (
-                np.uint64(r0[i])
-                | (np.uint64(r0[i + 1]) << _S16)
-                | (np.uint64(r1[i]) << _S32)
-                | (np.uint64(r1[i + 1]) << _S48)
+            tabs_f[toff + j * wp + i] = (
+                np.uint64(glyph_f[r0 + i])
+                | (np.uint64(glyph_f[r0 + i + 1]) << _S16)
+                | (np.uint64(glyph_f[r1 + i]) << _S32)
+                | (np.uint64(glyph_f[r1 + i + 1]) << _S48)
             )
 
 
+@njit(inline="always")
+def _sample(tabs_f, toff, glyph_f, goff, wp, uu, vv, nearest):
+    """S at the fixed-point point (uu, vv) given in padded-glyph units (the cell is ``(vv >> 16, uu >> 16)``)."""
+    if nearest:
+        half = np.int64(1) << 15
+        return np.uint64(glyph_f[_u(goff + ((vv + half) >> 16) * wp + ((uu + half) >> 16))]) << _S16
+    quad = tabs_f[_u(toff + (vv >> 16) * wp + (uu >> 16))]
+    fx = np.uint64((uu >> 8) & 255)
+    fy = np.uint64((vv >> 8) & 255)
+    pair = (_U256 - fx) * (quad & _M8) + fx * ((quad >> _S16) & _M8)
+    return (_U256 - fy) * (pair & _LO32) + fy * (pair >> _S32)
+
+
+@njit(inline="always")
+def _level(s, gn):
+    """``min(255, (S G + 2**31) >> 32)`` as int64."""
+    qq = (s * gn + _HALF32) >> _S32
+    return np.int64(255) if qq > _U255 else np.int64(qq)
+
+
+@njit(inline="always")
+def _ink_run(tabs_f, toff, glyph_f, goff, wp, pu, pv, fa, fd, gn, nearest, threshold, xa, xb, tot, lo, hi):
+    """Pixels xa .. xb - 1 of a row off the canvas: only the total ink and the row's extent above the threshold."""
+    for x in range(xa, xb):
+        q = _level(_sample(tabs_f, toff, glyph_f, goff, wp, pu, pv, nearest), gn)
+        pu += fa
+        pv += fd
+        if q > threshold:
+            tot += q
+            lo = min(lo, x)
+            hi = x
+    return tot, lo, hi, pu, pv
+
+
 _NEAREST, _NEED_TOTAL, _COLOUR, _OWNER, _SEMANTIC, _AMODAL = 1, 2, 4, 8, 16, 32
+_FAST = _OWNER | _SEMANTIC  # bilinear, grey, masks: the flags the kernel is specialised for
 
 
 @njit(inline="always")
 def _draw_object(
-    tab, glyph_pad, g, wp, fix, nzbox, gain, gain_c, region, b, t, k, flags, h, w,
-    frame, layer, mode, threshold, inst_f, sem_f, label, ownq, amask, abox,
+    tabs_f, toff, glyph_f, goff, wp, fix, nzbox, gain, gain_c, region, b, t, k, flags, mode, h, w,
+    frame_f, layer, threshold, inst_f, sem_f, label, ownq, amask_f, abox,
 ):
     """Object k of sequence b in frame t, straight into the frame (and the max layer): sample, composite, take
     ownership; the box of its pixels above the threshold goes to ``abox[b, t, k]``. Returns the total ink.
 
     Rows are visited over the exact span where the fixed-point sample point lies in the glyph's support (integer
-    bounds, no per-pixel test); pixels whose 2x2 neighbourhood is blank are skipped."""
+    bounds, no per-pixel test); pixels whose sample is 0 are skipped. ``flags`` and ``mode`` are constants at the
+    specialised call sites, so that the branches on them fold away."""
     nearest = (flags & _NEAREST) != 0
     need_total = (flags & _NEED_TOTAL) != 0
     colour_on = (flags & _COLOUR) != 0
     track_owner = (flags & _OWNER) != 0
     sem_on = (flags & _SEMANTIC) != 0
     amask_on = (flags & _AMODAL) != 0
-    c_n = frame.shape[0]
+    hw = h * w
+    c_n = frame_f.size // hw
     code = np.uint8(k + 1)
     fa, fb, fc = fix[b, t, k, 0], fix[b, t, k, 1], fix[b, t, k, 2]
     fd, fe, ff = fix[b, t, k, 3], fix[b, t, k, 4], fix[b, t, k, 5]
@@ -237,41 +281,29 @@ def _draw_object(
         else:
             ca = xb
             cb = xb
-        row_base = y * w
         row_lo = 1 << 40
         row_hi = -(1 << 40)
-        # Sample points in padded-glyph units: (U >> 16, V >> 16) is the padded cell.
+        # Sample points in padded-glyph units.
         pu = fa * xa + cu + one
         pv = fd * xa + cv + one
-        for x in range(xa, xb):
-            uu = pu
-            vv = pv
+        tot, row_lo, row_hi, pu, pv = _ink_run(
+            tabs_f, toff, glyph_f, goff, wp, pu, pv, fa, fd, gn, nearest, threshold, xa, ca, tot, row_lo, row_hi
+        )
+        row_base = y * w
+        for x in range(ca, cb):
+            s = _sample(tabs_f, toff, glyph_f, goff, wp, pu, pv, nearest)
             pu += fa
             pv += fd
-            if nearest:
-                s = np.uint64(glyph_pad[g, (vv + half) >> 16, (uu + half) >> 16])
-                if s == _ZERO:
-                    continue
-                s = s << _S16
-            else:
-                quad = tab[(vv >> 16) * wp + (uu >> 16)]
-                if quad == _ZERO:
-                    continue
-                fx = np.uint64((uu >> 8) & 255)
-                fy = np.uint64((vv >> 8) & 255)
-                pair = (_U256 - fx) * (quad & _M8) + fx * ((quad >> _S16) & _M8)
-                s = (_U256 - fy) * (pair & _LO32) + fy * (pair >> _S32)
-            qq = (s * gn + _HALF32) >> _S32
-            q = np.int64(255) if qq > _U255 else np.int64(qq)
+            if s == _ZERO:
+                continue
+            q = _level(s, gn)
             if q == 0:
                 continue
             if q > threshold:
                 tot += q
                 row_lo = min(row_lo, x)
                 row_hi = x
-            if x < ca or x >= cb:
-                continue
-            p = row_base + x
+            p = _u(row_base + x)
             if mode == 0:
                 cur = np.int64(layer[p])
                 owned = q >= cur and q > threshold
@@ -281,30 +313,32 @@ def _draw_object(
                 owned = q > threshold
             if colour_on:
                 for ch in range(c_n):
-                    qcu = (s * np.uint64(gain_c[b, t, k, ch]) + _HALF32) >> _S32
-                    qc = np.int64(255) if qcu > _U255 else np.int64(qcu)
-                    below = np.int64(frame[ch, p])
+                    qc = _level(s, np.uint64(gain_c[b, t, k, ch]))
+                    pc = p + _u(ch * hw)
+                    below = np.int64(frame_f[pc])
                     if mode == 0:
-                        frame[ch, p] = qc if qc > below else below
+                        frame_f[pc] = qc if qc > below else below
                     elif mode == 1:
-                        frame[ch, p] = min(below + qc, 255)
+                        frame_f[pc] = min(below + qc, 255)
                     else:
-                        frame[ch, p] = qc
+                        frame_f[pc] = qc
+            elif mode == 0:
+                below = np.int64(frame_f[p])
+                frame_f[p] = q if q > below else below
+            elif mode == 1:
+                frame_f[p] = min(np.int64(frame_f[p]) + q, 255)
             else:
-                if mode == 0:
-                    below = np.int64(frame[0, p])
-                    frame[0, p] = q if q > below else below
-                elif mode == 1:
-                    frame[0, p] = min(np.int64(frame[0, p]) + q, 255)
-                else:
-                    frame[0, p] = q
+                frame_f[p] = q
             if track_owner and owned:
                 inst_f[p] = code
                 ownq[p] = q
                 if sem_on:
                     sem_f[p] = label
             if amask_on and q > threshold:
-                amask[b, t, k, y, x] = True
+                amask_f[p + _u(k * hw)] = True
+        tot, row_lo, row_hi, pu, pv = _ink_run(
+            tabs_f, toff, glyph_f, goff, wp, pu, pv, fa, fd, gn, nearest, threshold, cb, xb, tot, row_lo, row_hi
+        )
         if row_hi >= row_lo:
             bx0 = min(bx0, row_lo)
             bx1 = max(bx1, row_hi + 1)
@@ -316,6 +350,40 @@ def _draw_object(
         abox[b, t, k, 2] = bx1
         abox[b, t, k, 3] = by1
     return tot
+
+
+@njit(inline="always")
+def _measure(inst_f, ownq, code, xa, xb, ya, yb, w, seen, mbox, b, t, k):
+    """Sum of ``ownq`` and box of the pixels of ``inst_f`` equal to ``code`` in rows ``ya .. yb - 1``, columns
+    ``xa .. xb - 1`` into ``seen[b, t, k]`` and ``mbox[b, t, k]`` (left alone when there are none)."""
+    n = xb - xa
+    sx = 0
+    bx0 = xb
+    by0 = yb
+    bx1 = -1
+    by1 = -1
+    for y in range(ya, yb):
+        rb = _u(y * w + xa)
+        lo = n
+        hi = -1
+        acc = 0
+        for i in range(n):  # branch-free: vectorised
+            mine = inst_f[rb + _u(i)] == code
+            acc += np.int64(ownq[rb + _u(i)]) if mine else 0
+            lo = min(lo, i if mine else n)
+            hi = max(hi, i if mine else -1)
+        sx += acc
+        if hi >= 0:
+            bx0 = min(bx0, lo + xa)
+            bx1 = max(bx1, hi + xa + 1)
+            by0 = min(by0, y)
+            by1 = y + 1
+    seen[b, t, k] = sx
+    if bx1 > 0:
+        mbox[b, t, k, 0] = bx0
+        mbox[b, t, k, 1] = by0
+        mbox[b, t, k, 2] = bx1
+        mbox[b, t, k, 3] = by1
 
 
 @njit(cache=True, nogil=True)
@@ -340,12 +408,15 @@ def render(
     hw = h * w
     hp = glyph_pad.shape[1]
     wp = glyph_pad.shape[2]
-    n_words = (w + 7) // 8
-    noise = np.zeros(h * n_words * 8, dtype=np.uint8)
+    hb = static_cov.shape[1]
+    wb = static_cov.shape[2]
+    glyph_f = glyph_pad.reshape(-1)
+    noise = np.zeros((w + 7) // 8 * 8, dtype=np.uint8)
     noise_words = noise.view(np.uint64)  # little-endian: byte j of word i is pixel 8 i + j, as the reference
     layer = np.zeros(hw, dtype=np.uint8)
     ownq = np.zeros(hw, dtype=np.uint8)
-    tabs = np.zeros((max(k_n, 1), hp * wp), dtype=np.uint64)
+    tsize = hp * wp
+    tabs_f = np.zeros(max(k_n, 1) * tsize, dtype=np.uint64)
     colour_on = c_n > 1
     flags = (
         (_NEAREST if nearest else 0)
@@ -355,24 +426,28 @@ def render(
         | (_SEMANTIC if sem_on else 0)
         | (_AMODAL if amask_on else 0)
     )
+    fast = (flags & ~_NEED_TOTAL) == _FAST
     dummy = np.zeros(hw, dtype=np.uint8)
+    amask_dummy = np.zeros(1, dtype=np.bool_)
     side = d_mask.shape[2]
     for b in range(b_n):
         base = _mix(np.uint64(index[b]) * _GOLDEN + key)
+        cov_f = static_cov[b].reshape(-1)
+        val_f = static_val[b].reshape(-1)
         if not nearest:
             for k in range(k_n):
                 g = gidx[b, k]
                 if g >= 0 and nzbox[b, k, 2] > nzbox[b, k, 0] and nzbox[b, k, 3] > nzbox[b, k, 1]:
-                    _glyph_table(tabs[k], glyph_pad, g, nzbox[b, k, 0], nzbox[b, k, 1], nzbox[b, k, 2],
-                                 nzbox[b, k, 3], wp)
+                    _glyph_table(tabs_f, k * tsize, glyph_f, g * tsize, nzbox[b, k, 0], nzbox[b, k, 1],
+                                 nzbox[b, k, 2], nzbox[b, k, 3], wp)
         for t in range(t_n):
-            frame = frames[b, t].reshape(c_n, hw)
+            frame_f = frames[b, t].reshape(-1)
             # Background, and the distractors that do not occlude.
             if bg_on:
-                _background_frame(frame, b, t, c_n, h, w, static_val, static_cov, has_static, pan, dynamic, base,
-                                  lut, noise, noise_words)
+                _background_frame(frame_f, cov_f, val_f, hb, wb, pan[b, t, 0], pan[b, t, 1], t, c_n, h, w,
+                                  has_static, dynamic, base, lut, noise, noise_words)
             else:
-                _fill_u8(frames[b, t].reshape(c_n * hw), 0)
+                _fill_u8(frame_f, 0)
             if dmap_on:
                 _fill_u8(dmap[b, t].reshape(hw).view(np.uint8), 255)  # int16 -1
             if d_on and not d_occlude:
@@ -387,7 +462,7 @@ def render(
                             if d_mask[b, n, ry, rx]:
                                 x = px0 + rx
                                 for c in range(c_n):
-                                    frame[c, y * w + x] = d_value[b, n, c]
+                                    frame_f[_u(c * hw + y * w + x)] = d_value[b, n, c]
                                 if dmap_on:
                                     dmap[b, t, y, x] = n
             # Objects.
@@ -402,7 +477,10 @@ def render(
             else:
                 sem_f = dummy
             if amask_on:
-                _fill_u8(amask[b, t].reshape(k_n * hw).view(np.uint8), 0)
+                amask_f = amask[b, t].reshape(k_n * hw)
+                _fill_u8(amask_f.view(np.uint8), 0)
+            else:
+                amask_f = amask_dummy
             if mode == 0:
                 _fill_u8(layer, 0)
             for k in range(k_n):
@@ -419,10 +497,28 @@ def render(
                 g = gidx[b, k]
                 if g < 0 or region[b, t, k, 2] <= region[b, t, k, 0] or region[b, t, k, 3] <= region[b, t, k, 1]:
                     continue
-                total[b, t, k] = _draw_object(
-                    tabs[k], glyph_pad, g, wp, fix, nzbox, gain, gain_c, region, b, t, k, flags, h, w,
-                    frame, layer, mode, threshold, inst_f, sem_f, labels[b, k], ownq, amask, abox,
-                )
+                label = labels[b, k]
+                toff = k * tsize
+                goff = g * tsize
+                # Specialised copies for the common flags (constants fold the per-pixel branches away).
+                if fast and mode == 2:
+                    tot = _draw_object(
+                        tabs_f, toff, glyph_f, goff, wp, fix, nzbox, gain, gain_c, region, b, t, k,
+                        _FAST | (flags & _NEED_TOTAL), 2, h, w, frame_f, layer, threshold, inst_f, sem_f, label,
+                        ownq, amask_f, abox,
+                    )
+                elif fast and mode == 0:
+                    tot = _draw_object(
+                        tabs_f, toff, glyph_f, goff, wp, fix, nzbox, gain, gain_c, region, b, t, k,
+                        _FAST | (flags & _NEED_TOTAL), 0, h, w, frame_f, layer, threshold, inst_f, sem_f, label,
+                        ownq, amask_f, abox,
+                    )
+                else:
+                    tot = _draw_object(
+                        tabs_f, toff, glyph_f, goff, wp, fix, nzbox, gain, gain_c, region, b, t, k,
+                        flags, mode, h, w, frame_f, layer, threshold, inst_f, sem_f, label, ownq, amask_f, abox,
+                    )
+                total[b, t, k] = tot
             # Distractors that occlude: composited like objects, taking ownership away.
             if d_on and d_occlude:
                 for n in range(n_dist):
@@ -437,7 +533,7 @@ def render(
                             if not d_mask[b, n, ry, rx]:
                                 continue
                             x = px0 + rx
-                            p = y * w + x
+                            p = _u(y * w + x)
                             if mode == 0:
                                 cur = np.int64(layer[p])
                                 owned = q >= cur and q > threshold
@@ -447,13 +543,14 @@ def render(
                                 owned = q > threshold
                             for c in range(c_n):
                                 qc = np.int64(d_value[b, n, c])
-                                below = np.int64(frame[c, p])
+                                pc = p + _u(c * hw)
+                                below = np.int64(frame_f[pc])
                                 if mode == 0:
-                                    frame[c, p] = qc if qc > below else below
+                                    frame_f[pc] = qc if qc > below else below
                                 elif mode == 1:
-                                    frame[c, p] = min(below + qc, 255)
+                                    frame_f[pc] = min(below + qc, 255)
                                 else:
-                                    frame[c, p] = qc
+                                    frame_f[pc] = qc
                             if owned and track_owner:
                                 inst_f[p] = 0
                                 if sem_on:
@@ -463,36 +560,9 @@ def render(
             # What each object owns once the frame is final (inside its amodal box on the canvas).
             if measure:
                 for k in range(k_n):
-                    if abox[b, t, k, 2] <= abox[b, t, k, 0]:
-                        continue
-                    code = np.uint8(k + 1)
-                    sx = 0
-                    bx0 = w
-                    by0 = h
-                    bx1 = -1
-                    by1 = -1
-                    xa = max(abox[b, t, k, 0], 0)
-                    xb = min(abox[b, t, k, 2], w)
-                    for y in range(max(abox[b, t, k, 1], 0), min(abox[b, t, k, 3], h)):
-                        row_lo = w
-                        row_hi = -1
-                        row_base = y * w
-                        for x in range(xa, xb):
-                            mine = inst_f[row_base + x] == code
-                            sx += np.int64(ownq[row_base + x]) if mine else 0
-                            row_lo = min(row_lo, x) if mine else row_lo
-                            row_hi = max(row_hi, x) if mine else row_hi
-                        if row_hi >= 0:
-                            bx0 = min(bx0, row_lo)
-                            bx1 = max(bx1, row_hi + 1)
-                            by0 = min(by0, y)
-                            by1 = y + 1
-                    seen[b, t, k] = sx
-                    if bx1 > 0:
-                        mbox[b, t, k, 0] = bx0
-                        mbox[b, t, k, 1] = by0
-                        mbox[b, t, k, 2] = bx1
-                        mbox[b, t, k, 3] = by1
+                    if abox[b, t, k, 2] > abox[b, t, k, 0]:
+                        _measure(inst_f, ownq, np.uint8(k + 1), max(abox[b, t, k, 0], 0), min(abox[b, t, k, 2], w),
+                                 max(abox[b, t, k, 1], 0), min(abox[b, t, k, 3], h), w, seen, mbox, b, t, k)
 
 
 @njit(cache=True, nogil=True)

@@ -188,8 +188,8 @@ def _run_numba(kern, gen, index, plan, frames, gidx, nzbox, fix, region, gain, g
         d = (dist.present, dist.mask, dist.value, dist.grey, dist.position)
     has_static = plan is not None and plan.static_val is not None
     kern.render(
-        plan.static_val if has_static else np.zeros((1, 1, 1, 1), np.uint8),
-        plan.static_cov if has_static else np.zeros((1, 1, 1), np.uint8),
+        plan.static_val if has_static else np.zeros((b, c, 1, 1), np.uint8),
+        plan.static_cov if has_static else np.zeros((b, 1, 1), np.uint8),
         has_static,
         plan.pan if plan is not None else np.zeros((b, t, 2), np.int64),
         plan is not None and plan.dynamic_noise,
