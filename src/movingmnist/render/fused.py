@@ -13,7 +13,12 @@ Import this module only through :func:`kernels`, which returns None when numba i
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from llvmlite.binding import llvm_version_info
+from numba import njit, types
+from numba.core import cgutils
+from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
+from numba.extending import intrinsic
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MUL1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -26,6 +31,128 @@ _S31 = np.uint64(31)
 _S40 = np.uint64(40)
 _ONE = np.uint64(1)
 _FF = np.uint64(0xFF)
+
+
+# -- explicit SIMD (LLVM vector IR) ------------------------------------------------------------------------------------
+# LLVM does not vectorise a loop that gathers from one array and stores to another (it cannot prove they do not
+# overlap), so eight bilinear samples are computed at once in vector IR: one masked gather of the packed 2x2
+# neighbourhoods, then the same integer arithmetic lane by lane; the eight levels come back packed in a uint64 (lane j
+# in byte j, the order of memory). LLVM lowers this to AVX-512/AVX2 gathers where they exist and to scalar code
+# elsewhere, so the result is the same everywhere.
+_I64 = ir.IntType(64)
+_V8 = ir.VectorType(_I64, 8)
+# The intrinsic's name spells its pointer type: opaque pointers from LLVM 15 on.
+_GATHER = "llvm.masked.gather.v8i64.v8p0" if llvm_version_info >= (15,) else "llvm.masked.gather.v8i64.v8p0i64"
+
+
+def _splat(builder, value):
+    one = builder.insert_element(ir.Constant(_V8, ir.Undefined), value, ir.Constant(ir.IntType(32), 0))
+    zeros = ir.Constant(ir.VectorType(ir.IntType(32), 8), [0] * 8)
+    return builder.shuffle_vector(one, ir.Constant(_V8, ir.Undefined), zeros)
+
+
+def _vconst(value):
+    return ir.Constant(_V8, [value] * 8)
+
+
+@intrinsic
+def _levels8(typingctx, tabs_f, toff, wp, pu, pv, fa, fd, gn, n):
+    """Levels ``min(255, (S G + 2**31) >> 32)`` of the bilinear samples at ``(pu + j fa, pv + j fd)``, j < n <= 8
+    (padded-glyph units, see :func:`_sample`), packed as byte j of the result; lanes j >= n are 0."""
+    i64 = types.int64
+    sig = types.uint64(tabs_f, i64, i64, i64, i64, i64, i64, types.uint64, i64)
+
+    def codegen(context, builder, signature, args):
+        tab, toff_, wp_, pu_, pv_, fa_, fd_, gn_, n_ = args
+        data = context.make_array(signature.args[0])(context, builder, tab).data
+        lane = ir.Constant(_V8, list(range(8)))
+        u = builder.add(_splat(builder, pu_), builder.mul(_splat(builder, fa_), lane))
+        v = builder.add(_splat(builder, pv_), builder.mul(_splat(builder, fd_), lane))
+        c16 = _vconst(16)
+        cell = builder.add(builder.mul(builder.ashr(v, c16), _splat(builder, wp_)), builder.ashr(u, c16))
+        cell = builder.add(cell, _splat(builder, toff_))
+        live = builder.icmp_signed("<", lane, _splat(builder, n_))
+        ptr_v = ir.VectorType(_I64.as_pointer(), 8)
+        addr = builder.add(_splat(builder, builder.ptrtoint(data, _I64)), builder.shl(cell, _vconst(3)))
+        ptrs = builder.inttoptr(addr, ptr_v)
+        fnty = ir.FunctionType(_V8, [ptr_v, ir.IntType(32), ir.VectorType(ir.IntType(1), 8), _V8])
+        gather = cgutils.get_or_insert_function(builder.module, fnty, _GATHER)
+        quad = builder.call(gather, [ptrs, ir.Constant(ir.IntType(32), 8), live, _vconst(0)])
+        c255, c256, m8 = _vconst(255), _vconst(256), _vconst(0x000000FF000000FF)
+        fx = builder.and_(builder.lshr(u, _vconst(8)), c255)
+        fy = builder.and_(builder.lshr(v, _vconst(8)), c255)
+        pair = builder.add(
+            builder.mul(builder.sub(c256, fx), builder.and_(quad, m8)),
+            builder.mul(fx, builder.and_(builder.lshr(quad, c16), m8)),
+        )
+        c32 = _vconst(32)
+        s = builder.add(
+            builder.mul(builder.sub(c256, fy), builder.and_(pair, _vconst(0xFFFFFFFF))),
+            builder.mul(fy, builder.lshr(pair, c32)),
+        )
+        qq = builder.lshr(builder.add(builder.mul(s, _splat(builder, gn_)), _vconst(1 << 31)), c32)
+        q = builder.select(builder.icmp_unsigned(">", qq, c255), c255, qq)
+        return builder.bitcast(builder.trunc(q, ir.VectorType(ir.IntType(8), 8)), _I64)
+
+    return sig, codegen
+
+
+@intrinsic
+def _load8(typingctx, arr, offset):
+    """The 8 bytes of a uint8 array at ``offset`` (unaligned) as a uint64, byte j being ``arr[offset + j]``."""
+    sig = types.uint64(arr, types.uint64)
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        ptr = builder.bitcast(builder.gep(data, [args[1]]), _I64.as_pointer())
+        return builder.load(ptr, align=1)
+
+    return sig, codegen
+
+
+@intrinsic
+def _store8(typingctx, arr, offset, value):
+    """Store a uint64 as the 8 bytes of a uint8 array at ``offset`` (unaligned)."""
+    sig = types.void(arr, types.uint64, types.uint64)
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        ptr = builder.bitcast(builder.gep(data, [args[1]]), _I64.as_pointer())
+        builder.store(args[2], ptr, align=1)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+_L7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+_H8 = np.uint64(0x8080808080808080)
+_B01 = np.uint64(0x0101010101010101)
+_W16 = np.uint64(0x00FF00FF00FF00FF)
+_W01 = np.uint64(0x0001000100010001)
+_S7 = np.uint64(7)
+_S3 = np.uint64(3)
+_S56 = np.uint64(56)
+
+
+@njit(inline="always")
+def _nonzero_bytes(q8):
+    """0xFF in each nonzero byte of q8, 0 elsewhere."""
+    high = (((q8 & _L7) + _L7) | q8) & _H8
+    return (high >> _S7) * _FF
+
+
+@njit(inline="always")
+def _ge_bytes(a, b):
+    """0xFF in each byte where a >= b (unsigned), 0 elsewhere."""
+    low = (a | _H8) - (b & _L7)  # per byte: high bit set where a's low 7 bits >= b's, no borrow across bytes
+    high = ((a & ~b) | (~(a ^ b) & low)) & _H8
+    return (high >> _S7) * _FF
+
+
+@njit(inline="always")
+def _byte_sum(q8):
+    pairs = (q8 & _W16) + ((q8 >> _S8) & _W16)
+    return np.int64((pairs * _W01) >> _S48)
 
 
 @njit(inline="always")
@@ -208,20 +335,6 @@ def _level(s, gn):
     return np.int64(255) if qq > _U255 else np.int64(qq)
 
 
-@njit(inline="always")
-def _ink_run(tabs_f, toff, glyph_f, goff, wp, pu, pv, fa, fd, gn, nearest, threshold, xa, xb, tot, lo, hi):
-    """Pixels xa .. xb - 1 of a row off the canvas: only the total ink and the row's extent above the threshold."""
-    for x in range(xa, xb):
-        q = _level(_sample(tabs_f, toff, glyph_f, goff, wp, pu, pv, nearest), gn)
-        pu += fa
-        pv += fd
-        if q > threshold:
-            tot += q
-            lo = min(lo, x)
-            hi = x
-    return tot, lo, hi, pu, pv
-
-
 _NEAREST, _NEED_TOTAL, _COLOUR, _OWNER, _SEMANTIC, _AMODAL = 1, 2, 4, 8, 16, 32
 _FAST = _OWNER | _SEMANTIC  # bilinear, grey, masks: the flags the kernel is specialised for
 
@@ -235,17 +348,24 @@ def _draw_object(
     ownership; the box of its pixels above the threshold goes to ``abox[b, t, k]``. Returns the total ink.
 
     Rows are visited over the exact span where the fixed-point sample point lies in the glyph's support (integer
-    bounds, no per-pixel test); pixels whose sample is 0 are skipped. ``flags`` and ``mode`` are constants at the
-    specialised call sites, so that the branches on them fold away."""
+    bounds, no per-pixel test), 8 pixels at a time (bilinear: :func:`_levels8`); under ``over`` with threshold 0 on
+    a grey canvas (the segmentation preset) the 8 pixels are composited with word operations, otherwise pixel by
+    pixel. ``flags``, ``mode`` and ``threshold`` are constants at the specialised call sites, so that the branches
+    on them fold away. (All per-pixel code is in this body: an inlined helper taking arrays would update reference
+    counts at every call.)"""
     nearest = (flags & _NEAREST) != 0
     need_total = (flags & _NEED_TOTAL) != 0
     colour_on = (flags & _COLOUR) != 0
     track_owner = (flags & _OWNER) != 0
     sem_on = (flags & _SEMANTIC) != 0
     amask_on = (flags & _AMODAL) != 0
+    words = not nearest and not colour_on and track_owner and sem_on and not amask_on and mode != 1
+    words = words and threshold == 0
     hw = h * w
     c_n = frame_f.size // hw
     code = np.uint8(k + 1)
+    code8 = _B01 * np.uint64(k + 1)
+    label8 = _B01 * np.uint64(label)
     fa, fb, fc = fix[b, t, k, 0], fix[b, t, k, 1], fix[b, t, k, 2]
     fd, fe, ff = fix[b, t, k, 3], fix[b, t, k, 4], fix[b, t, k, 5]
     one = np.int64(1) << 16
@@ -274,71 +394,107 @@ def _draw_object(
         xa, xb = _span(fd, cv, lo_v, hi_v, xa, xb)
         if xb <= xa:
             continue
-        # Pixels off the canvas only count towards the total and the amodal box.
+        cu += one  # sample points in padded-glyph units from here on
+        cv += one
+        # Pixels off the canvas only count towards the total and the amodal box: segments 0 and 2.
         if 0 <= y < h:
             ca = min(max(xa, 0), xb)
             cb = max(min(xb, w), ca)
         else:
             ca = xb
             cb = xb
+        row_base = y * w
         row_lo = 1 << 40
         row_hi = -(1 << 40)
-        # Sample points in padded-glyph units.
-        pu = fa * xa + cu + one
-        pv = fd * xa + cv + one
-        tot, row_lo, row_hi, pu, pv = _ink_run(
-            tabs_f, toff, glyph_f, goff, wp, pu, pv, fa, fd, gn, nearest, threshold, xa, ca, tot, row_lo, row_hi
-        )
-        row_base = y * w
-        for x in range(ca, cb):
-            s = _sample(tabs_f, toff, glyph_f, goff, wp, pu, pv, nearest)
-            pu += fa
-            pv += fd
-            if s == _ZERO:
-                continue
-            q = _level(s, gn)
-            if q == 0:
-                continue
-            if q > threshold:
-                tot += q
-                row_lo = min(row_lo, x)
-                row_hi = x
-            p = _u(row_base + x)
-            if mode == 0:
-                cur = np.int64(layer[p])
-                owned = q >= cur and q > threshold
-                if q > cur:
-                    layer[p] = q
+        for seg in range(3):
+            if seg == 0:
+                sa, sb = xa, ca
+            elif seg == 1:
+                sa, sb = ca, cb
             else:
-                owned = q > threshold
-            if colour_on:
-                for ch in range(c_n):
-                    qc = _level(s, np.uint64(gain_c[b, t, k, ch]))
-                    pc = p + _u(ch * hw)
-                    below = np.int64(frame_f[pc])
+                sa, sb = cb, xb
+            on = seg == 1
+            for xc in range(sa, sb, 8):
+                n = min(8, sb - xc)
+                q8 = _ZERO
+                if not nearest:
+                    q8 = _levels8(tabs_f, toff, wp, fa * xc + cu, fd * xc + cv, fa, fd, gn, n)
+                    if q8 == _ZERO:
+                        continue
+                p = _u(row_base + xc)
+                if on and words and p + _u(8) <= _u(hw):
+                    # Eight pixels with word operations (threshold 0: owned where q > 0, under max also q >= the
+                    # layer).
+                    nz = _nonzero_bytes(q8)
                     if mode == 0:
-                        frame_f[pc] = qc if qc > below else below
-                    elif mode == 1:
-                        frame_f[pc] = min(below + qc, 255)
+                        cur = _load8(layer, p)
+                        ge = _ge_bytes(q8, cur)
+                        _store8(layer, p, (q8 & ge) | (cur & ~ge))
+                        below = _load8(frame_f, p)
+                        ge_f = _ge_bytes(q8, below)
+                        _store8(frame_f, p, (q8 & ge_f) | (below & ~ge_f))
+                        owned = nz & ge
                     else:
-                        frame_f[pc] = qc
-            elif mode == 0:
-                below = np.int64(frame_f[p])
-                frame_f[p] = q if q > below else below
-            elif mode == 1:
-                frame_f[p] = min(np.int64(frame_f[p]) + q, 255)
-            else:
-                frame_f[p] = q
-            if track_owner and owned:
-                inst_f[p] = code
-                ownq[p] = q
-                if sem_on:
-                    sem_f[p] = label
-            if amask_on and q > threshold:
-                amask_f[p + _u(k * hw)] = True
-        tot, row_lo, row_hi, pu, pv = _ink_run(
-            tabs_f, toff, glyph_f, goff, wp, pu, pv, fa, fd, gn, nearest, threshold, cb, xb, tot, row_lo, row_hi
-        )
+                        _store8(frame_f, p, (_load8(frame_f, p) & ~nz) | q8)
+                        owned = nz
+                    keep = ~owned
+                    _store8(ownq, p, (_load8(ownq, p) & keep) | (q8 & owned))
+                    _store8(inst_f, p, (_load8(inst_f, p) & keep) | (code8 & owned))
+                    _store8(sem_f, p, (_load8(sem_f, p) & keep) | (label8 & owned))
+                    tot += _byte_sum(q8)
+                    row_lo = min(row_lo, xc + np.int64(trailing_zeros(nz) >> _S3))
+                    row_hi = xc + 7 - np.int64(leading_zeros(nz) >> _S3)
+                    continue
+                for j in range(n):
+                    x = xc + j
+                    s = _ZERO
+                    if nearest or (on and colour_on):
+                        s = _sample(tabs_f, toff, glyph_f, goff, wp, fa * x + cu, fd * x + cv, nearest)
+                    if nearest:
+                        q = _level(s, gn)
+                    else:
+                        q = np.int64((q8 >> _u(8 * j)) & _FF)
+                    if q == 0:
+                        continue
+                    if q > threshold:
+                        tot += q
+                        row_lo = min(row_lo, x)
+                        row_hi = x
+                    if not on:
+                        continue
+                    pj = p + _u(j)
+                    if mode == 0:
+                        cur = np.int64(layer[pj])
+                        owned = q >= cur and q > threshold
+                        if q > cur:
+                            layer[pj] = q
+                    else:
+                        owned = q > threshold
+                    if colour_on:
+                        for ch in range(c_n):
+                            qc = _level(s, np.uint64(gain_c[b, t, k, ch]))
+                            pc = pj + _u(ch * hw)
+                            below = np.int64(frame_f[pc])
+                            if mode == 0:
+                                frame_f[pc] = qc if qc > below else below
+                            elif mode == 1:
+                                frame_f[pc] = min(below + qc, 255)
+                            else:
+                                frame_f[pc] = qc
+                    elif mode == 0:
+                        below = np.int64(frame_f[pj])
+                        frame_f[pj] = q if q > below else below
+                    elif mode == 1:
+                        frame_f[pj] = min(np.int64(frame_f[pj]) + q, 255)
+                    else:
+                        frame_f[pj] = q
+                    if track_owner and owned:
+                        inst_f[pj] = code
+                        ownq[pj] = q
+                        if sem_on:
+                            sem_f[pj] = label
+                    if amask_on and q > threshold:
+                        amask_f[pj + _u(k * hw)] = True
         if row_hi >= row_lo:
             bx0 = min(bx0, row_lo)
             bx1 = max(bx1, row_hi + 1)
@@ -501,10 +657,10 @@ def render(
                 toff = k * tsize
                 goff = g * tsize
                 # Specialised copies for the common flags (constants fold the per-pixel branches away).
-                if fast and mode == 2:
+                if fast and mode == 2 and threshold == 0:
                     tot = _draw_object(
                         tabs_f, toff, glyph_f, goff, wp, fix, nzbox, gain, gain_c, region, b, t, k,
-                        _FAST | (flags & _NEED_TOTAL), 2, h, w, frame_f, layer, threshold, inst_f, sem_f, label,
+                        _FAST | (flags & _NEED_TOTAL), 2, h, w, frame_f, layer, 0, inst_f, sem_f, label,
                         ownq, amask_f, abox,
                     )
                 elif fast and mode == 0:
