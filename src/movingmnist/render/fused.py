@@ -166,24 +166,6 @@ def _mix(x):
 
 
 @njit(inline="always")
-def _covers(kind, sw, sh, apex, rx, ry):
-    if rx < 0 or rx >= sw or ry < 0 or ry >= sh:
-        return False
-    if kind == 0:
-        return True
-    if kind == 1:
-        dx = (2.0 * rx + 1.0 - sw) / sw
-        dy = (2.0 * ry + 1.0 - sh) / sh
-        return dx * dx + dy * dy <= 1.0
-    px = rx + 0.5
-    py = ry + 0.5
-    ax = apex * sw
-    e1 = (0.0 - ax) * (py - 0.0) - (sh - 0.0) * (px - ax)
-    e2 = (ax - sw) * (py - sh) - (0.0 - sh) * (px - sw)
-    return e1 <= 0.0 and e2 <= 0.0
-
-
-@njit(inline="always")
 def _fill_u8(a, value):
     """Fill a contiguous 1-d uint8 array, eight bytes at a time (numba's ``a[:] = v`` stores byte by byte)."""
     n = a.size
@@ -197,31 +179,71 @@ def _fill_u8(a, value):
         a[i] = value
 
 
+# Hot loops index whole (or once-reshaped, flat) arrays with unsigned offsets: a view made inside a loop costs two
+# atomic reference-count updates, and an unsigned index needs no negative-index wraparound (so loops vectorise).
+@njit(inline="always")
+def _u(i):
+    return np.uint64(i)
+
+
 @njit(cache=True, nogil=True)
 def paint_shapes(val, cov, present, kind, size, apex, topleft, value):
-    """Static shapes over the background canvas; see ``backgrounds.paint_shapes_numpy``."""
+    """Static shapes over the background canvas; see ``backgrounds.paint_shapes_numpy`` (the same floating-point
+    tests: rectangles fill their box, ellipses and triangles test each pixel centre), row by row, branch-free."""
     b_n, c_n, hb, wb = val.shape
+    hwb = hb * wb
     n_slots = present.shape[1]
     for b in range(b_n):
+        cov_f = cov[b].reshape(-1)
+        val_f = val[b].reshape(-1)
         for j in range(n_slots):
             if not present[b, j]:
                 continue
             sw = size[b, j, 0]
             sh = size[b, j, 1]
-            x0 = topleft[b, j, 0]
+            x0 = topleft[b, j, 0]  # in 0 .. big - size
             y0 = topleft[b, j, 1]
-            for ry in range(sh):
-                y = y0 + ry
-                if y >= hb:
-                    break
-                for rx in range(sw):
-                    x = x0 + rx
-                    if x >= wb:
-                        break
-                    if _covers(kind[b, j], sw, sh, apex[b, j], rx, ry):
-                        cov[b, y, x] = 1
-                        for ch in range(c_n):
-                            val[b, ch, y, x] = value[b, j, ch]
+            nx = min(sw, wb - x0)
+            kd = kind[b, j]
+            ax = apex[b, j] * sw
+            for ry in range(min(sh, hb - y0)):
+                base = _u((y0 + ry) * wb + x0)
+                dy = (2.0 * ry + 1.0 - sh) / sh
+                dy2 = dy * dy
+                py = ry + 0.5
+                for ch in range(c_n):
+                    v = value[b, j, ch]
+                    vb = base + _u(ch * hwb)
+                    if kd == 0:
+                        for rx in range(nx):
+                            val_f[vb + _u(rx)] = v
+                    elif kd == 1:
+                        for rx in range(nx):
+                            dx = (2.0 * rx + 1.0 - sw) / sw
+                            inside = dx * dx + dy2 <= 1.0
+                            val_f[vb + _u(rx)] = v if inside else val_f[vb + _u(rx)]
+                    else:
+                        for rx in range(nx):
+                            px = rx + 0.5
+                            e1 = (0.0 - ax) * (py - 0.0) - (sh - 0.0) * (px - ax)
+                            e2 = (ax - sw) * (py - sh) - (0.0 - sh) * (px - sw)
+                            inside = e1 <= 0.0 and e2 <= 0.0
+                            val_f[vb + _u(rx)] = v if inside else val_f[vb + _u(rx)]
+                if kd == 0:
+                    for rx in range(nx):
+                        cov_f[base + _u(rx)] = 1
+                elif kd == 1:
+                    for rx in range(nx):
+                        dx = (2.0 * rx + 1.0 - sw) / sw
+                        inside = dx * dx + dy2 <= 1.0
+                        cov_f[base + _u(rx)] = 1 if inside else cov_f[base + _u(rx)]
+                else:
+                    for rx in range(nx):
+                        px = rx + 0.5
+                        e1 = (0.0 - ax) * (py - 0.0) - (sh - 0.0) * (px - ax)
+                        e2 = (ax - sw) * (py - sh) - (0.0 - sh) * (px - sw)
+                        inside = e1 <= 0.0 and e2 <= 0.0
+                        cov_f[base + _u(rx)] = 1 if inside else cov_f[base + _u(rx)]
 
 
 _M8 = np.uint64(0x000000FF000000FF)
@@ -255,13 +277,6 @@ def _span(a, c, lo, hi, xa, xb):
     if xb < xa:
         xb = xa
     return xa, xb
-
-
-# Hot loops index whole (or once-reshaped, flat) arrays with unsigned offsets: a view made inside a loop costs two
-# atomic reference-count updates, and an unsigned index needs no negative-index wraparound (so loops vectorise).
-@njit(inline="always")
-def _u(i):
-    return np.uint64(i)
 
 
 @njit(inline="always")

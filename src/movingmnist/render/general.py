@@ -71,19 +71,27 @@ def regions(
     matrix: np.ndarray, nzbox: np.ndarray, present: np.ndarray, nearest: bool, canvas_hw: tuple[int, int]
 ) -> np.ndarray:
     """Integer pixel box ``(B, T, K, 4)`` (x0, y0, x1, y1 exclusive) holding every pixel whose sample lies in the
-    support, one pixel of margin, capped to one canvas around the canvas. Empty (all 0) for absent or blank glyphs."""
-    from ..appearance import transformed_box
+    support, one pixel of margin, capped to one canvas around the canvas. Empty (all 0) for absent or blank glyphs.
 
+    The support rectangle's corners map to ``(a u + b v) + c``; rounding is monotonic, so the smallest (largest) of
+    the four is ``(min(a u) + min(b v)) + c`` (max), which is what is computed (the same bits as mapping the corners,
+    :func:`movingmnist.appearance.transformed_box`, with far fewer operations)."""
     big_h, big_w = canvas_hw
     rect = support_rect(nzbox, nearest)[:, None]  # (B, 1, K, 4)
-    box = transformed_box(matrix, rect)
+    out = np.empty(matrix.shape[:-2] + (4,), dtype=np.int64)
     with np.errstate(invalid="ignore"):
-        low = np.floor(box[..., 0:2]) - 1
-        high = np.floor(box[..., 2:4]) + 2
-        out = np.concatenate([low, high], axis=-1)
-    lo = np.array([-big_w, -big_h, -big_w, -big_h], dtype=np.float64)
-    hi = np.array([2 * big_w, 2 * big_h, 2 * big_w, 2 * big_h], dtype=np.float64)
-    out = np.nan_to_num(np.clip(out, lo, hi), nan=0.0).astype(np.int64)
+        for axis, size in ((0, big_w), (1, big_h)):
+            pu0 = matrix[..., axis, 0] * rect[..., 0]
+            pu1 = matrix[..., axis, 0] * rect[..., 2]
+            pv0 = matrix[..., axis, 1] * rect[..., 1]
+            pv1 = matrix[..., axis, 1] * rect[..., 3]
+            shift = matrix[..., axis, 2]
+            low = np.floor((np.minimum(pu0, pu1) + np.minimum(pv0, pv1)) + shift) - 1
+            high = np.floor((np.maximum(pu0, pu1) + np.maximum(pv0, pv1)) + shift) + 2
+            for col, value in ((axis, low), (axis + 2, high)):
+                np.clip(value, -size, 2 * size, out=value)
+                value[np.isnan(value)] = 0.0
+                out[..., col] = value
     blank = (~present | (nzbox[..., 2] <= nzbox[..., 0]) | (nzbox[..., 3] <= nzbox[..., 1]))[:, None]
     empty = blank | (out[..., 2] <= out[..., 0]) | (out[..., 3] <= out[..., 1])
     out[empty] = 0
