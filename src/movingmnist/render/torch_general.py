@@ -3,10 +3,11 @@ backgrounds (constant, noise, images, static shapes, pan, moving distractors), c
 boxes, visibility, amodal masks and flow, by the rules of :mod:`movingmnist.render.general` (the numpy reference).
 
 Latents (appearance schedules, poses, background plans) are ported operation for operation and equal numpy's bit
-for bit. Pixels follow the reference's arithmetic in float64 in the same order (``u = a x + (b y + c)``, the same
-bilinear weights, ``q = min(255, floor(s * brightness + 0.5))``), so on CPU and CUDA they currently match the
-reference byte for byte; the promise is frames within 1 grey level of it (the reference may move to fixed-point
-weights) and masks that follow from those frames by the same rules.
+for bit. Pixels follow the reference's integer arithmetic: inverse poses in 16.16 fixed point (:func:`fixed_poses`,
+unusable poses draw nothing), ``U = A x + B y + C`` in int64, 8-bit bilinear weights ``fx = (U >> 8) & 255``,
+fixed-point support tests, and ``q = min(255, (S G + 2**31) >> 32)`` with integer gains (:func:`fixed_gains`), so
+frames and masks match the reference byte for byte on every device (the only float steps, the fixed-point
+conversions and the regions, are the reference's IEEE operations in its order).
 
 How the pixels are computed, batched over sequences (no Python loop over sequences or frames):
 
@@ -14,9 +15,9 @@ How the pixels are computed, batched over sequences (no Python loop over sequenc
   is an *item*. Items are sorted by object slot and by a size class of their region (sides from a geometric ladder)
   and processed as groups of equal-sized patches: one sync per sub-batch reads the group sizes. So a glyph scaled to
   ten times its size costs a large patch for its own items only.
-- A patch inverse-maps its pixels to glyph coordinates and gathers the 2x2 (or 1) texels from the glyph bank held
-  on the device with two pixels of zero padding; indices are clamped into that padding, which gives exactly the
-  reference's zero outside the glyph's nonzero box without an ``inside`` test.
+- A patch inverse-maps its pixels to fixed-point glyph coordinates and gathers the 2x2 (or 1) texels from the
+  glyph bank held on the device with two pixels of zero padding; indices are clamped into that padding, which gives
+  exactly the reference's zero outside the glyph's nonzero box without an ``inside`` test.
 - Compositing gathers the object layer, ownership and label maps at the patch's canvas indices, updates them and
   scatters them back (the indices of one patch are distinct; pixels off the canvas go to one trash element), in
   slot order, then occluding distractors, then the layer is combined with the background.
