@@ -4,8 +4,8 @@ Parity promised and tested here:
 - latents bit for bit: motion (flip, affine and every other model, per-frame walls, subpixel), appearance schedules,
   colours, pose matrices, background plans, and every per-object array (labels, glyph ids, centers, velocities,
   angles, scales, brightness, depth);
-- warped frames within 1 grey level of numpy's (today they are byte-identical: both compute the same float64
-  operations in the same order; the numpy reference may move to fixed-point bilinear weights);
+- warped frames within 1 grey level of numpy's (today they are byte-identical: both sample with the same integer
+  arithmetic, 16.16 fixed-point poses, 8-bit bilinear weights and integer gains);
 - masks (instance, semantic, amodal): identical where the frames are, and in any case at most 0.5% of pixels differ
   (a pixel whose rendered value straddles the mask threshold by one grey level may change owner); boxes within 1
   pixel, visibility within 0.02, flow identical where the masks are.
@@ -34,9 +34,9 @@ LATENTS = ("index", "labels", "present", "glyph_index", "centers", "velocities",
            "depth")
 MASKS = ("instance", "semantic", "amodal_masks")
 MASK_FRACTION = 0.005
-# Today the numpy reference samples in float64 with the operations this renderer uses, so every array is
-# byte-identical and the tests demand it (catching regressions the bounds would hide). Set to False when the
-# reference moves to fixed-point bilinear weights: the bounds above remain the promise.
+# The numpy reference samples with integer arithmetic (fixed-point poses and weights) that this renderer ports
+# exactly, so every array is byte-identical and the tests demand it (catching regressions the bounds would hide).
+# Set to False only if the two must diverge again: the bounds above remain the promise.
 EXACT_REFERENCE = True
 
 
@@ -253,6 +253,43 @@ def test_background_plans_bit_equal(spec, seed):
                                                                    3, 5, 13)))
         part = torch_general.noise_bytes(seed, "background.noise", torch.from_numpy(index), 3, 5, 13, 1, 3)
         assert bits_equal(raw[:, 1:3], as_numpy(part))
+
+
+def test_fixed_point_latents_and_regions_bit_equal():
+    """fixed_poses (rounding, degenerate and non-finite poses), fixed_gains (clipping) and regions (per-axis minima,
+    NaN and huge poses) equal the reference's."""
+    from movingmnist.render import general
+
+    g = np.random.default_rng(5)
+    b, t, k = 3, 4, 5
+    matrix = g.normal(0.0, 3.0, (b, t, k, 2, 3))
+    matrix[0, 0, 0] = 0.0  # singular
+    matrix[0, 1, 1, 0, 0] = 1e-12  # nearly singular: a huge inverse
+    matrix[1, 2, 3, 1, 2] = np.nan
+    matrix[2, 3, 4, 0, 1] = np.inf
+    matrix[2, 0, 0] = [[1e30, 0.0, 5.0], [0.0, 1e30, 7.0]]
+    nzbox = g.integers(0, 28, (b, k, 4))
+    present = g.random((b, k)) < 0.8
+    with np.errstate(all="ignore"):
+        inv = appearance.invert(matrix)
+        inv[0, 2, 2, 0] = 0.5 / 2**16  # a tie: floor(x * 2**16 + 0.5)
+        inv[0, 2, 2, 1] = -0.5 / 2**16
+        fix, ok = general.fixed_poses(inv)
+        tfix, tok = torch_general.fixed_poses(torch.from_numpy(inv))
+        assert bits_equal(fix, as_numpy(tfix)) and bits_equal(ok, as_numpy(tok))
+        assert not ok.all()
+        for nearest in (False, True):
+            reg = general.regions(matrix, nzbox, present, nearest, (64, 48))
+            treg = torch_general.regions(torch.from_numpy(matrix), torch.from_numpy(nzbox),
+                                         torch.from_numpy(present), nearest, (64, 48))
+            assert bits_equal(reg, as_numpy(treg)), nearest
+    bright = g.uniform(-0.5, 3.0, (b, t, k))
+    bright[0, 0, 0] = 1e9
+    colour = g.uniform(0.0, 1.0, (b, k, 3))
+    for c in (1, 3):
+        gain, gain_c = general.fixed_gains(bright, colour, c)
+        tgain, tgain_c = torch_general.fixed_gains(torch.from_numpy(bright), torch.from_numpy(colour), c)
+        assert bits_equal(gain, as_numpy(tgain)) and bits_equal(gain_c, as_numpy(tgain_c))
 
 
 # -- frames and annotations ----------------------------------------------------------------------------------------

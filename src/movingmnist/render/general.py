@@ -1,15 +1,20 @@
 """The general renderer, reference implementation in numpy: affine glyphs, brightness, colour, backgrounds,
 distractors, exact masks, boxes, visibility, amodal masks and flow.
 
-Rules (shared bit for bit with :mod:`movingmnist.render.fused`):
+Rules (shared bit for bit with :mod:`movingmnist.render.fused`; the sampling arithmetic is integer, so any backend
+reproduces it exactly):
 
-- Each object k in each frame has a forward pose ``A`` (glyph index -> canvas index) and its inverse ``(a..f)``.
-  Canvas pixel (x, y) samples the pristine glyph at ``u = a x + (b y + c)``, ``v = d x + (e y + f)`` (float64, in
-  that order). Bilinear: zero outside the glyph's nonzero box ``[nx0, nx1) x [ny0, ny1)``, so a sample counts only when
-  ``nx0 - 1 < u < nx1`` and ``ny0 - 1 < v < ny1``; ``s = (1 - fy)((1 - fx) g00 + fx g01) + fy((1 - fx) g10 +
-  fx g11)``. Nearest: ``g[floor(v + 0.5), floor(u + 0.5)]`` when ``nx0 - 0.5 <= u < nx1 - 0.5`` (same for v).
-- Rendered intensity ``q = min(255, floor(s * brightness + 0.5))``; colour channel ``min(255, floor((s *
-  brightness) * colour + 0.5))``. ``q = 0`` changes nothing.
+- Each object k in each frame has a forward pose ``A`` (glyph index -> canvas index) and its inverse ``(a..f)``,
+  held in 16.16 fixed point: ``(A..F) = floor((a..f) * 2**16 + 0.5)`` (int64, see :func:`fixed_poses`). Canvas
+  pixel (x, y) samples the pristine glyph at ``U = A x + B y + C``, ``V = D x + E y + F`` (glyph index units of
+  2**-16). Bilinear: zero outside the glyph's nonzero box ``[nx0, nx1) x [ny0, ny1)``, so a sample counts only when
+  ``(nx0 - 1) 2**16 < U < nx1 2**16`` and ``(ny0 - 1) 2**16 < V < ny1 2**16``; with ``iu = U >> 16`` and the
+  8-bit weight ``fx = (U >> 8) & 255`` (same for v), ``S = (256 - fy)((256 - fx) g00 + fx g01) + fy((256 - fx)
+  g10 + fx g11)`` (an integer in units of 2**-16 grey levels). Nearest: ``S = g[(V + 2**15) >> 16, (U + 2**15)
+  >> 16] * 2**16`` when ``nx0 2**16 - 2**15 <= U < nx1 2**16 - 2**15`` (same for V).
+- Rendered intensity ``q = min(255, (S G + 2**31) >> 32)`` with the gain ``G = floor(brightness * 2**16 + 0.5)``;
+  colour channel: the same with ``G = floor((brightness * colour) * 2**16 + 0.5)`` (gains clipped to [0, 2**15]
+  before scaling, see :func:`fixed_gains`). ``q = 0`` changes nothing.
 - Objects are composited in slot order into an object layer (max, saturating sum, or over: replace where q > 0);
   object k owns a pixel where ``q > threshold`` (max: and ``q >=`` the layer below); occluding distractors are drawn
   after the objects with the same rules and take ownership away. The layer is then combined with the background by
@@ -28,6 +33,29 @@ from .backgrounds import BackgroundPlan, Distractors, noise_bytes
 
 MODES = {"max": 0, "sum": 1, "over": 2}
 _CHUNK_ELEMENTS = 1 << 21
+FRAC_BITS = 16  # fixed-point fraction bits of the inverse poses
+_ONE = float(1 << FRAC_BITS)
+_POSE_LIMIT = float(1 << 40)  # larger fixed-point coefficients (degenerate poses) draw nothing
+_GAIN_LIMIT = float(1 << 15)  # brightness beyond this saturates anyway
+
+
+# -- fixed point ----------------------------------------------------------------------------------------------------
+def fixed_poses(inv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse poses ``(..., 6)`` float64 in 16.16 fixed point (int64), and where they are usable (finite and not
+    degenerate); unusable poses are zeros and their objects are not drawn."""
+    finite = np.isfinite(inv).all(axis=-1)
+    scaled = np.floor(np.where(finite[..., None], inv, 0.0) * _ONE + 0.5)
+    ok = finite & (np.abs(scaled) <= _POSE_LIMIT).all(axis=-1)
+    return np.where(ok[..., None], scaled, 0.0).astype(np.int64), ok
+
+
+def fixed_gains(bright: np.ndarray, colour: np.ndarray, channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Grey gains ``(B, T, K)`` and channel gains ``(B, T, K, C)`` int64 (units of 2**-16) from brightness
+    ``(B, T, K)`` and colour ``(B, K, 3)``."""
+    grey = np.floor(np.clip(bright, 0.0, _GAIN_LIMIT) * _ONE + 0.5).astype(np.int64)
+    per = bright[..., None] * colour[:, None, :, :channels]
+    col = np.floor(np.clip(per, 0.0, _GAIN_LIMIT) * _ONE + 0.5).astype(np.int64)
+    return grey, col
 
 
 # -- geometry shared by both kernels --------------------------------------------------------------------------------
@@ -43,19 +71,27 @@ def regions(
     matrix: np.ndarray, nzbox: np.ndarray, present: np.ndarray, nearest: bool, canvas_hw: tuple[int, int]
 ) -> np.ndarray:
     """Integer pixel box ``(B, T, K, 4)`` (x0, y0, x1, y1 exclusive) holding every pixel whose sample lies in the
-    support, one pixel of margin, capped to one canvas around the canvas. Empty (all 0) for absent or blank glyphs."""
-    from ..appearance import transformed_box
+    support, one pixel of margin, capped to one canvas around the canvas. Empty (all 0) for absent or blank glyphs.
 
+    The support rectangle's corners map to ``(a u + b v) + c``; rounding is monotonic, so the smallest (largest) of
+    the four is ``(min(a u) + min(b v)) + c`` (max), which is what is computed (the same bits as mapping the corners,
+    :func:`movingmnist.appearance.transformed_box`, with far fewer operations)."""
     big_h, big_w = canvas_hw
     rect = support_rect(nzbox, nearest)[:, None]  # (B, 1, K, 4)
-    box = transformed_box(matrix, rect)
+    out = np.empty(matrix.shape[:-2] + (4,), dtype=np.int64)
     with np.errstate(invalid="ignore"):
-        low = np.floor(box[..., 0:2]) - 1
-        high = np.floor(box[..., 2:4]) + 2
-        out = np.concatenate([low, high], axis=-1)
-    lo = np.array([-big_w, -big_h, -big_w, -big_h], dtype=np.float64)
-    hi = np.array([2 * big_w, 2 * big_h, 2 * big_w, 2 * big_h], dtype=np.float64)
-    out = np.nan_to_num(np.clip(out, lo, hi), nan=0.0).astype(np.int64)
+        for axis, size in ((0, big_w), (1, big_h)):
+            pu0 = matrix[..., axis, 0] * rect[..., 0]
+            pu1 = matrix[..., axis, 0] * rect[..., 2]
+            pv0 = matrix[..., axis, 1] * rect[..., 1]
+            pv1 = matrix[..., axis, 1] * rect[..., 3]
+            shift = matrix[..., axis, 2]
+            low = np.floor((np.minimum(pu0, pu1) + np.minimum(pv0, pv1)) + shift) - 1
+            high = np.floor((np.maximum(pu0, pu1) + np.maximum(pv0, pv1)) + shift) + 2
+            for col, value in ((axis, low), (axis + 2, high)):
+                np.clip(value, -size, 2 * size, out=value)
+                value[np.isnan(value)] = 0.0
+                out[..., col] = value
     blank = (~present | (nzbox[..., 2] <= nzbox[..., 0]) | (nzbox[..., 3] <= nzbox[..., 1]))[:, None]
     empty = blank | (out[..., 2] <= out[..., 0]) | (out[..., 3] <= out[..., 1])
     out[empty] = 0
@@ -123,42 +159,44 @@ def _distractor_pixels(dist: Distractors, n: int, t: int, h: int, w: int):
 
 # -- objects --------------------------------------------------------------------------------------------------------
 def _sample(glyph_flat, goff, wp, nz, u, v, nearest):
-    """Samples s (float64) of the pristine glyphs at (u, v); zero outside the support."""
-    nx0, ny0, nx1, ny1 = (nz[..., i] for i in range(4))
+    """Samples S (int64, units of 2**-16 grey levels) of the pristine glyphs at the fixed-point points (u, v); zero
+    outside the support."""
+    nx0, ny0, nx1, ny1 = (nz[..., i] << FRAC_BITS for i in range(4))
     if nearest:
-        inside = (u >= nx0 - 0.5) & (u < nx1 - 0.5) & (v >= ny0 - 0.5) & (v < ny1 - 0.5)
-        iu = np.where(inside, np.floor(u + 0.5), 0.0).astype(np.int64)
-        iv = np.where(inside, np.floor(v + 0.5), 0.0).astype(np.int64)
-        s = glyph_flat[goff + (iv + 1) * wp + (iu + 1)].astype(np.float64)
-        return np.where(inside, s, 0.0)
-    inside = (u > nx0 - 1) & (u < nx1) & (v > ny0 - 1) & (v < ny1)
-    fu = np.floor(u)
-    fv = np.floor(v)
-    fx = u - fu
-    fy = v - fv
-    iu = np.where(inside, fu, 0.0).astype(np.int64)
-    iv = np.where(inside, fv, 0.0).astype(np.int64)
+        half = 1 << (FRAC_BITS - 1)
+        inside = (u >= nx0 - half) & (u < nx1 - half) & (v >= ny0 - half) & (v < ny1 - half)
+        iu = np.where(inside, (u + half) >> FRAC_BITS, 0)
+        iv = np.where(inside, (v + half) >> FRAC_BITS, 0)
+        s = glyph_flat[goff + (iv + 1) * wp + (iu + 1)].astype(np.int64) << FRAC_BITS
+        return np.where(inside, s, 0)
+    one = 1 << FRAC_BITS
+    inside = (u > nx0 - one) & (u < nx1) & (v > ny0 - one) & (v < ny1)
+    iu = np.where(inside, u >> FRAC_BITS, 0)
+    iv = np.where(inside, v >> FRAC_BITS, 0)
+    fx = (u >> (FRAC_BITS - 8)) & 255
+    fy = (v >> (FRAC_BITS - 8)) & 255
     base = goff + (iv + 1) * wp + (iu + 1)
-    g00 = glyph_flat[base]
-    g01 = glyph_flat[base + 1]
-    g10 = glyph_flat[base + wp]
-    g11 = glyph_flat[base + wp + 1]
-    s = (1.0 - fy) * ((1.0 - fx) * g00 + fx * g01) + fy * ((1.0 - fx) * g10 + fx * g11)
-    return np.where(inside, s, 0.0)
+    g00 = glyph_flat[base].astype(np.int64)
+    g01 = glyph_flat[base + 1].astype(np.int64)
+    g10 = glyph_flat[base + wp].astype(np.int64)
+    g11 = glyph_flat[base + wp + 1].astype(np.int64)
+    s = (256 - fy) * ((256 - fx) * g00 + fx * g01) + fy * ((256 - fx) * g10 + fx * g11)
+    return np.where(inside, s, 0)
 
 
-def _quantise(x: np.ndarray) -> np.ndarray:
-    return np.minimum(np.floor(x + 0.5), 255.0).astype(np.int64)
+def _quantise(s: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    """``min(255, (S G + 2**31) >> 32)``: a sample times a gain, rounded to a grey level."""
+    return np.minimum((s * gain + (1 << 31)) >> 32, 255)
 
 
 def render_objects_numpy(
     glyph_pad: np.ndarray,
     gidx: np.ndarray,
     nzbox: np.ndarray,
-    inv: np.ndarray,
+    fix: np.ndarray,
     region: np.ndarray,
-    bright: np.ndarray,
-    colour: np.ndarray,
+    gain: np.ndarray,
+    gain_c: np.ndarray,
     labels: np.ndarray,
     *,
     mode: str,
@@ -182,8 +220,10 @@ def render_objects_numpy(
     Args:
         glyph_pad: ``(M, h + 2, w + 2)`` uint8 glyphs with one pixel of zero padding.
         gidx: ``(B, K)`` glyph index per slot (-1 absent). nzbox: ``(B, K, 4)`` nonzero box of each slot's glyph.
-        inv: ``(B, T, K, 6)`` inverse poses. region: ``(B, T, K, 4)`` from :func:`regions`.
-        bright: ``(B, T, K)`` float64. colour: ``(B, K, 3)`` float64. labels: ``(B, K)`` uint8 semantic codes.
+        fix: ``(B, T, K, 6)`` int64 fixed-point inverse poses (:func:`fixed_poses`). region: ``(B, T, K, 4)`` from
+            :func:`regions` (empty where the pose is unusable).
+        gain, gain_c: ``(B, T, K)`` and ``(B, T, K, C)`` int64 from :func:`fixed_gains`. labels: ``(B, K)`` uint8
+            semantic codes.
         instance, semantic: ``(B, T, H, W)`` uint8 outputs or None (ownership is tracked when any of instance,
             semantic, seen, mbox, dmap is given). total, seen: ``(B, T, K)`` int64 outputs. mbox: ``(B, T, K, 4)``
             int64 owned-pixel box (x1 <= x0 when none). amask: ``(B, T, K, H, W)`` bool. dmap: ``(B, T, H, W)`` int16
@@ -234,17 +274,14 @@ def render_objects_numpy(
                 continue
             xs = (reg[..., 0][:, :, None, None] + np.arange(kw)[None, None, None, :]).astype(np.int64)
             ys = (reg[..., 1][:, :, None, None] + np.arange(kh)[None, None, :, None]).astype(np.int64)
-            m = inv[:, t0:t1, k][:, :, None, None, :]
-            xf = xs.astype(np.float64)
-            yf = ys.astype(np.float64)
-            u = m[..., 0] * xf + (m[..., 1] * yf + m[..., 2])
-            v = m[..., 3] * xf + (m[..., 4] * yf + m[..., 5])
+            m = fix[:, t0:t1, k][:, :, None, None, :]
+            u = m[..., 0] * xs + m[..., 1] * ys + m[..., 2]
+            v = m[..., 3] * xs + m[..., 4] * ys + m[..., 5]
             s = _sample(glyph_flat, goff[:, k][:, None, None, None], wp, nzbox[:, k][:, None, None, None], u, v,
                         nearest)
-            sb = s * bright[:, t0:t1, k][:, :, None, None]
             # Patch pixels beyond this frame's own region (smaller or capped regions, absent slots) are not drawn.
-            sb = np.where((xs < reg[..., 2][:, :, None, None]) & (ys < reg[..., 3][:, :, None, None]), sb, 0.0)
-            q = _quantise(sb)  # (B, Tc, kh, kw)
+            s = np.where((xs < reg[..., 2][:, :, None, None]) & (ys < reg[..., 3][:, :, None, None]), s, 0)
+            q = _quantise(s, gain[:, t0:t1, k][:, :, None, None])  # (B, Tc, kh, kw)
             on = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
             idx = np.where(on, frame_base + ys * w + xs, trash)
             idx = np.broadcast_to(idx, q.shape)
@@ -258,7 +295,7 @@ def render_objects_numpy(
                 amask[bb, t0 + tt, k, ys[bb, tt, yy, 0], xs[bb, tt, 0, xx]] = True
             cols = None
             if objc is not None:
-                cols = [_quantise(sb * colour[:, k, ch][:, None, None, None]) for ch in range(c)]
+                cols = [_quantise(s, gain_c[:, t0:t1, k, ch][:, :, None, None]) for ch in range(c)]
             owned = _composite(obj, objc, idx, q, cols, code, threshold)
             if inst is not None:
                 cur = inst[idx]

@@ -10,7 +10,15 @@ import numpy as np
 from .. import appearance as app_mod
 from .. import motion as motion_models
 from .backgrounds import BackgroundPlan, plan_background
-from .general import MODES, flow_numpy, regions, render_background_numpy, render_objects_numpy
+from .general import (
+    MODES,
+    fixed_gains,
+    fixed_poses,
+    flow_numpy,
+    regions,
+    render_background_numpy,
+    render_objects_numpy,
+)
 
 if TYPE_CHECKING:
     from ..batch import Batch
@@ -67,8 +75,9 @@ def render_general(gen: Generator, index: np.ndarray, out: Batch, offset: int) -
     fwd = matrix[:, :t]
     region = regions(fwd, nzbox, present, nearest, (big_h, big_w))
     inv = np.ascontiguousarray(app_mod.invert(fwd))
-    bright = np.ascontiguousarray(look.brightness[:, :t])
-    colour = np.ascontiguousarray(look.colour)
+    fix, usable = fixed_poses(inv)
+    region[~usable] = 0
+    gain, gain_c = fixed_gains(look.brightness[:, :t], look.colour, c)
     gidx = np.where(present, scene.glyph_index, -1).astype(np.int64)
     labels = np.where(present, scene.labels, ann.ignore_label).astype(np.uint8)
     ws = gen._workspace
@@ -100,7 +109,7 @@ def render_general(gen: Generator, index: np.ndarray, out: Batch, offset: int) -
     dmap = ws.get("dmap", (b, t, big_h, big_w), np.int16) if (ann.flow and dist is not None) else None
 
     if kern is not None:
-        _run_numba(kern, gen, index, plan, frames, gidx, nzbox, inv, region, bright, colour, labels, nearest,
+        _run_numba(kern, gen, index, plan, frames, gidx, nzbox, fix, region, gain, gain_c, labels, nearest,
                    unclipped, track_owner, measure, inst, sem, total, seen, mbox, amask, dmap, abox)
     else:
         if plan is not None:
@@ -108,7 +117,7 @@ def render_general(gen: Generator, index: np.ndarray, out: Batch, offset: int) -
         else:
             frames.fill(0)
         render_objects_numpy(
-            gen.glyphs.padded, gidx, nzbox, inv, region, bright, colour, labels,
+            gen.glyphs.padded, gidx, nzbox, fix, region, gain, gain_c, labels,
             mode=spec.compositing, threshold=ann.mask_threshold, ignore_label=ann.ignore_label, nearest=nearest,
             need_total=unclipped, distractors=dist, frames=frames, instance=inst, semantic=sem,
             total=total if ann.visibility else None, seen=seen if measure else None,
@@ -165,40 +174,33 @@ def render_general(gen: Generator, index: np.ndarray, out: Batch, offset: int) -
     del c
 
 
-def _run_numba(kern, gen, index, plan, frames, gidx, nzbox, inv, region, bright, colour, labels, nearest,
+def _run_numba(kern, gen, index, plan, frames, gidx, nzbox, fix, region, gain, gain_c, labels, nearest,
                unclipped, track_owner, measure, inst, sem, total, seen, mbox, amask, dmap, abox):
     spec = gen.spec
     ann = spec.annotations
-    b, t = frames.shape[:2]
+    b, t, c = frames.shape[:3]
     u8_4 = np.zeros((1, 1, 1, 1), dtype=np.uint8)
-    i16_4 = np.zeros((1, 1, 1, 1), dtype=np.int16)
     dist = plan.distractors if plan is not None else None
     if dist is None:
-        d = (np.zeros((b, 0), bool), np.zeros((b, 0, 1, 1), bool), np.zeros((b, 0, frames.shape[2]), np.uint8),
+        d = (np.zeros((b, 0), bool), np.zeros((b, 0, 1, 1), bool), np.zeros((b, 0, c), np.uint8),
              np.zeros((b, 0), np.uint8), np.zeros((b, t, 0, 2), np.int64))
     else:
         d = (dist.present, dist.mask, dist.value, dist.grey, dist.position)
-    d_present, d_mask, d_value, d_grey, d_pos = d
-    dmap_arr = dmap if dmap is not None else i16_4
-    if plan is not None:
-        has_static = plan.static_val is not None
-        kern.background(
-            frames,
-            plan.static_val if has_static else np.zeros((1, 1, 1, 1), np.uint8),
-            plan.static_cov if has_static else np.zeros((1, 1, 1), np.uint8),
-            has_static, plan.pan, plan.dynamic_noise, plan.noise_key, index, plan.lut,
-            dist is not None and not dist.occlude, d_present, d_mask, d_value, d_pos,
-            dmap_arr, dmap is not None,
-        )
-    else:
-        frames.fill(0)
-    occluding = dist is not None and dist.occlude
-    kern.objects(
-        gen.glyphs.padded, gidx, nzbox, inv, region, bright, colour, labels,
-        MODES[spec.compositing], ann.mask_threshold, ann.ignore_label, nearest, unclipped, track_owner,
-        measure,
-        occluding, d_present, d_mask, d_value, d_grey, d_pos,
+    has_static = plan is not None and plan.static_val is not None
+    kern.render(
+        plan.static_val if has_static else np.zeros((b, c, 1, 1), np.uint8),
+        plan.static_cov if has_static else np.zeros((b, 1, 1), np.uint8),
+        has_static,
+        plan.pan if plan is not None else np.zeros((b, t, 2), np.int64),
+        plan is not None and plan.dynamic_noise,
+        plan.noise_key if plan is not None else np.uint64(0),
+        index,
+        plan.lut if plan is not None else np.zeros(256, np.uint8),
+        plan is not None,
+        dist is not None, dist is not None and dist.occlude, *d,
+        gen.glyphs.padded, gidx, nzbox, fix, region, gain, gain_c, labels,
+        MODES[spec.compositing], ann.mask_threshold, ann.ignore_label, nearest, unclipped, track_owner, measure,
         frames, inst if inst is not None else u8_4, sem if sem is not None else u8_4, sem is not None,
         total, seen, mbox, amask if amask is not None else np.zeros((1, 1, 1, 1, 1), bool), amask is not None,
-        dmap_arr, dmap is not None, abox,
+        dmap if dmap is not None else np.zeros((1, 1, 1, 1), np.int16), dmap is not None, abox,
     )

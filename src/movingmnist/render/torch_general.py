@@ -3,10 +3,11 @@ backgrounds (constant, noise, images, static shapes, pan, moving distractors), c
 boxes, visibility, amodal masks and flow, by the rules of :mod:`movingmnist.render.general` (the numpy reference).
 
 Latents (appearance schedules, poses, background plans) are ported operation for operation and equal numpy's bit
-for bit. Pixels follow the reference's arithmetic in float64 in the same order (``u = a x + (b y + c)``, the same
-bilinear weights, ``q = min(255, floor(s * brightness + 0.5))``), so on CPU and CUDA they currently match the
-reference byte for byte; the promise is frames within 1 grey level of it (the reference may move to fixed-point
-weights) and masks that follow from those frames by the same rules.
+for bit. Pixels follow the reference's integer arithmetic: inverse poses in 16.16 fixed point (:func:`fixed_poses`,
+unusable poses draw nothing), ``U = A x + B y + C`` in int64, 8-bit bilinear weights ``fx = (U >> 8) & 255``,
+fixed-point support tests, and ``q = min(255, (S G + 2**31) >> 32)`` with integer gains (:func:`fixed_gains`), so
+frames and masks match the reference byte for byte on every device (the only float steps, the fixed-point
+conversions and the regions, are the reference's IEEE operations in its order).
 
 How the pixels are computed, batched over sequences (no Python loop over sequences or frames):
 
@@ -14,9 +15,9 @@ How the pixels are computed, batched over sequences (no Python loop over sequenc
   is an *item*. Items are sorted by object slot and by a size class of their region (sides from a geometric ladder)
   and processed as groups of equal-sized patches: one sync per sub-batch reads the group sizes. So a glyph scaled to
   ten times its size costs a large patch for its own items only.
-- A patch inverse-maps its pixels to glyph coordinates and gathers the 2x2 (or 1) texels from the glyph bank held
-  on the device with two pixels of zero padding; indices are clamped into that padding, which gives exactly the
-  reference's zero outside the glyph's nonzero box without an ``inside`` test.
+- A patch inverse-maps its pixels to fixed-point glyph coordinates and gathers the 2x2 (or 1) texels from the
+  glyph bank held on the device with two pixels of zero padding; indices are clamped into that padding, which gives
+  exactly the reference's zero outside the glyph's nonzero box without an ``inside`` test.
 - Compositing gathers the object layer, ownership and label maps at the patch's canvas indices, updates them and
   scatters them back (the indices of one patch are distinct; pixels off the canvas go to one trash element), in
   slot order, then occluding distractors, then the layer is combined with the background.
@@ -420,21 +421,57 @@ def poses(spec: Spec, seed: int, index, labels, glyph_index, bank: BankGlyphs, n
 
 
 def regions(matrix, nzbox, present, nearest: bool, canvas_hw: tuple[int, int]) -> torch.Tensor:
-    """Port of :func:`movingmnist.render.general.regions`: ``(B, T, K, 4)`` int64."""
+    """Port of :func:`movingmnist.render.general.regions`: ``(B, T, K, 4)`` int64 (per-axis minima and maxima of
+    the products, the reference's operations)."""
     big_h, big_w = canvas_hw
     box = nzbox.to(F64)
     if nearest:
         rect = box - 0.5
     else:
         rect = box + torch.tensor([-1.0, -1.0, 0.0, 0.0], dtype=F64, device=box.device)
-    tb = app_t.transformed_box(matrix, rect[:, None])
-    out = torch.cat([torch.floor(tb[..., 0:2]) - 1, torch.floor(tb[..., 2:4]) + 2], dim=-1)
-    lo = torch.tensor([-big_w, -big_h, -big_w, -big_h], dtype=F64, device=box.device)
-    hi = torch.tensor([2 * big_w, 2 * big_h, 2 * big_w, 2 * big_h], dtype=F64, device=box.device)
-    out = torch.nan_to_num(torch.minimum(torch.maximum(out, lo), hi), nan=0.0).to(I64)
+    rect = rect[:, None]  # (B, 1, K, 4)
+    cols = [None] * 4
+    for axis, size in ((0, big_w), (1, big_h)):
+        pu0 = matrix[..., axis, 0] * rect[..., 0]
+        pu1 = matrix[..., axis, 0] * rect[..., 2]
+        pv0 = matrix[..., axis, 1] * rect[..., 1]
+        pv1 = matrix[..., axis, 1] * rect[..., 3]
+        shift = matrix[..., axis, 2]
+        low = torch.floor((torch.minimum(pu0, pu1) + torch.minimum(pv0, pv1)) + shift) - 1
+        high = torch.floor((torch.maximum(pu0, pu1) + torch.maximum(pv0, pv1)) + shift) + 2
+        for col, value in ((axis, low), (axis + 2, high)):
+            cols[col] = torch.nan_to_num(value.clamp(-size, 2 * size), nan=0.0)
+    out = torch.stack(cols, dim=-1).to(I64)
     blank = (~present | (nzbox[..., 2] <= nzbox[..., 0]) | (nzbox[..., 3] <= nzbox[..., 1]))[:, None]
     empty = blank | (out[..., 2] <= out[..., 0]) | (out[..., 3] <= out[..., 1])
     return torch.where(empty[..., None], torch.zeros((), dtype=I64, device=out.device), out)
+
+
+# -- fixed point (port of movingmnist.render.general.fixed_poses / fixed_gains) -------------------------------------
+FRAC_BITS = 16
+_ONE = float(1 << FRAC_BITS)
+_POSE_LIMIT = float(1 << 40)
+_GAIN_LIMIT = float(1 << 15)
+
+
+def fixed_poses(inv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Port of :func:`movingmnist.render.general.fixed_poses`: inverse poses ``(..., 6)`` float64 in 16.16 fixed
+    point (int64, ``floor(x * 2**16 + 0.5)``) and where they are usable (finite, coefficients within 2**40);
+    unusable poses are zeros."""
+    finite = torch.isfinite(inv).all(dim=-1)
+    zero = torch.zeros((), dtype=F64, device=inv.device)
+    scaled = torch.floor(torch.where(finite[..., None], inv, zero) * _ONE + 0.5)
+    ok = finite & (scaled.abs() <= _POSE_LIMIT).all(dim=-1)
+    return torch.where(ok[..., None], scaled, zero).to(I64), ok
+
+
+def fixed_gains(bright: torch.Tensor, colour: torch.Tensor, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Port of :func:`movingmnist.render.general.fixed_gains`: grey gains ``(B, T, K)`` and channel gains
+    ``(B, T, K, C)`` int64 (units of 2**-16) from brightness ``(B, T, K)`` and colour ``(B, K, 3)``."""
+    grey = torch.floor(bright.clamp(0.0, _GAIN_LIMIT) * _ONE + 0.5).to(I64)
+    per = bright[..., None] * colour[:, None, :, :channels]
+    col = torch.floor(per.clamp(0.0, _GAIN_LIMIT) * _ONE + 0.5).to(I64)
+    return grey, col
 
 
 def _side_class(n: torch.Tensor, sides: torch.Tensor) -> torch.Tensor:
@@ -490,7 +527,9 @@ class TorchGeneralRenderer:
         fwd = matrix[:, :t]
         region = regions(fwd, nzbox, present, nearest, (big_h, big_w))
         inv = app_t.invert(fwd)
-        bright = look.brightness[:, :t]
+        fix, usable = fixed_poses(inv)
+        region = torch.where(usable[..., None], region, torch.zeros((), dtype=I64, device=dev))
+        gain, gain_c = fixed_gains(look.brightness[:, :t], look.colour, c)
         labels_u8 = torch.where(present, scene.labels.to(I64), ann.ignore_label).to(U8)
         plan = None if spec.background.is_empty else plan_background(spec, self.seed, index, t1, self.kernels)
 
@@ -524,7 +563,7 @@ class TorchGeneralRenderer:
             for t0 in range(0, t, t_step):
                 tt = min(t, t0 + t_step)
                 self._chunk(
-                    b0, b1, t0, tt, index, region, sizes, inv, matrix, bright, look.colour, gi, labels_u8,
+                    b0, b1, t0, tt, index, region, sizes, fix, inv, matrix, gain, gain_c, gi, labels_u8,
                     plan, out, meas,
                 )
 
@@ -567,7 +606,7 @@ class TorchGeneralRenderer:
             out["depth"].copy_(torch.where(absent, minus_one, order).expand(b, t, k_slots))
 
     # -- one (sequences x frames) chunk ---------------------------------------------------------------------------
-    def _chunk(self, b0, b1, t0, t1, index, region, sizes, inv, matrix, bright, colour, gi, labels_u8, plan,
+    def _chunk(self, b0, b1, t0, t1, index, region, sizes, fix, inv, matrix, gain, gain_c, gi, labels_u8, plan,
                out, meas) -> None:
         spec = self.spec
         ann = spec.annotations
@@ -614,8 +653,9 @@ class TorchGeneralRenderer:
 
         reg = region[b0:b1, t0:t1]  # (b, tc, K, 4)
         size = sizes[b0:b1, t0:t1]  # (b, tc, K, 2)
-        inv_c = inv[b0:b1, t0:t1]
-        bright_c = bright[b0:b1, t0:t1]
+        fix_c = fix[b0:b1, t0:t1]
+        gain_cc = gain[b0:b1, t0:t1]
+        gain_col = gain_c[b0:b1, t0:t1] if c > 1 else None
         goff = gi[b0:b1] * self.bank.stride  # (b, K)
 
         # Items (b, t, k) with a region, sorted by (k, height class, width class): groups of equal patches.
@@ -641,8 +681,9 @@ class TorchGeneralRenderer:
         patches = []
         patch_budget = CPU_PATCH_PIXELS if self._on_cpu else DEVICE_PATCH_PIXELS
         flat_reg = reg.reshape(-1, 4)
-        flat_inv = inv_c.reshape(-1, 6)
-        flat_bright = bright_c.reshape(-1)
+        flat_fix = fix_c.reshape(-1, 6)
+        flat_gain = gain_cc.reshape(-1)
+        flat_gain_c = gain_col.reshape(-1, c) if gain_col is not None else None
         for k, ph, pw, items in groups:
             step = max(1, patch_budget // (ph * pw))
             for lo in range(0, int(items.shape[0]), step):
@@ -650,8 +691,8 @@ class TorchGeneralRenderer:
                 bt = torch.div(it, k_slots, rounding_mode="floor")  # frame index within the chunk
                 bb = torch.div(bt, tc, rounding_mode="floor")
                 q, cols, idx, xs, ys, on = self._sample(
-                    flat_reg[it], flat_inv[it], flat_bright[it], goff[bb, k],
-                    colour[b0:b1][bb, k] if c > 1 else None, bt, ph, pw, trash,
+                    flat_reg[it], flat_fix[it], flat_gain[it], goff[bb, k],
+                    flat_gain_c[it] if flat_gain_c is not None else None, bt, ph, pw, trash,
                 )
                 owned = _composite(obj, objc, idx, q, cols, mode, thr)
                 if inst is not None:
@@ -708,7 +749,7 @@ class TorchGeneralRenderer:
             self._flow(b0, b1, t0, t1, inst, dmap, inv, matrix, plan, out)
 
     # -- pieces ---------------------------------------------------------------------------------------------------
-    def _sample(self, reg, m, bright, goff, colour, bt, ph, pw, trash):
+    def _sample(self, reg, m, gain, goff, gain_c, bt, ph, pw, trash):
         """One group of patches ``(N, ph, pw)``: quantised intensities ``q`` uint8 (and colour channels), canvas
         indices (trash off the canvas), the pixel coordinates and the on-canvas mask."""
         spec = self.spec
@@ -719,7 +760,7 @@ class TorchGeneralRenderer:
         texels = self.bank.padded if nearest else self.bank.quads
         kernel = self._kernel
         q, cols, idx, on = kernel(
-            xs, ys, reg[:, 2:3], reg[:, 3:4], m, bright, goff, colour, bt, texels, nearest, self.bank.hw,
+            xs, ys, reg[:, 2:3], reg[:, 3:4], m, gain, goff, gain_c, bt, texels, nearest, self.bank.hw,
             self.bank.row, spec.canvas.height, spec.canvas.width, trash,
         )
         return q, cols, idx, xs, ys, on
@@ -853,51 +894,52 @@ class TorchGeneralRenderer:
         flow[..., 1] = fy.to(torch.float32)
 
 
-def sample_patches(xs, ys, x1, y1, m, bright, goff, colour, bt, texels, nearest: bool, glyph_hw, row: int,
+def sample_patches(xs, ys, x1, y1, m, gain, goff, gain_c, bt, texels, nearest: bool, glyph_hw, row: int,
                    big_h: int, big_w: int, trash: int):
     """The pixels of ``N`` patches: columns ``xs (N, pw)``, rows ``ys (N, ph)`` (canvas indices), the items'
-    region ends ``x1, y1 (N, 1)``, inverse poses ``m (N, 6)``, brightness ``(N,)``, glyph offsets ``goff (N,)`` into
-    the padded bank, colours ``(N, 3)`` or None, frame indices ``bt (N,)`` within the chunk.
+    region ends ``x1, y1 (N, 1)``, fixed-point inverse poses ``m (N, 6)`` int64, grey gains ``(N,)`` int64, glyph
+    offsets ``goff (N,)`` into the padded bank, channel gains ``(N, C)`` int64 or None, frame indices ``bt (N,)``
+    within the chunk.
 
     Returns ``q (N, ph, pw)`` uint8, the colour channels (a list or None), flat canvas indices ``idx`` (``trash``
-    off the canvas) and the on-canvas mask. Pure tensor code with the reference's float64 operations in its order
-    (a candidate for ``torch.compile``: no data-dependent control flow).
+    off the canvas) and the on-canvas mask. Pure tensor code with the reference's integer arithmetic (exact on any
+    device; a candidate for ``torch.compile``: no data-dependent control flow).
     """
     h, w = glyph_hw
     n = xs.shape[0]
-    xf = xs.to(F64)
-    yf = ys.to(F64)
-    m = m.unsqueeze(-1)  # (N, 6, 1)
-    u = (m[:, 0] * xf).unsqueeze(1) + (m[:, 1] * yf + m[:, 2]).unsqueeze(2)
-    v = (m[:, 3] * xf).unsqueeze(1) + (m[:, 4] * yf + m[:, 5]).unsqueeze(2)
+    m = m.unsqueeze(-1)  # (N, 6, 1) int64
+    xl = xs.to(I64)
+    yl = ys.to(I64)
+    u = (m[:, 0] * xl).unsqueeze(1) + (m[:, 1] * yl + m[:, 2]).unsqueeze(2)  # (N, ph, pw), units of 2**-16
+    v = (m[:, 3] * xl).unsqueeze(1) + (m[:, 4] * yl + m[:, 5]).unsqueeze(2)
     base0 = (goff + PAD * row + PAD).view(n, 1, 1)
     tex_type = torch.int32 if texels.numel() < 2**31 else I64
     base0 = base0.to(tex_type)
+    # Indices clamped into the zero padding: outside the glyph's nonzero box every texel is zero (and every texel a
+    # sample there weighs), so the reference's "inside" test is implied, and inside it nothing is clamped.
     if nearest:
-        iu = torch.floor(u + 0.5).clamp(-1, w).to(tex_type)
-        iv = torch.floor(v + 0.5).clamp(-1, h).to(tex_type)
-        s = texels[iv * row + iu + base0].to(F64)
+        half = 1 << (FRAC_BITS - 1)
+        iu = ((u + half) >> FRAC_BITS).clamp(-1, w).to(tex_type)
+        iv = ((v + half) >> FRAC_BITS).clamp(-1, h).to(tex_type)
+        s = texels[iv * row + iu + base0].to(I64) << FRAC_BITS
     else:
-        # Indices clamped into the two pixels of zero padding: outside the glyph's nonzero box every texel is
-        # zero, so the reference's "inside" test is implied (and inside it nothing is clamped).
-        fu = torch.floor(u)
-        fv = torch.floor(v)
-        fx = u - fu
-        fy = v - fv
-        iu = fu.clamp(-PAD, w).to(tex_type)
-        iv = fv.clamp(-PAD, h).to(tex_type)
-        quad = texels[iv * row + iu + base0].view(U8).view(*fx.shape, 4)  # g00, g01, g10, g11
-        gx = 1.0 - fx
-        s = (1.0 - fy) * (gx * quad[..., 0] + fx * quad[..., 1]) + fy * (gx * quad[..., 2] + fx * quad[..., 3])
-    sb = s * bright.view(n, 1, 1)
+        iu = (u >> FRAC_BITS).clamp(-PAD, w).to(tex_type)
+        iv = (v >> FRAC_BITS).clamp(-PAD, h).to(tex_type)
+        fx = ((u >> (FRAC_BITS - 8)) & 255).to(torch.int32)
+        fy = ((v >> (FRAC_BITS - 8)) & 255).to(torch.int32)
+        quad = texels[iv * row + iu + base0].view(U8).view(*fx.shape, 4).to(torch.int32)  # g00, g01, g10, g11
+        gx = 256 - fx
+        # At most 2**16 * 255 < 2**31: int32 is exact.
+        s = ((256 - fy) * (gx * quad[..., 0] + fx * quad[..., 1]) + fy * (gx * quad[..., 2] + fx * quad[..., 3]))
+        s = s.to(I64)
     # Pixels beyond this item's own region are not drawn (as the reference's fixed-size patches); masking the
-    # quantised bytes is the same as masking sb (0 quantises to 0) and cheaper.
+    # quantised bytes is the same as masking s (0 quantises to 0) and cheaper.
     keep = (xs < x1).unsqueeze(1) & (ys < y1).unsqueeze(2)
-    zero = torch.zeros((), dtype=U8, device=sb.device)
-    q = torch.where(keep, _quantise(sb), zero)
+    zero = torch.zeros((), dtype=U8, device=s.device)
+    q = torch.where(keep, _quantise(s, gain.view(n, 1, 1)), zero)
     cols = None
-    if colour is not None:
-        cols = [torch.where(keep, _quantise(sb * colour[:, ch].view(n, 1, 1)), zero) for ch in range(3)]
+    if gain_c is not None:
+        cols = [torch.where(keep, _quantise(s, gain_c[:, ch].view(n, 1, 1)), zero) for ch in range(gain_c.shape[1])]
     col_on = (xs >= 0) & (xs < big_w)
     row_on = (ys >= 0) & (ys < big_h)
     far = 4 * (trash + 1)
@@ -942,9 +984,10 @@ def _distractor_pixels(dist: TorchDistractors, n, b0, b1, t0, t1, big_h, big_w, 
     return inside, idx
 
 
-def _quantise(x: torch.Tensor) -> torch.Tensor:
-    """``min(255, floor(x + 0.5))`` as uint8 for ``x >= 0`` (the conversion truncates, which is floor there)."""
-    return (x + 0.5).clamp_max_(255.0).to(U8)
+def _quantise(s: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+    """``min(255, (S G + 2**31) >> 32)`` as uint8: a sample (int64, units of 2**-16, >= 0) times a gain (int64,
+    units of 2**-16, >= 0), rounded to a grey level (the operands are non-negative, so the shift is a floor)."""
+    return ((s * gain + (1 << 31)) >> 32).clamp_max_(255).to(U8)
 
 
 def _composite(obj, objc, idx, q, cols, mode, threshold):
