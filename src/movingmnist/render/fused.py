@@ -12,9 +12,11 @@ Import this module only through :func:`kernels`, which returns None when numba i
 
 from __future__ import annotations
 
+import platform
+
 import numpy as np
 from llvmlite import ir
-from llvmlite.binding import llvm_version_info
+from llvmlite.binding import get_host_cpu_features, llvm_version_info
 from numba import njit, types
 from numba.core import cgutils
 from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
@@ -122,6 +124,60 @@ def _store8(typingctx, arr, offset, value):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+def _host_has(*features: str) -> bool:
+    """Whether numba compiles for a CPU with these LLVM features (the host's unless NUMBA_CPU_NAME says else)."""
+    from numba.core import config
+
+    if config.CPU_NAME not in (None, "host"):
+        have = set((config.CPU_FEATURES or "").split(","))
+    else:
+        have = set(get_host_cpu_features().flatten().split(","))
+    return all("+" + f in have for f in features)
+
+
+_V64 = ir.VectorType(ir.IntType(8), 64)
+
+
+def _make_lut64(vbmi: bool):
+    @intrinsic
+    def lut64(typingctx, buf, offset, lut):
+        """``buf[offset + i] = lut[buf[offset + i]]`` for i < 64 (a 256-entry uint8 table). With AVX-512 VBMI: two
+        ``vpermi2b`` over the table's halves and a select on the top bit, 64 bytes in a few instructions; otherwise
+        64 scalar lookups."""
+        sig = types.void(buf, types.uint64, lut)
+
+        def codegen(context, builder, signature, args):
+            data = builder.gep(context.make_array(signature.args[0])(context, builder, args[0]).data, [args[1]])
+            table = context.make_array(signature.args[2])(context, builder, args[2]).data
+            if vbmi:
+                vp = _V64.as_pointer()
+                idx = builder.load(builder.bitcast(data, vp), align=1)
+                parts = [
+                    builder.load(builder.bitcast(builder.gep(table, [ir.Constant(_I64, 64 * i)]), vp), align=1)
+                    for i in range(4)
+                ]
+                fnty = ir.FunctionType(_V64, [_V64, _V64, _V64])
+                perm = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.avx512.vpermi2var.qi.512")
+                low = builder.call(perm, [parts[0], idx, parts[1]])  # lut[idx & 127]
+                high = builder.call(perm, [parts[2], idx, parts[3]])  # lut[128 + (idx & 127)]
+                top = builder.icmp_signed("<", idx, ir.Constant(_V64, [0] * 64))
+                builder.store(builder.select(top, high, low), builder.bitcast(data, vp), align=1)
+            else:
+                for i in range(64):
+                    at = builder.gep(data, [ir.Constant(_I64, i)])
+                    builder.store(builder.load(builder.gep(table, [builder.zext(builder.load(at), _I64)])), at)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return lut64
+
+
+_HAVE_VBMI = platform.machine().lower() in ("x86_64", "amd64") and _host_has("avx512vbmi", "avx512bw")
+_lut64 = _make_lut64(_HAVE_VBMI)
+_lut64_scalar = _make_lut64(False)  # for the tests
 
 
 _L7 = np.uint64(0x7F7F7F7F7F7F7F7F)
@@ -285,7 +341,7 @@ def _background_frame(
 ):
     """The background of frame t (view offset ox, oy) into ``frame_f (C * H * W)``; see
     ``render_background_numpy``. ``cov_f``, ``val_f``: this sequence's static canvas, flat."""
-    n_words = noise_words.size
+    n_words = (w + 7) // 8
     frame_t = np.uint64(t) << _S40
     for c in range(c_n):
         for y in range(h):
@@ -297,14 +353,18 @@ def _background_frame(
                 r = (frame_t | (np.uint64(c * h + y) << _S20)) + _ONE
                 for wi in range(n_words):
                     noise_words[wi] = _mix(base ^ ((r + np.uint64(wi)) * _GOLDEN))
+                for block in range(0, w, 64):
+                    _lut64(noise, _u(block), lut)  # the noise bytes through the table, in place
                 if has_static:
                     for x in range(w):
                         xi = _u(x)
-                        frame_f[ro + xi] = val_f[vo + xi] if cov_f[so + xi] != 0 else lut[noise[xi]]
+                        shape = val_f[vo + xi]  # both loads unconditional: a select of values vectorises
+                        grain = noise[xi]
+                        frame_f[ro + xi] = shape if cov_f[so + xi] != 0 else grain
                 else:
                     for x in range(w):
                         xi = _u(x)
-                        frame_f[ro + xi] = lut[noise[xi]]
+                        frame_f[ro + xi] = noise[xi]
             elif has_static:
                 for x in range(w):
                     xi = _u(x)
@@ -582,7 +642,7 @@ def render(
     hb = static_cov.shape[1]
     wb = static_cov.shape[2]
     glyph_f = glyph_pad.reshape(-1)
-    noise = np.zeros((w + 7) // 8 * 8, dtype=np.uint8)
+    noise = np.zeros((w + 63) // 64 * 64, dtype=np.uint8)  # whole 64-byte blocks for _lut64
     noise_words = noise.view(np.uint64)  # little-endian: byte j of word i is pixel 8 i + j, as the reference
     layer = np.zeros(hw, dtype=np.uint8)
     ownq = np.zeros(hw, dtype=np.uint8)
