@@ -63,7 +63,7 @@ def copy_bound(nbytes: int, num: int, repeats: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="*", default=list(CASES))
-    parser.add_argument("--source", default="idx:/work/shared/data/mnist")
+    parser.add_argument("--source", default="glyphs")
     parser.add_argument("--split", default="test")
     parser.add_argument("--num", type=int, default=2048)
     parser.add_argument("--repeats", type=int, default=5)

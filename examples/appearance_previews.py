@@ -2,7 +2,8 @@
 
     python examples/appearance_previews.py docs/images [SOURCE]
 
-SOURCE defaults to the MNIST test split in ``idx:/work/shared/data/mnist``.
+SOURCE defaults to the built-in ``glyphs``; the README images use the MNIST test digits
+(``idx:../shared/data/mnist`` on the project machines).
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def preview(source, name, path, overrides=(), seqs=3, every=2, masks=True, seed=
 
 def main() -> None:
     out = sys.argv[1]
-    source = sys.argv[2] if len(sys.argv) > 2 else "idx:/work/shared/data/mnist"
+    source = sys.argv[2] if len(sys.argv) > 2 else "glyphs"
     preview(source, "segmentation", f"{out}/segmentation.png")
     preview(source, "segmentation", f"{out}/segmentation_hint.png", ["appearance.rotation.hint=true"], masks=False,
             seed=3)
