@@ -615,9 +615,11 @@ def _draw_words(
             nq += 1 if keep_on != _ZERO else 0
             nz = _nonzero_bytes(q8)
             tot += _byte_sum(q8)
-            some = nz != _ZERO
-            row_lo = min(row_lo, xc + np.int64(trailing_zeros(nz) >> _S3)) if some else row_lo
-            row_hi = max(row_hi, xc + 7 - np.int64(leading_zeros(nz) >> _S3)) if some else row_hi
+            # The chunk's first and last ink, pushed out of reach when it has none (arithmetic, not a select: the
+            # backend turns a select on a late value into a branch).
+            empty = np.int64(nz == _ZERO) << 40
+            row_lo = min(row_lo, xc + np.int64(trailing_zeros(nz) >> _S3) + empty)
+            row_hi = max(row_hi, xc + 7 - np.int64(leading_zeros(nz) >> _S3) - empty)
         if row_hi >= row_lo:
             bx0 = min(bx0, row_lo)
             bx1 = max(bx1, row_hi + 1)
