@@ -311,6 +311,7 @@ _HALF32 = np.uint64(1 << 31)
 _U256 = np.uint64(256)
 _U255 = np.uint64(255)
 _ZERO = np.uint64(0)
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 @njit(inline="always")
@@ -423,24 +424,19 @@ def _draw_object(
     ownership; the box of its pixels above the threshold goes to ``abox[b, t, k]``. Returns the total ink.
 
     Rows are visited over the exact span where the fixed-point sample point lies in the glyph's support (integer
-    bounds, no per-pixel test), 8 pixels at a time (bilinear: :func:`_levels8`); under ``over`` with threshold 0 on
-    a grey canvas (the segmentation preset) the 8 pixels are composited with word operations, otherwise pixel by
-    pixel. ``flags``, ``mode`` and ``threshold`` are constants at the specialised call sites, so that the branches
-    on them fold away. (All per-pixel code is in this body: an inlined helper taking arrays would update reference
-    counts at every call.)"""
+    bounds, no per-pixel test), 8 pixels at a time (bilinear: :func:`_levels8`), composited pixel by pixel (the
+    general case; see :func:`_draw_words` for the presets'). ``flags``, ``mode`` and ``threshold`` may be constants
+    at a call site, so that the branches on them fold away. (All per-pixel code is in this body: an inlined helper
+    taking arrays would update reference counts at every call.)"""
     nearest = (flags & _NEAREST) != 0
     need_total = (flags & _NEED_TOTAL) != 0
     colour_on = (flags & _COLOUR) != 0
     track_owner = (flags & _OWNER) != 0
     sem_on = (flags & _SEMANTIC) != 0
     amask_on = (flags & _AMODAL) != 0
-    words = not nearest and not colour_on and track_owner and sem_on and not amask_on and mode != 1
-    words = words and threshold == 0
     hw = h * w
     c_n = frame_f.size // hw
     code = np.uint8(k + 1)
-    code8 = _B01 * np.uint64(k + 1)
-    label8 = _B01 * np.uint64(label)
     fa, fb, fc = fix[b, t, k, 0], fix[b, t, k, 1], fix[b, t, k, 2]
     fd, fe, ff = fix[b, t, k, 3], fix[b, t, k, 4], fix[b, t, k, 5]
     one = np.int64(1) << 16
@@ -497,29 +493,6 @@ def _draw_object(
                     if q8 == _ZERO:
                         continue
                 p = _u(row_base + xc)
-                if on and words and p + _u(8) <= _u(hw):
-                    # Eight pixels with word operations (threshold 0: owned where q > 0, under max also q >= the
-                    # layer).
-                    nz = _nonzero_bytes(q8)
-                    if mode == 0:
-                        cur = _load8(layer, p)
-                        ge = _ge_bytes(q8, cur)
-                        _store8(layer, p, (q8 & ge) | (cur & ~ge))
-                        below = _load8(frame_f, p)
-                        ge_f = _ge_bytes(q8, below)
-                        _store8(frame_f, p, (q8 & ge_f) | (below & ~ge_f))
-                        owned = nz & ge
-                    else:
-                        _store8(frame_f, p, (_load8(frame_f, p) & ~nz) | q8)
-                        owned = nz
-                    keep = ~owned
-                    _store8(ownq, p, (_load8(ownq, p) & keep) | (q8 & owned))
-                    _store8(inst_f, p, (_load8(inst_f, p) & keep) | (code8 & owned))
-                    _store8(sem_f, p, (_load8(sem_f, p) & keep) | (label8 & owned))
-                    tot += _byte_sum(q8)
-                    row_lo = min(row_lo, xc + np.int64(trailing_zeros(nz) >> _S3))
-                    row_hi = xc + 7 - np.int64(leading_zeros(nz) >> _S3)
-                    continue
                 for j in range(n):
                     x = xc + j
                     s = _ZERO
@@ -575,6 +548,125 @@ def _draw_object(
             bx1 = max(bx1, row_hi + 1)
             by0 = min(by0, y)
             by1 = y + 1
+    if bx1 > bx0:
+        abox[b, t, k, 0] = bx0
+        abox[b, t, k, 1] = by0
+        abox[b, t, k, 2] = bx1
+        abox[b, t, k, 3] = by1
+    return tot
+
+
+@njit(inline="always")
+def _draw_words(
+    tabs_f, toff, wp, fix, nzbox, gain, region, b, t, k, need_total, mode, h, w,
+    frame_f, layer, inst_f, sem_f, label, ownq, abox, qbuf, pbuf,
+):
+    """:func:`_draw_object` for bilinear sampling on a grey canvas with instance and semantic masks, threshold 0,
+    under ``over`` (mode 2) or ``max`` (mode 0): segmentation@1 and affine@1.
+
+    Two passes: every chunk of 8 pixels of every row is sampled and counted first (total, amodal box), its on-canvas
+    part kept in ``qbuf``/``pbuf`` (no branch waits for a sample, so the chunks' latencies overlap); then the kept
+    chunks are composited with word operations (byte masks over 8-byte loads and stores; owned where q > 0, under max
+    also where q >= the layer)."""
+    hw = h * w
+    code = np.uint8(k + 1)
+    code8 = _B01 * np.uint64(k + 1)
+    label8 = _B01 * np.uint64(label)
+    fa, fb, fc = fix[b, t, k, 0], fix[b, t, k, 1], fix[b, t, k, 2]
+    fd, fe, ff = fix[b, t, k, 3], fix[b, t, k, 4], fix[b, t, k, 5]
+    one = np.int64(1) << 16
+    lo_u, hi_u = (nzbox[b, k, 0] - 1) << 16, nzbox[b, k, 2] << 16
+    lo_v, hi_v = (nzbox[b, k, 1] - 1) << 16, nzbox[b, k, 3] << 16
+    x0, y0, x1, y1 = region[b, t, k, 0], region[b, t, k, 1], region[b, t, k, 2], region[b, t, k, 3]
+    gn = np.uint64(gain[b, t, k])
+    if need_total:
+        ry0, ry1, rx0, rx1 = y0, y1, x0, x1
+    else:
+        ry0, ry1, rx0, rx1 = max(y0, 0), min(y1, h), max(x0, 0), min(x1, w)
+    tot = 0
+    bx0 = 1 << 40
+    by0 = 1 << 40
+    bx1 = -(1 << 40)
+    by1 = -(1 << 40)
+    nq = 0
+    for y in range(ry0, ry1):
+        cu = fb * y + fc
+        cv = fe * y + ff
+        xa, xb = _span(fa, cu, lo_u, hi_u, rx0, rx1)
+        xa, xb = _span(fd, cv, lo_v, hi_v, xa, xb)
+        if xb <= xa:
+            continue
+        cu += one
+        cv += one
+        on_row = 0 <= y < h
+        row_lo = 1 << 40
+        row_hi = -(1 << 40)
+        for xc in range(xa, xb, 8):
+            n = min(8, xb - xc)
+            q8 = _levels8(tabs_f, toff, wp, fa * xc + cu, fd * xc + cv, fa, fd, gn, n)
+            # Off-canvas pixels of the chunk count towards the total and the box, not the frame.
+            lo_x = max(0, -xc) if on_row else 8
+            hi_x = min(8, w - xc) if on_row else 0
+            keep_on = _ZERO
+            if hi_x > lo_x:
+                keep_on = (_ALL >> _u(64 - 8 * (hi_x - lo_x))) << _u(8 * lo_x)
+            qbuf[nq] = q8 & keep_on
+            pbuf[nq] = y * w + xc
+            nq += 1 if keep_on != _ZERO else 0
+            nz = _nonzero_bytes(q8)
+            tot += _byte_sum(q8)
+            # The chunk's first and last ink, pushed out of reach when it has none (arithmetic, not a select: the
+            # backend turns a select on a late value into a branch).
+            empty = np.int64(nz == _ZERO) << 40
+            row_lo = min(row_lo, xc + np.int64(trailing_zeros(nz) >> _S3) + empty)
+            row_hi = max(row_hi, xc + 7 - np.int64(leading_zeros(nz) >> _S3) - empty)
+        if row_hi >= row_lo:
+            bx0 = min(bx0, row_lo)
+            bx1 = max(bx1, row_hi + 1)
+            by0 = min(by0, y)
+            by1 = y + 1
+    for i in range(nq):
+        q8 = qbuf[i]
+        if q8 == _ZERO:
+            continue
+        p = _u(pbuf[i])
+        if p + _u(8) <= _u(hw):
+            nz = _nonzero_bytes(q8)
+            below = _load8(frame_f, p)
+            own8 = _load8(ownq, p)
+            inst8 = _load8(inst_f, p)
+            sem8 = _load8(sem_f, p)
+            if mode == 0:
+                cur = _load8(layer, p)
+                ge = _ge_bytes(q8, cur)
+                ge_f = _ge_bytes(q8, below)
+                owned = nz & ge
+                _store8(layer, p, (q8 & ge) | (cur & ~ge))
+                _store8(frame_f, p, (q8 & ge_f) | (below & ~ge_f))
+            else:
+                owned = nz
+                _store8(frame_f, p, (below & ~nz) | q8)
+            keep = ~owned
+            _store8(ownq, p, (own8 & keep) | (q8 & owned))
+            _store8(inst_f, p, (inst8 & keep) | (code8 & owned))
+            _store8(sem_f, p, (sem8 & keep) | (label8 & owned))
+            continue
+        for j in range(8):
+            q = np.int64((q8 >> _u(8 * j)) & _FF)
+            if q == 0:
+                continue
+            pj = p + _u(j)
+            if mode == 0:
+                cur_j = np.int64(layer[pj])
+                if q < cur_j:
+                    continue
+                layer[pj] = q
+                frame_f[pj] = max(np.int64(frame_f[pj]), q)
+            else:
+                frame_f[pj] = q
+            inst_f[pj] = code
+            ownq[pj] = q
+            sem_f[pj] = label
     if bx1 > bx0:
         abox[b, t, k, 0] = bx0
         abox[b, t, k, 1] = by0
@@ -646,6 +738,8 @@ def render(
     noise_words = noise.view(np.uint64)  # little-endian: byte j of word i is pixel 8 i + j, as the reference
     layer = np.zeros(hw, dtype=np.uint8)
     ownq = np.zeros(hw, dtype=np.uint8)
+    qbuf = np.zeros(h * ((w + 7) // 8 + 1) + 1, dtype=np.uint64)  # an object's chunks on the canvas
+    pbuf = np.zeros(qbuf.size, dtype=np.int64)
     tsize = hp * wp
     tabs_f = np.zeros(max(k_n, 1) * tsize, dtype=np.uint64)
     colour_on = c_n > 1
@@ -657,7 +751,7 @@ def render(
         | (_SEMANTIC if sem_on else 0)
         | (_AMODAL if amask_on else 0)
     )
-    fast = (flags & ~_NEED_TOTAL) == _FAST
+    words = (flags & ~_NEED_TOTAL) == _FAST and threshold == 0
     dummy = np.zeros(hw, dtype=np.uint8)
     amask_dummy = np.zeros(1, dtype=np.bool_)
     side = d_mask.shape[2]
@@ -731,18 +825,16 @@ def render(
                 label = labels[b, k]
                 toff = k * tsize
                 goff = g * tsize
-                # Specialised copies for the common flags (constants fold the per-pixel branches away).
-                if fast and mode == 2 and threshold == 0:
-                    tot = _draw_object(
-                        tabs_f, toff, glyph_f, goff, wp, fix, nzbox, gain, gain_c, region, b, t, k,
-                        _FAST | (flags & _NEED_TOTAL), 2, h, w, frame_f, layer, 0, inst_f, sem_f, label,
-                        ownq, amask_f, abox,
+                # Specialised copies for the presets' flags (constants fold the per-pixel branches away).
+                if words and mode == 2:
+                    tot = _draw_words(
+                        tabs_f, toff, wp, fix, nzbox, gain, region, b, t, k, need_total, 2, h, w,
+                        frame_f, layer, inst_f, sem_f, label, ownq, abox, qbuf, pbuf,
                     )
-                elif fast and mode == 0:
-                    tot = _draw_object(
-                        tabs_f, toff, glyph_f, goff, wp, fix, nzbox, gain, gain_c, region, b, t, k,
-                        _FAST | (flags & _NEED_TOTAL), 0, h, w, frame_f, layer, threshold, inst_f, sem_f, label,
-                        ownq, amask_f, abox,
+                elif words and mode == 0:
+                    tot = _draw_words(
+                        tabs_f, toff, wp, fix, nzbox, gain, region, b, t, k, need_total, 0, h, w,
+                        frame_f, layer, inst_f, sem_f, label, ownq, abox, qbuf, pbuf,
                     )
                 else:
                     tot = _draw_object(
