@@ -137,7 +137,10 @@ def _host_has(*features: str) -> bool:
     if config.CPU_NAME not in (None, "host"):
         have = set((config.CPU_FEATURES or "").split(","))
     else:
-        have = set(get_host_cpu_features().flatten().split(","))
+        try:
+            have = set(get_host_cpu_features().flatten().split(","))
+        except RuntimeError:  # llvmlite cannot tell on some platforms: assume none
+            return False
     return all("+" + f in have for f in features)
 
 
