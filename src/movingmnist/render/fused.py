@@ -1,13 +1,17 @@
 """Accelerated kernels of the general renderer (numba): the same bytes as :mod:`movingmnist.render.general`.
 
-Each kernel is a loop nest over (sequence, frame, object, row, pixel) that performs exactly the floating-point
-operations of the numpy reference in the same order (numba does not reassociate or fuse multiply-adds without
-``fastmath``), so that the output does not depend on whether numba is installed; tests compare the two bit for
-bit. Where the reference evaluates every pixel of a fixed-size patch, these kernels visit only the pixels of each
-row whose sample can fall in the glyph's support (a conservative span, then the exact test), and they composite,
-measure and combine with the background in one pass over the object's pixels.
+The sampling arithmetic is integer (fixed-point poses, 8-bit weights, integer gains; see the rules in
+:mod:`movingmnist.render.general`), so the kernels may step, reorder and vectorise it freely and still give the
+reference's bytes; the floating-point parts (static shapes, flow) perform the reference's operations in the same order
+(numba does not reassociate or fuse multiply-adds without ``fastmath``). Tests compare the two bit for bit.
 
-Import this module only through :func:`kernels`, which returns None when numba is unavailable.
+``render`` draws one frame at a time: background, objects, occluding distractors, then what each object owns. Where
+the reference evaluates every pixel of a patch, it visits only the exact span of each row where the sample point
+lies in the glyph's support, eight pixels per step in explicit vector code (:func:`_levels8`), and composites
+straight into the frame. Hot loops index flat arrays with unsigned offsets: a view made inside a loop costs two
+atomic reference-count updates, and a signed index needs wraparound code.
+
+Imported by :mod:`movingmnist.render.pipeline` only when the numba kernel is selected (numba is optional).
 """
 
 from __future__ import annotations
@@ -133,7 +137,10 @@ def _host_has(*features: str) -> bool:
     if config.CPU_NAME not in (None, "host"):
         have = set((config.CPU_FEATURES or "").split(","))
     else:
-        have = set(get_host_cpu_features().flatten().split(","))
+        try:
+            have = set(get_host_cpu_features().flatten().split(","))
+        except RuntimeError:  # llvmlite cannot tell on some platforms: assume none
+            return False
     return all("+" + f in have for f in features)
 
 
@@ -187,7 +194,6 @@ _W16 = np.uint64(0x00FF00FF00FF00FF)
 _W01 = np.uint64(0x0001000100010001)
 _S7 = np.uint64(7)
 _S3 = np.uint64(3)
-_S56 = np.uint64(56)
 
 
 @njit(inline="always")
