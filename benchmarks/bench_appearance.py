@@ -21,9 +21,8 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import time  # noqa: E402
 
-import numpy as np  # noqa: E402
+from _common import copy_bound, median_rates  # noqa: E402
 
 import movingmnist as mm  # noqa: E402
 
@@ -41,23 +40,6 @@ CASES = {
 }
 
 
-def median_rates(fn, num: int, repeats: int) -> tuple[float, float]:
-    """Median sequences/s by wall clock and by process CPU time."""
-    fn()  # warm the buffers (and the kernels)
-    wall, cpu = [], []
-    for _ in range(repeats):
-        w, c = time.perf_counter(), time.process_time()
-        fn()
-        wall.append(time.perf_counter() - w)
-        cpu.append(time.process_time() - c)
-    return num / float(np.median(wall)), num / float(np.median(cpu))
-
-
-def copy_bound(nbytes: int, num: int, repeats: int) -> float:
-    """Sequences/s if producing the output cost only a memcpy of its bytes between warm buffers."""
-    src = np.ones(nbytes, dtype=np.uint8)
-    dst = np.zeros(nbytes, dtype=np.uint8)
-    return median_rates(lambda: np.copyto(dst, src), num, repeats)[0]
 
 
 def main() -> None:

@@ -17,30 +17,10 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import time  # noqa: E402
 
-import numpy as np  # noqa: E402
+from _common import copy_bound, median_rates  # noqa: E402
 
 import movingmnist as mm  # noqa: E402
-
-FRAMES_ONLY = [
-    "annotations.semantic=false",
-    "annotations.instance=false",
-    "annotations.boxes=false",
-    "annotations.amodal_boxes=false",
-    "annotations.visibility=false",
-    "annotations.tracks=false",
-]
-
-
-def median_rate(fn, num: int, repeats: int) -> float:
-    fn()  # warm the buffers
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return num / float(np.median(times))
 
 
 def _renderer(gen: mm.Generator, out: mm.Batch, num: int):
@@ -48,12 +28,6 @@ def _renderer(gen: mm.Generator, out: mm.Batch, num: int):
     counter = iter(range(10**9))
     return lambda: gen.render(next(counter) * num, num, out)
 
-
-def copy_bound(nbytes: int, num: int, repeats: int) -> float:
-    """Sequences/s if producing the output cost only a memcpy of its bytes between warm buffers."""
-    src = np.ones(nbytes, dtype=np.uint8)
-    dst = np.zeros(nbytes, dtype=np.uint8)
-    return median_rate(lambda: np.copyto(dst, src), num, repeats)
 
 
 def main() -> None:
@@ -70,12 +44,13 @@ def main() -> None:
     results = []
     print(f"{'preset':<18}{'annotations':<13}{'seq/s':>10}{'copy bound':>12}{'ratio':>8}{'MB/seq':>9}")
     for name in args.presets:
-        for label, overrides in (("frames only", FRAMES_ONLY), ("default", [])):
-            spec = mm.Spec.from_preset(name, overrides + [f"source.split={args.split}"])
+        for label, frames_only in (("frames only", True), ("default", False)):
+            spec = mm.Spec.from_preset(name, [f"source.split={args.split}"])
+            spec = spec.frames_only() if frames_only else spec
             kwargs = {"batch_size": args.batch_size} if args.batch_size else {}
             gen = mm.Generator(spec, seed=0, source=args.source, **kwargs)
             out = gen.allocate(args.num)
-            rate = median_rate(_renderer(gen, out, args.num), args.num, args.repeats)
+            rate = median_rates(_renderer(gen, out, args.num), args.num, args.repeats)[0]
             nbytes = sum(a.nbytes for a in out.arrays().values())
             bound = copy_bound(nbytes, args.num, args.repeats)
             row = {

@@ -41,14 +41,6 @@ import movingmnist.torch as mmt  # noqa: E402
 
 torch.set_num_threads(1)
 
-FRAMES_ONLY = {
-    "annotations.semantic": False,
-    "annotations.instance": False,
-    "annotations.boxes": False,
-    "annotations.amodal_boxes": False,
-    "annotations.visibility": False,
-    "annotations.tracks": False,
-}
 
 
 def median_seconds(fn, repeats: int, sync=None) -> float:
@@ -113,8 +105,9 @@ def bench_device(args, device: torch.device) -> list[dict]:
     source = source_for(args)
     rows = []
     for name in args.presets:
-        for label, overrides in (("frames only", FRAMES_ONLY), ("default", {})):
-            spec = mm.Spec.from_preset(name, {**overrides, "source.split": args.split})
+        for label, frames_only in (("frames only", True), ("default", False)):
+            spec = mm.Spec.from_preset(name, {"source.split": args.split})
+            spec = spec.frames_only() if frames_only else spec
             reason = mmt.unsupported_reason(spec)
             row: dict = {"device": str(device), "preset": name, "annotations": label}
             if reason is not None:

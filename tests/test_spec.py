@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from pydantic import ValidationError
 
@@ -107,3 +108,13 @@ def test_presets_are_documented_and_versioned(preset):
     assert preset.summary and preset.reference and preset.version >= 1
     assert get_preset(preset.key) is preset and get_preset(preset.name).version >= preset.version
     assert preset.spec().preset == preset.key
+
+
+def test_frames_only_switches_every_annotation_off(bank):
+    spec = mm.Spec.from_preset("segmentation", ["annotations.flow=true"]).frames_only()
+    assert not any(getattr(spec.annotations, name) for name in ("semantic", "instance", "boxes", "amodal_boxes",
+                                                                 "visibility", "tracks", "amodal_masks", "flow"))
+    gen = mm.Generator(spec, seed=1, source=bank)
+    assert gen.array_names == ["frames", "labels", "present", "glyph_index"]
+    full = mm.Generator("segmentation", seed=1, source=bank).render(0, 3)
+    assert np.array_equal(gen.render(0, 3).frames, full.frames)
