@@ -2,6 +2,7 @@
 
     python benchmarks/bench_write.py --num 200000 --workers 1 2 --source idx:/data/mnist --split test
     python benchmarks/bench_write.py --num 20000 --json results.json          # quick look, built-in glyphs
+    python benchmarks/bench_write.py --num 200000 --compression lz4            # the faster, larger codec
 
 For each worker count it writes ``--num`` ``srivastava`` sequences (default annotations: frames, semantic and
 instance masks, boxes, tracks...) to zarr in a fresh subprocess and reports: wall time, sequences/s, the split
@@ -56,6 +57,7 @@ def run_one(args: argparse.Namespace) -> dict:
     summary = mm.write_dataset(
         spec, seed=0, num=args.num, path=args.path, source=args.source, workers=args.one_workers,
         format=args.one_format, chunk_size=args.chunk_size, overwrite=True, progress=False, command="bench_write",
+        compression=args.compression if args.one_format == "zarr" else None,
     )
     wall = time.perf_counter() - t0
     parent_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -152,6 +154,7 @@ def main() -> None:
     parser.add_argument("--source", default="glyphs")
     parser.add_argument("--split", default="train")
     parser.add_argument("--chunk-size", type=int, default=None)
+    parser.add_argument("--compression", default=None, help="zarr compression (default zstd:1; e.g. lz4)")
     parser.add_argument("--out-dir", default=None, help="where to write (default: a temporary directory)")
     parser.add_argument("--keep", action="store_true", help="keep the datasets")
     parser.add_argument("--reads", type=int, default=1000, help="random single-sequence reads per format")
@@ -176,10 +179,13 @@ def main() -> None:
     common = ["--preset", args.preset, "--source", args.source, "--split", args.split]
     if args.chunk_size:
         common += ["--chunk-size", str(args.chunk_size)]
+    if args.compression:
+        common += ["--compression", args.compression]
     results: dict = {"num": args.num, "source": args.source, "split": args.split, "cpus": os.cpu_count(),
+                     "compression": args.compression or "zstd:1",
                      "writes": [], "reads": []}
     print(f"{args.num:,} {args.preset} sequences (default annotations) from {args.source}/{args.split}, "
-          f"{os.cpu_count()} CPUs, output in {out_dir}")
+          f"zarr compression {args.compression or 'zstd:1'}, {os.cpu_count()} CPUs, output in {out_dir}")
     zarr_path = os.path.join(out_dir, "bench.zarr")
     base_rate = None
     for workers in args.workers:

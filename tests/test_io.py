@@ -249,14 +249,30 @@ def test_storage_chunk_rows(row_bytes, chunk, target, rows):
     assert chunk % rows == 0
 
 
-@pytest.mark.parametrize("compression", ["gzip:3", "none"])
+@pytest.mark.parametrize("compression", ["gzip:3", "none", "lz4", "lz4:1", "zstd:-3"])
 def test_other_compressions(tmp_path, compression, reference):
+    """Each codec round-trips through mm.open and through zarr-python itself (standard zarr v3 codecs)."""
+    zarr = pytest.importorskip("zarr")
     path = str(tmp_path / f"c-{compression.replace(':', '')}.zarr")
     mm.write_dataset(
         small_spec(), SEED, NUM, path, source=SOURCE, start=START, chunk_size=16, compression=compression,
         progress=False,
     )
     assert array_hashes(path) == batch_hashes(reference)
+    canonical = get_writer("zarr").check_compression(compression)
+    assert mm.open(path).metadata["layout"]["compression"] == canonical
+    group = zarr.open_group(path, mode="r")
+    for name in ("frames", "instance", "boxes"):
+        assert _bytes(group[name][:]) == _bytes(getattr(reference, name)), name
+
+
+def test_lz4_is_zarr_only():
+    assert get_writer("zarr").check_compression("lz4") == "lz4:5"
+    for bad, allowed in [("lz4:0", r"\[1, 9\]"), ("lz4:x", r"\[1, 9\]")]:
+        with pytest.raises(mm.SpecError, match=allowed):
+            get_writer("zarr").check_compression(bad)
+    with pytest.raises(mm.SpecError, match="one of gzip, none for format hdf5"):
+        get_writer("hdf5").check_compression("lz4")
 
 
 RSS_SCRIPT = """

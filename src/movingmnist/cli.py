@@ -134,7 +134,11 @@ def _add_generate(subparsers: Any) -> None:
     p.add_argument("--out", required=True, metavar="PATH", help="output path (.zarr, .h5, .npy-dir, .npy)")
     p.add_argument("--format", choices=FORMATS,
                    help="storage format (default: from the suffix of --out, else zarr)")
-    p.add_argument("--compression", help="zstd[:LEVEL] (zarr, default zstd:1), gzip[:LEVEL] (hdf5 default), none")
+    p.add_argument(
+        "--compression",
+        help="zstd[:LEVEL] (zarr, default zstd:1), lz4[:LEVEL] (zarr: about 2x faster, 2.5x larger), "
+        "gzip[:LEVEL] (hdf5 default), none",
+    )
     p.add_argument("--chunk-size", type=int, help="sequences per work chunk and zarr shard (default <= 1000)")
     p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1: this process)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed scheduler, e.g. tcp://host:8786")
