@@ -403,6 +403,24 @@ def test_compiled_sampling_parity():
     compare(spec, num=4, compile=True)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_get_batch_and_datasets_pass_compile():
+    """``compile=True`` reaches the renderer from get_batch and the datasets, with the same bytes as numpy."""
+    import movingmnist.torch as mmt
+
+    spec = mm.Spec.from_preset("segmentation@1", {"frames": 4})
+    batch = mmt.get_batch(spec, 3, device="cpu", start=5, seed=1, source=GLYPHS, kernels="torch", compile=True)
+    assert mmt._render.cached_generator(spec, 1, GLYPHS, torch.device("cpu"), "torch", None, True).compile
+    expected = mm.Generator(spec, seed=1, source=GLYPHS).render(5, 3)
+    np.testing.assert_array_equal(as_numpy(batch["frames"]), expected.frames)
+    np.testing.assert_array_equal(as_numpy(batch["instance"]), expected.instance)
+    ds = mmt.MovingMNISTDataset(spec, num=8, seed=1, source=GLYPHS, kernels="torch", compile=True)
+    assert ds.generator.compile
+    np.testing.assert_array_equal(as_numpy(ds[5]["frames"]), expected.frames[0])
+    stream = mmt.MovingMNISTIterableDataset(spec, seed=1, source=GLYPHS, kernels="torch", compile=True)
+    assert stream.generator.compile
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
 @pytest.mark.parametrize("preset", ["segmentation@1", "affine@1"])
 def test_cuda_parity(preset):

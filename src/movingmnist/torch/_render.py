@@ -88,17 +88,20 @@ def cached_generator(
     device: torch.device,
     kernels: str = "auto",
     cache_dir: str | None = None,
+    compile: bool = False,
 ) -> TorchGenerator:
-    """A TorchGenerator per (spec, seed, source, device, kernels), kept in a small LRU cache (the glyph bank is
-    loaded and uploaded once)."""
-    key = (spec.to_json(), int(seed), source_key(source), str(device), kernels, cache_dir)
+    """A TorchGenerator per (spec, seed, source, device, kernels, compile), kept in a small LRU cache (the glyph
+    bank is loaded and uploaded once)."""
+    key = (spec.to_json(), int(seed), source_key(source), str(device), kernels, cache_dir, bool(compile))
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
         if hit is not None:
             _CACHE.move_to_end(key)
             return hit[1]
     src = source if source is not None and not isinstance(source, str) else None
-    gen = TorchGenerator(spec, seed=seed, source=src, device=device, kernels=kernels, cache_dir=cache_dir)
+    gen = TorchGenerator(
+        spec, seed=seed, source=src, device=device, kernels=kernels, cache_dir=cache_dir, compile=compile
+    )
     with _CACHE_LOCK:
         _CACHE[key] = (source, gen)  # the source reference keeps id()-based keys valid
         while len(_CACHE) > _CACHE_SIZE:
@@ -122,6 +125,7 @@ def get_batch(
     kernels: str = "auto",
     out: dict[str, torch.Tensor] | None = None,
     cache_dir: str | None = None,
+    compile: bool = False,
 ) -> dict[str, torch.Tensor] | torch.Tensor:
     """Sequences ``start .. start + batch_size - 1`` of a dataset rendered on ``device`` in one call.
 
@@ -145,6 +149,9 @@ def get_batch(
         kernels: ``auto``, ``torch`` or ``numpy`` (see :class:`~movingmnist.render.torch_backend.TorchGenerator`).
         out: output tensors from a previous call with the same spec and size, reused (fresh memory is slow to
             write on CPU).
+        compile: fuse the general renderer's patch sampling with ``torch.compile`` (specs with rotation, scale,
+            backgrounds...; the first call compiles for tens of seconds, later calls reuse it; same bytes). Worth
+            it on a GPU; no effect on translation-only specs or with ``kernels="numpy"``.
 
     Returns:
         A dict of tensors with a leading batch axis: frames ``(B, T, C, H, W)``, labels ``(B, K)``, boxes
@@ -153,7 +160,7 @@ def get_batch(
     check_dtype(dtype)
     resolved = build_spec(spec, source=source, split=split, overrides=overrides, returns=returns)
     dev = torch.device(device) if device is not None else default_device()
-    gen = cached_generator(resolved, seed, source, dev, kernels, cache_dir)
+    gen = cached_generator(resolved, seed, source, dev, kernels, cache_dir, compile)
     if indices is None:
         if batch_size < 0 or start < 0:
             raise SpecError("start/batch_size", (start, batch_size), "non-negative integers")

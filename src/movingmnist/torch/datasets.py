@@ -44,6 +44,7 @@ class _Rendering:
         device: torch.device | str,
         kernels: str,
         cache_dir: str | None,
+        compile: bool = False,
     ) -> None:
         self.spec = build_spec(spec, source=source, split=split, overrides=overrides, returns=returns)
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= int(seed) < 2**63:
@@ -56,6 +57,7 @@ class _Rendering:
         self.device = torch.device(device)
         self.kernels = kernels
         self.cache_dir = cache_dir
+        self.compile = bool(compile)
         self._generator: TorchGenerator | None = None
         self._pid = os.getpid()
 
@@ -70,6 +72,7 @@ class _Rendering:
                 device=self.device,
                 kernels=self.kernels,
                 cache_dir=self.cache_dir,
+                compile=self.compile,
             )
             self._pid = os.getpid()
         return self._generator
@@ -118,6 +121,7 @@ class MovingMNISTDataset(_Rendering, Dataset):
         device: where items are rendered (the default CPU suits DataLoader workers; for a GPU prefer
             :func:`movingmnist.torch.get_batch` or ``num_workers=0``).
         kernels: ``auto``, ``torch`` or ``numpy`` (see :class:`~movingmnist.render.torch_backend.TorchGenerator`).
+        compile: ``torch.compile`` the general renderer's sampling (see :func:`movingmnist.torch.get_batch`).
     """
 
     def __init__(
@@ -136,8 +140,11 @@ class MovingMNISTDataset(_Rendering, Dataset):
         device: torch.device | str = "cpu",
         kernels: str = "auto",
         cache_dir: str | None = None,
+        compile: bool = False,
     ) -> None:
-        super().__init__(spec, seed, source, split, overrides, returns, transform, dtype, device, kernels, cache_dir)
+        super().__init__(
+            spec, seed, source, split, overrides, returns, transform, dtype, device, kernels, cache_dir, compile
+        )
         if not isinstance(num, (int, np.integer)) or num < 0:
             raise SpecError("num", num, "a non-negative integer")
         if start < 0:
@@ -213,7 +220,7 @@ class MovingMNISTIterableDataset(_Rendering, IterableDataset):
     yields whole batches (use ``DataLoader(ds, batch_size=None)``), otherwise single items.
 
     Args:
-        spec, seed, source, split, overrides, returns, transform, dtype, device, kernels: as
+        spec, seed, source, split, overrides, returns, transform, dtype, device, kernels, compile: as
             :class:`MovingMNISTDataset` (``transform`` is applied to batches when ``batch_size`` is set).
         start, stop: index range (``stop=None``: endless).
         rank, world_size: this process's place in a distributed job (default: torch.distributed's, else 0 of 1).
@@ -239,8 +246,11 @@ class MovingMNISTIterableDataset(_Rendering, IterableDataset):
         device: torch.device | str = "cpu",
         kernels: str = "auto",
         cache_dir: str | None = None,
+        compile: bool = False,
     ) -> None:
-        super().__init__(spec, seed, source, split, overrides, returns, transform, dtype, device, kernels, cache_dir)
+        super().__init__(
+            spec, seed, source, split, overrides, returns, transform, dtype, device, kernels, cache_dir, compile
+        )
         if start < 0 or (stop is not None and stop < start):
             raise SpecError("start/stop", (start, stop), "0 <= start <= stop (stop=None: endless)")
         if batch_size is not None and batch_size < 1:
