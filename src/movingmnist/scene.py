@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import rng
+from .resize import bilinear_resize
 from .sources import GlyphBank
 from .spec import Spec
 
@@ -82,13 +83,9 @@ def glyph_set(bank: GlyphBank, spec: Spec) -> GlyphSet:
 
 def resize_glyphs(images: np.ndarray, size: int) -> np.ndarray:
     """Resize ``(M, h, w)`` uint8 glyphs to ``(M, size, size)`` with Pillow's bilinear filter (as torchvision's
-    ``Resize``/``Scale`` used by the SVG generator)."""
-    from PIL import Image
-
-    out = np.empty((images.shape[0], size, size), dtype=np.uint8)
-    for i, image in enumerate(images):
-        out[i] = np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
-    return out
+    ``Resize``/``Scale`` used by the SVG generator), computed by :mod:`movingmnist.resize` so that the bytes do not
+    depend on the installed imaging library."""
+    return bilinear_resize(images, size, size)
 
 
 @dataclass(frozen=True)

@@ -90,9 +90,12 @@ def _load_grey(path: str, size: tuple[int, int] | None) -> np.ndarray:
                 grey = image.convert("L")
     except (UnidentifiedImageError, OSError) as exc:
         raise SourceError(f"image {path} cannot be read ({exc})") from exc
+    pixels = np.asarray(grey, dtype=np.uint8)
     if size is not None and grey.size != size:
-        grey = grey.resize(size, Image.Resampling.BILINEAR)
-    return np.asarray(grey, dtype=np.uint8)
+        from ..resize import bilinear_resize  # Pillow's bilinear rule, independent of the installed Pillow
+
+        pixels = bilinear_resize(pixels, size[1], size[0])
+    return pixels
 
 
 def _image_size(path: str) -> tuple[int, int]:
