@@ -136,7 +136,7 @@ def _add_generate(subparsers: Any) -> None:
                    help="storage format (default: from the suffix of --out, else zarr)")
     p.add_argument(
         "--compression",
-        help="zstd[:LEVEL] (zarr, default zstd:1), lz4[:LEVEL] (zarr: about 2x faster, 2.5x larger), "
+        help="zstd[:LEVEL] (zarr, default zstd:1), lz4[:LEVEL] (zarr: faster codec, 2.5x larger), "
         "gzip[:LEVEL] (hdf5 default), none",
     )
     p.add_argument("--chunk-size", type=int, help="sequences per work chunk and zarr shard (default <= 1000)")
