@@ -73,6 +73,7 @@ def run_one(args: argparse.Namespace) -> dict:
         "seq_per_s": args.num / wall,
         "render_s": summary.render_seconds,
         "write_s_in_workers": summary.write_seconds,
+        "compress_s_in_workers": summary.compress_seconds,
         "chunk_cpu_s": summary.cpu_seconds,
         "bytes_on_disk": summary.nbytes,
         "raw_bytes_per_seq": row_bytes,
@@ -202,8 +203,10 @@ def main() -> None:
         print(
             f"zarr, {workers} worker(s): {res['wall_s']:.1f} s wall, {res['seq_per_s']:,.0f} seq/s "
             f"(x{res['speedup']:.2f}; memory-copy bound {bound:,.0f} seq/s per core, ratio "
-            f"{res['seq_per_s'] / bound:.3f}); time in workers: render {res['render_s']:.1f} s, compress+write "
-            f"{res['write_s_in_workers']:.1f} s, of which CPU {res['chunk_cpu_s']:.1f} s; "
+            f"{res['seq_per_s'] / (bound * workers):.3f} of the bound on {workers} core(s)); time in workers: "
+            f"render {res['render_s']:.1f} s, compress {res['compress_s_in_workers']:.1f} s, write (storage, "
+            f"fsync, shard assembly) {res['write_s_in_workers'] - res['compress_s_in_workers']:.1f} s; CPU "
+            f"{res['chunk_cpu_s']:.1f} s; "
             f"on disk {_mb(res['bytes_on_disk'])} "
             f"({res['bytes_on_disk'] / args.num / 1024:.1f} KiB/seq, raw {res['raw_bytes_per_seq'] / 1024:.0f} "
             f"KiB/seq); peak RSS parent {_mb(res['peak_rss_parent'])}, workers {workers_rss}; the workers were on a "

@@ -47,8 +47,9 @@ DEFAULT_MAX_CHUNK = 1000
 @dataclass
 class WriteSummary:
     """What :func:`write_dataset` did. ``seconds`` is wall-clock time; ``render_seconds`` and ``write_seconds``
-    (compression + write + fsync) add up the wall-clock time every process spent in each, ``cpu_seconds`` the CPU
-    time of the processes that ran chunks (less than the two when they wait for the disk or for a core)."""
+    (compression + write + fsync) add up the wall-clock time every process spent in each, ``compress_seconds`` the
+    part of ``write_seconds`` spent compressing, ``cpu_seconds`` the CPU time of the processes that ran chunks (less
+    than render + write when they wait for the disk or for a core)."""
 
     path: str
     format: str
@@ -59,6 +60,7 @@ class WriteSummary:
     seconds: float
     render_seconds: float = 0.0
     write_seconds: float = 0.0
+    compress_seconds: float = 0.0
     cpu_seconds: float = 0.0
     workers: int = 1
     chunks: int = 0
@@ -78,7 +80,8 @@ class WriteSummary:
         resumed = f" (resumed: {self.already:,} were already written)" if self.already else ""
         return (
             f"wrote {self.written:,} sequences{resumed} in {self.seconds:.1f} s ({self.seq_per_s:,.0f} seq/s; "
-            f"render {self.render_seconds:.1f} s, compress+write {self.write_seconds:.1f} s over "
+            f"render {self.render_seconds:.1f} s, compress {self.compress_seconds:.1f} s, write "
+            f"{self.write_seconds - self.compress_seconds:.1f} s over "
             f"{self.workers} worker{'s' if self.workers != 1 else ''}): {self.num:,} sequences, "
             f"{_human(self.nbytes)} on disk, {self.format} at {self.path}"
         )
@@ -102,6 +105,7 @@ class ChunkResult:
     render_seconds: float
     write_seconds: float
     cpu_seconds: float = 0.0
+    compress_seconds: float = 0.0
     pid: int = field(default_factory=os.getpid)
     max_rss: int = field(default_factory=lambda: _max_rss())  # peak resident memory of this process, bytes
 
@@ -178,7 +182,9 @@ def run_chunk(job: ChunkJob, chunk: int) -> ChunkResult:
         write_s += time.perf_counter() - t3
     except OSError as exc:
         raise storage_error(exc, job.path, f"writing chunk {chunk} (sequences {lo}..{hi - 1})") from None
-    return ChunkResult(chunk, hi - lo, sink.nbytes, render_s, write_s, time.process_time() - cpu0)
+    return ChunkResult(
+        chunk, hi - lo, sink.nbytes, render_s, write_s, time.process_time() - cpu0, sink.compress_seconds
+    )
 
 
 # -- executors ----------------------------------------------------------------------------------------------------
@@ -673,6 +679,7 @@ def _write(
         written += result.rows
         summary.render_seconds += result.render_seconds
         summary.write_seconds += result.write_seconds
+        summary.compress_seconds += result.compress_seconds
         summary.cpu_seconds += result.cpu_seconds
         summary.pids.add(result.pid)
         summary.peak_rss[result.pid] = max(summary.peak_rss.get(result.pid, 0), result.max_rss)

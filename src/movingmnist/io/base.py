@@ -21,6 +21,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -165,6 +166,7 @@ class ChunkSink:
         self.lo, self.hi = self.layout.chunk_range(chunk)
         self.filled = 0
         self.nbytes = 0  # bytes written to storage by the commit (after compression)
+        self.compress_seconds = 0.0  # time spent encoding (compressing) storage chunks, part of the write time
 
     @property
     def rows(self) -> int:
@@ -245,6 +247,12 @@ class StorageChunkSink(ChunkSink):
     def _encode(self, name: str, data: np.ndarray) -> None:
         raise NotImplementedError
 
+    def _encode_rows(self, name: str, data: np.ndarray) -> None:
+        """``_encode`` one storage chunk, timed (``compress_seconds``)."""
+        t0 = time.perf_counter()
+        self._encode(name, data)
+        self.compress_seconds += time.perf_counter() - t0
+
     def _write(self, name: str, lo: int, data: np.ndarray) -> None:
         spec = self.layout.arrays[name]
         rows = spec.chunk_rows
@@ -254,7 +262,7 @@ class StorageChunkSink(ChunkSink):
             if pending == 0 and n - i >= rows:
                 k = (n - i) // rows
                 for j in range(k):
-                    self._encode(name, data[i + j * rows : i + (j + 1) * rows])
+                    self._encode_rows(name, data[i + j * rows : i + (j + 1) * rows])
                 i += k * rows
                 continue
             if buf is None:
@@ -264,7 +272,7 @@ class StorageChunkSink(ChunkSink):
             pending += take
             i += take
             if pending == rows:
-                self._encode(name, buf)
+                self._encode_rows(name, buf)
                 pending = 0
             self._pending[name] = (buf, pending)
 

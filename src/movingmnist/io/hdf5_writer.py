@@ -76,7 +76,7 @@ class _Hdf5Sink(StorageChunkSink):
             buf, pending = self._pending.get(name, (None, 0))
             if pending:  # last, partial HDF5 chunk of the dataset: stored full size, padded with the fill value
                 buf[pending:] = spec.fill_value
-                self._encode(name, buf)
+                self._encode_rows(name, buf)
         with _FileLock(writer.lock_path):
             with open_h5(writer.path, "r+") as f:
                 for name, spec in self.layout.arrays.items():

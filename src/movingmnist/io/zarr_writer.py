@@ -190,7 +190,7 @@ class _FastShardSink(StorageChunkSink):
             buf, pending = self._pending.get(name, (None, 0))
             if pending:  # the dataset's last, partial inner chunk: zarr stores it padded with the fill value
                 buf[pending:] = spec.fill_value
-                self._encode(name, buf)
+                self._encode_rows(name, buf)
             per_shard = self.layout.chunk_size // spec.chunk_rows
             parts = encode_shard(self._encoded[name], per_shard)
             path = os.path.join(writer.root, name, shard_key(self.chunk, 1 + len(spec.shape)))
