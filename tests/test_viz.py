@@ -412,6 +412,12 @@ def test_cli_preview_and_stats_of_a_dataset_on_disk(idx_source, tmp_path, capsys
     pytest.importorskip("matplotlib")
     assert _cli(["stats", str(path), "--out", str(tmp_path / "s.png")]) == 0
     assert "12 sequences" in capsys.readouterr().out
+    # --source/--set/--split configure the preset compared with the dataset
+    assert _cli(["stats", str(path), "--compare", "srivastava", "--source", idx_source, "--split", "test",
+                 "--num", "6", "--set", "frames=5", "--out", str(tmp_path / "c.png")]) == 0
+    assert "srivastava: 6 sequences" in capsys.readouterr().out
+    assert _cli(["stats", str(path), "--source", idx_source, "--out", str(tmp_path / "e.png")]) == 2
+    assert "apply to presets" in capsys.readouterr().err
 
 
 def test_cli_stats(idx_source, tmp_path, capsys):

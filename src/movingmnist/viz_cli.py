@@ -216,9 +216,7 @@ def _stats_of(target: str, args: argparse.Namespace):
     from . import viz
     from .presets import get_preset
 
-    if Path(target).exists():
-        if args.overrides or args.source or args.split:
-            raise ValueError("--set, --source and --split apply to presets, not to a dataset on disk")
+    if Path(target).exists():  # --set/--source/--split are for a preset beside it (checked in _stats)
         return viz.compute_stats(_open_dataset(target), args.num or STATS_DATASET_NUM, name=target)
     try:
         get_preset(target)
@@ -234,6 +232,10 @@ def _stats(args: argparse.Namespace) -> str:
 
     if args.num is not None and args.num < 1:
         raise ValueError(f"--num {args.num}: at least 1")
+    targets = [args.target, *([args.compare] if args.compare else [])]
+    if (args.overrides or args.source or args.split) and all(Path(t).exists() for t in targets):
+        raise ValueError("--set, --source and --split apply to presets (the target or --compare), not to a dataset "
+                         "on disk")
     stats = [_stats_of(args.target, args)]
     if args.compare:
         stats.append(_stats_of(args.compare, args))
