@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["movingmnist.generator", "movingmnist.spec", "movingmnist.rng", "movingmnist.batch"]
+MODULES = ["movingmnist.generator", "movingmnist.spec", "movingmnist.rng", "movingmnist.batch", "movingmnist.resize"]
 
 
 @pytest.mark.parametrize("name", MODULES)

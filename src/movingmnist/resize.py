@@ -63,7 +63,8 @@ def _pass(images: np.ndarray, weights: np.ndarray, axis: int) -> np.ndarray:
 
 def bilinear_resize(images: np.ndarray, height: int, width: int) -> np.ndarray:
     """Resize ``(M, h, w)`` (or ``(h, w)``) uint8 images to ``(M, height, width)`` exactly as Pillow's
-    ``Image.resize((width, height), Image.BILINEAR)`` does for mode ``L``.
+    ``Image.resize((width, height), Image.BILINEAR)`` does for mode ``L`` (every Pillow before 13; Pillow 13 too
+    unless the height shrinks much more than the width, where it resamples vertically first).
 
     >>> import numpy as np
     >>> bilinear_resize(np.array([[0, 255]], dtype=np.uint8), 1, 4)
