@@ -311,3 +311,13 @@ def test_progress_bar_when_asked(tmp_path, capsys):
     assert "30/30" in err and "seq/s" in err
     mm.write_dataset(small_spec(), 0, 30, tmp_path / "q.zarr", source=SOURCE, chunk_size=10)  # not a terminal
     assert capsys.readouterr().err == ""
+
+
+def test_summary_splits_render_compress_write(tmp_path):
+    """The write summary separates compression from the rest of the writing (zarr and HDF5 compress, npy does not)."""
+    for name, compresses in [("s.zarr", True), ("s.h5", True), ("s.npy-dir", False)]:
+        summary = mm.write_dataset(small_spec(), SEED, NUM, str(tmp_path / name), source=SOURCE, chunk_size=16,
+                                   progress=False)
+        assert summary.render_seconds > 0 and summary.write_seconds >= summary.compress_seconds >= 0
+        assert (summary.compress_seconds > 0) == compresses, name
+        assert f"compress {summary.compress_seconds:.1f} s" in summary.line()

@@ -72,11 +72,7 @@ class _Hdf5Sink(StorageChunkSink):
 
     def _commit(self) -> None:
         writer: Hdf5Writer = self.writer  # type: ignore[assignment]
-        for name, spec in self.layout.arrays.items():
-            buf, pending = self._pending.get(name, (None, 0))
-            if pending:  # last, partial HDF5 chunk of the dataset: stored full size, padded with the fill value
-                buf[pending:] = spec.fill_value
-                self._encode_rows(name, buf)
+        self._encode_partial()
         with _FileLock(writer.lock_path):
             with open_h5(writer.path, "r+") as f:
                 for name, spec in self.layout.arrays.items():

@@ -186,11 +186,8 @@ class _FastShardSink(StorageChunkSink):
 
     def _commit(self) -> None:
         writer: ZarrWriter = self.writer  # type: ignore[assignment]
+        self._encode_partial()
         for name, spec in self.layout.arrays.items():
-            buf, pending = self._pending.get(name, (None, 0))
-            if pending:  # the dataset's last, partial inner chunk: zarr stores it padded with the fill value
-                buf[pending:] = spec.fill_value
-                self._encode_rows(name, buf)
             per_shard = self.layout.chunk_size // spec.chunk_rows
             parts = encode_shard(self._encoded[name], per_shard)
             path = os.path.join(writer.root, name, shard_key(self.chunk, 1 + len(spec.shape)))
