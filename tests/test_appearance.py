@@ -66,10 +66,7 @@ def assert_batches_equal(a: mm.Batch, b: mm.Batch, names=None) -> None:
 
 def general(spec: mm.Spec, seed: int = 0, source=BLOBS, kernel: str = "numpy", **kw) -> mm.Generator:
     """A generator forced onto the general renderer (even for a translation-only spec)."""
-    gen = mm.Generator(spec, seed=seed, source=source, **kw)
-    gen.general = True
-    gen.kernel = kernel
-    return gen
+    return mm.Generator(spec, seed=seed, source=source, kernel=kernel, renderer="general", **kw)
 
 
 # -- the translation renderer is unchanged ----------------------------------------------------------------------------

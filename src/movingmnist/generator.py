@@ -63,7 +63,10 @@ class Generator:
             canvases of a step within a few MB of cache.
         kernel: for specs that need the general renderer (rotation, scale, shear, brightness, colour, backgrounds,
             distractors, amodal masks, flow): ``"auto"`` (numba when installed, else numpy), ``"numba"`` or
-            ``"numpy"``. Both produce the same bytes; translation-only specs always use the translation renderer.
+            ``"numpy"``. Both produce the same bytes.
+        renderer: ``"auto"`` (the translation renderer for translation-only specs, the general renderer otherwise),
+            ``"general"`` (the general renderer for any spec: a translation-only spec gives the same bytes either
+            way) or ``"translation"`` (refused for specs that need the general renderer).
     """
 
     def __init__(
@@ -75,10 +78,18 @@ class Generator:
         cache_dir: str | None = None,
         batch_size: int | None = None,
         kernel: str = "auto",
+        renderer: str = "auto",
     ) -> None:
         self.spec = resolve_spec(spec, source=source)
         if kernel not in ("auto", "numba", "numpy"):
             raise SpecError("kernel", kernel, "one of 'auto', 'numba', 'numpy'")
+        if renderer not in ("auto", "general", "translation"):
+            raise SpecError("renderer", renderer, "one of 'auto', 'general', 'translation'")
+        if renderer == "translation" and self.spec.general_renderer:
+            raise SpecError(
+                "renderer", renderer, "'auto' or 'general' for this spec (it rotates, scales, colours or draws a "
+                "background, which only the general renderer does)"
+            )
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= int(seed) < 2**63:
             raise SpecError("seed", seed, "an integer in [0, 2**63)")
         if batch_size is not None and batch_size < 1:
@@ -91,7 +102,7 @@ class Generator:
         self.glyphs: GlyphSet = glyph_set(self.bank, self.spec)
         self._check_fits()
         self._workspace = Workspace()
-        self.general = self.spec.general_renderer
+        self.general = self.spec.general_renderer if renderer == "auto" else renderer == "general"
         self.kernel = None
         if self.general:
             self.kernel = _resolve_kernel(kernel)

@@ -285,7 +285,7 @@ class TorchGenerator:
                 "kernels", "torch", f"a spec the torch backend renders; this spec has {reason}",
                 "use kernels='auto' or 'numpy'",
             )
-        self.general: bool = self.spec.general_renderer
+        self.general: bool = generator.general
         if kernels == "auto":
             if reason is not None:
                 kernels = "numpy"
