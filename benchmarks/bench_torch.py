@@ -76,7 +76,7 @@ def batch_caller(spec, num: int, device: torch.device, source, kernels: str, out
 
 def generator_caller(spec, num: int, device: torch.device, source, **kwargs):
     """A TorchGenerator (e.g. ``compile=True``) rendering the next ``num`` sequences into reused tensors."""
-    from movingmnist.render.torch_backend import TorchGenerator
+    from movingmnist.torch import TorchGenerator
 
     gen = TorchGenerator(spec, seed=0, source=source, device=device, kernels="torch", **kwargs)
     out = gen.allocate(num)

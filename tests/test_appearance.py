@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 
 import movingmnist as mm
-from movingmnist import appearance as app_mod
-from movingmnist import motion as motion_mod
-from movingmnist.render import backgrounds
+from movingmnist.latents import appearance as app_mod
+from movingmnist.latents import background as backgrounds
+from movingmnist.latents import motion as motion_mod
 
 try:
     import numba  # noqa: F401
@@ -177,7 +177,7 @@ def test_affine_step_matches_torchvision_formula():
     spec = mm.Spec.from_preset("affine")
     index = np.arange(8)
     p = app_mod.affine_step_params(spec, 0, index, 2)
-    linear, translate = app_mod.affine_step(spec, 0, index, 2, (64, 64))
+    linear, translate = app_mod.affine_step(spec, 0, index, 2)
     c = 31.5
     for b in range(8):
         for k in range(2):
@@ -198,11 +198,9 @@ def test_affine_step_matches_torchvision_formula():
 def test_affine_frames_compose_the_step():
     spec = mm.Spec.from_preset("affine", {"annotations.tracks": True})
     gen = mm.Generator(spec, seed=2, source=BLOBS)
-    scene = gen.scene(np.arange(4))
-    from movingmnist.render.pipeline import poses
-
-    matrix, _ = poses(gen, scene, 10)
-    linear, translate = app_mod.affine_step(spec, 2, scene.index, scene.present.shape[1], (64, 64))
+    tracks = gen.tracks(np.arange(4), 10)
+    scene, matrix = tracks.scene, tracks.matrix
+    linear, translate = app_mod.affine_step(spec, 2, scene.index, scene.present.shape[1])
     step = np.zeros((4, 2, 2, 3))
     step[..., :2] = linear
     step[..., 2] = 31.5 + translate - np.einsum("bkij,j->bki", linear, np.array([31.5, 31.5]))
@@ -373,7 +371,7 @@ def test_flow_of_background_pan_and_distractors():
     )
     gen = mm.Generator(spec, seed=3, source=BLOBS)
     batch = gen.render(0, 4)
-    from movingmnist.render.backgrounds import plan_background
+    from movingmnist.latents.background import plan_background
 
     plan = plan_background(gen.spec, 3, np.arange(4), spec.frames + 1)
     pan_step = -(plan.pan[:, 1:spec.frames] - plan.pan[:, : spec.frames - 1])  # (B, T-1, 2)

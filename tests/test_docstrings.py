@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["movingmnist.generator", "movingmnist.spec", "movingmnist.rng", "movingmnist.batch", "movingmnist.resize"]
+MODULES = ["movingmnist.generator", "movingmnist.spec", "movingmnist.latents.rng", "movingmnist.batch", "movingmnist.resize"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import movingmnist as mm
-from movingmnist import rng
+from movingmnist.latents import rng
 
 PRESETS = [p.name for p in mm.list_presets()]
 CORE_PRESETS = ["srivastava", "srivastava-tfds", "stochastic", "srvp"]

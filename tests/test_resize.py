@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from movingmnist.resize import PRECISION_BITS, bilinear_resize, bilinear_weights
-from movingmnist.scene import resize_glyphs
+from movingmnist.latents.scene import resize_glyphs
 
 Image = pytest.importorskip("PIL.Image")
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from movingmnist import rng
+from movingmnist.latents import rng
 
 
 def test_pinned_draws():

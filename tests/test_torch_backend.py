@@ -11,9 +11,10 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import movingmnist as mm  # noqa: E402
-from movingmnist import motion, motion_torch, rng, rng_torch  # noqa: E402
-from movingmnist.render import torch_backend as tb  # noqa: E402
+from movingmnist.latents import motion, rng  # noqa: E402
+from movingmnist.render import torch_translation as tt  # noqa: E402
 from movingmnist.spec import MotionSpec  # noqa: E402
+from movingmnist.torch import generator as tb  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -60,18 +61,18 @@ def test_rng_streams_bit_equal(seed, shape):
     index = np.array([0, 1, 5, 2**40, 2**62 + 17, 123456789], dtype=np.int64)
     tindex = torch.from_numpy(index)
     bits = rng.random_bits(seed, "a", index, shape)
-    assert np.array_equal(bits.view(np.int64), rng_torch.random_bits(seed, "a", tindex, shape).numpy())
+    assert np.array_equal(bits.view(np.int64), rng.random_bits(seed, "a", tindex, shape).numpy())
     u = rng.uniform(seed, "u", index, shape, -3.5, 7.25)
-    tu = rng_torch.uniform(seed, "u", tindex, shape, -3.5, 7.25).numpy()
+    tu = rng.uniform(seed, "u", tindex, shape, -3.5, 7.25).numpy()
     assert np.array_equal(u.view(np.int64), tu.view(np.int64))
     i = rng.integers(seed, "i", index, shape, -4, 4)
-    assert np.array_equal(i, rng_torch.integers(seed, "i", tindex, shape, -4, 4).numpy())
+    assert np.array_equal(i, rng.integers(seed, "i", tindex, shape, -4, 4).numpy())
 
 
 def test_sincos_bit_equal():
     turns = np.concatenate([np.random.default_rng(0).uniform(-3, 3, 20000), [0.0, 0.25, 0.5, -0.125, 0.125, 1e-300]])
     s, c = rng.sincos_turns(turns)
-    ts, tc = rng_torch.sincos_turns(torch.from_numpy(turns))
+    ts, tc = rng.sincos_turns(torch.from_numpy(turns))
     assert np.array_equal(s.view(np.int64), ts.numpy().view(np.int64))
     assert np.array_equal(c.view(np.int64), tc.numpy().view(np.int64))
 
@@ -97,10 +98,9 @@ def test_motion_models_bit_equal(m, seed, k, frames, span, low):
     index = np.arange(5, 5 + 23 * 11, 11, dtype=np.int64)
     lo = np.full((len(index), k, 2), float(low))
     hi = lo + np.array(span, dtype=np.float64)
-    expected = motion.simulate(m, seed, index, frames, lo, hi, (28, 28), (64, 48))
-    got = motion_torch.simulate(
-        m, seed, torch.from_numpy(index), frames, torch.from_numpy(lo), torch.from_numpy(hi), (28, 28), (64, 48)
-    )
+    expected = motion.simulate(m, seed, index, frames, motion.Walls(lo, hi, (28, 28), (64, 48)))
+    walls = motion.Walls(torch.from_numpy(lo), torch.from_numpy(hi), (28, 28), (64, 48))
+    got = motion.simulate(m, seed, torch.from_numpy(index), frames, walls)
     assert got.dtype == torch.int64
     assert np.array_equal(expected, got.numpy())
 
@@ -144,7 +144,7 @@ def test_reductions_paths_equal(reduction):
     spec = mm.Spec.from_preset("srvp", {"canvas.width": 61, "objects.count": "1..3", "compositing": "sum"})
     gen = mm.Generator(spec, seed=2, source=GLYPHS)
     tgen = tb.TorchGenerator(generator=gen, device="cpu", kernels="torch")
-    tgen._reduction = reduction
+    tgen.renderer.reduction = reduction
     assert_same(gen.render(0, 16), tgen.render(0, 16))
 
 
@@ -223,20 +223,17 @@ def test_auto_kernels_choice():
         assert torch.equal(out_numpy[name].nan_to_num(-1), out_torch[name].nan_to_num(-1)), name
 
 
-def test_unsupported_spec_is_named(monkeypatch):
-    monkeypatch.setattr(tb, "_KNOWN_FIELDS", tb._KNOWN_FIELDS - {"motion.wrap"})
+def test_every_spec_is_supported():
+    """Latents are shared and the torch renderers draw every rule: no spec is refused any more."""
     spec = mm.Spec.from_preset("srivastava", {"motion.wrap": True})
-    assert "motion.wrap" in tb.unsupported_reason(spec)
-    assert tb.unsupported_reason(mm.Spec.from_preset("srivastava")) is None  # default values are fine
-    with pytest.raises(mm.SpecError, match="motion.wrap"):
-        tb.TorchGenerator(spec, source=GLYPHS, device="cpu", kernels="torch")
-    assert tb.TorchGenerator(spec, source=GLYPHS, device="cpu").kernels == "numpy"
+    assert tb.unsupported_reason(spec) is None
+    assert tb.TorchGenerator(spec, source=GLYPHS, device="cpu", kernels="torch").renderer is not None
 
 
 def test_glyph_bank_uploaded_once_per_device():
     gen = mm.Generator("srivastava", source=GLYPHS)
-    a = tb.device_glyphs(gen.glyphs, "cpu")
-    b = tb.device_glyphs(gen.glyphs, torch.device("cpu"))
+    a = tt.device_glyphs(gen.glyphs, "cpu")
+    b = tt.device_glyphs(gen.glyphs, torch.device("cpu"))
     assert a is b and a.images.shape == gen.glyphs.images.shape
 
 
@@ -246,16 +243,16 @@ def test_swar_byte_sums_and_folds(width):
     data = torch.randint(0, 256, (37, 5, width * 8), dtype=torch.uint8, generator=g)
     words = data.view(torch.int64).view(37, -1)
     expected = data.view(37, -1).to(torch.int64).sum(dim=1)
-    assert torch.equal(tb._byte_sums(words, "fold"), expected)
-    assert torch.equal(tb._byte_sums(words, "direct"), expected)
+    assert torch.equal(tt._byte_sums(words, "fold"), expected)
+    assert torch.equal(tt._byte_sums(words, "direct"), expected)
     full = torch.full((3, 4, width * 8), 255, dtype=torch.uint8).view(torch.int64).view(3, -1)
-    assert torch.equal(tb._byte_sums(full, "fold"), torch.full((3,), 255 * 4 * width * 8))
+    assert torch.equal(tt._byte_sums(full, "fold"), torch.full((3,), 255 * 4 * width * 8))
     bits = data.view(torch.int64)  # (37, 5, width)
     for dim in (1, 2):
         expected_or = bits.unbind(dim)[0].clone()
         for part in bits.unbind(dim)[1:]:
             expected_or |= part
-        assert torch.equal(tb._fold(bits, dim), expected_or)
+        assert torch.equal(tt._fold(bits, dim), expected_or)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
@@ -265,5 +262,5 @@ def test_cuda_equals_numpy():
     tgen = tb.TorchGenerator(generator=gen, device="cuda", kernels="torch")
     assert tgen.render(0, 4)["frames"].device.type == "cuda"
     assert_same(gen.render(0, 64), tgen.render(0, 64))
-    tgen._reduction = "fold"
+    tgen.renderer.reduction = "fold"
     assert_same(gen.render(0, 64), tgen.render(0, 64))

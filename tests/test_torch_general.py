@@ -22,10 +22,12 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import movingmnist as mm  # noqa: E402
-from movingmnist import appearance, appearance_torch, motion, motion_torch  # noqa: E402
-from movingmnist.render import backgrounds, torch_general  # noqa: E402
-from movingmnist.render import torch_backend as tb  # noqa: E402
+from movingmnist.latents import appearance, motion  # noqa: E402
+from movingmnist.latents import background as backgrounds  # noqa: E402
+from movingmnist.render import poses as render_poses  # noqa: E402
+from movingmnist.render import torch_general  # noqa: E402
 from movingmnist.spec import MotionSpec  # noqa: E402
+from movingmnist.torch import generator as tb  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -106,7 +108,7 @@ def assert_parity(a: mm.Batch, b: dict[str, torch.Tensor]) -> dict[str, int]:
 def compare(spec: mm.Spec, num: int = 6, start: int = 3, seed: int = 7, source=GLYPHS, **kwargs) -> dict[str, int]:
     gen = mm.Generator(spec, seed=seed, source=source)
     tgen = tb.TorchGenerator(generator=gen, device="cpu", kernels="torch", **kwargs)
-    assert tgen._general is not None
+    assert tgen.renderer.general
     return assert_parity(gen.render(start, num), tgen.render(start, num))
 
 
@@ -135,9 +137,9 @@ def test_motion_with_per_frame_walls_bit_equal(m, seed, k, frames, per_frame, su
     shape = (len(index), frames, k, 2) if per_frame else (len(index), k, 2)
     lo = np.round(g.uniform(-6, 4, shape), 2)
     hi = lo + np.round(g.uniform(0, 40, shape), 2)
-    expected = motion.simulate(m, seed, index, frames, lo, hi, (28, 28), (64, 48), subpixel=subpixel)
-    got = motion_torch.simulate(m, seed, torch.from_numpy(index), frames, torch.from_numpy(lo), torch.from_numpy(hi),
-                                (28, 28), (64, 48), subpixel=subpixel)
+    expected = motion.simulate(m, seed, index, frames, motion.Walls(lo, hi, (28, 28), (64, 48)), subpixel=subpixel)
+    walls = motion.Walls(torch.from_numpy(lo), torch.from_numpy(hi), (28, 28), (64, 48))
+    got = motion.simulate(m, seed, torch.from_numpy(index), frames, walls, subpixel=subpixel)
     assert bits_equal(expected, as_numpy(got))
 
 
@@ -210,19 +212,17 @@ def test_appearance_and_poses_bit_equal(spec, seed):
     t1 = spec.frames + 1
     look = appearance.sample_appearance(spec, seed, index, scene.labels, t1)
     tindex = torch.from_numpy(index)
-    tlook = appearance_torch.sample_appearance(spec, seed, tindex, torch.from_numpy(scene.labels), t1)
+    tlook = appearance.sample_appearance(spec, seed, tindex, torch.from_numpy(scene.labels), t1)
     for name in ("angle", "scale", "shear", "brightness", "colour"):
         assert bits_equal(getattr(look, name), as_numpy(getattr(tlook, name))), name
-    from movingmnist.render.pipeline import poses
+    from movingmnist.tracks import simulate_tracks
 
-    matrix, _ = poses(gen, scene, t1)
-    bank = torch_general.bank_glyphs(gen.glyphs, "cpu")
-    gi = torch.from_numpy(np.maximum(scene.glyph_index, 0).astype(np.int64))
-    tmatrix, _ = torch_general.poses(spec, seed, tindex, torch.from_numpy(scene.labels), gi, bank, t1)
+    matrix = simulate_tracks(spec, seed, index, gen.glyphs, t1, general=True).matrix
+    tmatrix = simulate_tracks(spec, seed, tindex, gen.glyphs, t1, general=True).matrix
     assert bits_equal(matrix, as_numpy(tmatrix))
-    assert bits_equal(appearance.invert(matrix), as_numpy(appearance_torch.invert(tmatrix)))
+    assert bits_equal(appearance.invert(matrix), as_numpy(appearance.invert(tmatrix)))
     angle, scale = appearance.decompose(matrix)
-    tangle, tscale = appearance_torch.decompose(tmatrix)
+    tangle, tscale = appearance.decompose(tmatrix)
     # atan2 and sqrt are torch's (faithfully rounded on CPU): equal once rounded to the float32 of the outputs.
     assert bits_equal(angle.astype(np.float32), as_numpy(tangle).astype(np.float32))
     assert bits_equal(scale.astype(np.float32), as_numpy(tscale).astype(np.float32))
@@ -234,7 +234,7 @@ def test_background_plans_bit_equal(spec, seed):
     index = np.array([1, 4, 77], dtype=np.int64)
     t1 = spec.frames + 1
     plan = backgrounds.plan_background(spec, seed, index, t1)
-    tplan = torch_general.plan_background(spec, seed, torch.from_numpy(index), t1)
+    tplan = backgrounds.plan_background(spec, seed, torch.from_numpy(index), t1)
     for name in ("static_val", "static_cov"):
         a, b = getattr(plan, name), getattr(tplan, name)
         assert (a is None) == (b is None), name
@@ -248,18 +248,18 @@ def test_background_plans_bit_equal(spec, seed):
         for name in ("present", "value", "grey", "position", "mask"):
             assert bits_equal(getattr(d, name), as_numpy(getattr(td, name))), name
     if spec.background.kind == "noise":
-        raw = backgrounds.noise_bytes(seed, "background.noise", index, 3, 5, 13)
-        assert bits_equal(raw, as_numpy(torch_general.noise_bytes(seed, "background.noise", torch.from_numpy(index),
-                                                                   3, 5, 13)))
-        part = torch_general.noise_bytes(seed, "background.noise", torch.from_numpy(index), 3, 5, 13, 1, 3)
+        rows = backgrounds.NoiseRows(3, 5, 13)
+        raw = backgrounds.noise_bytes(seed, "background.noise", index, rows)
+        assert bits_equal(raw, as_numpy(backgrounds.noise_bytes(seed, "background.noise", torch.from_numpy(index),
+                                                                rows)))
+        part = backgrounds.noise_bytes(seed, "background.noise", torch.from_numpy(index), backgrounds.NoiseRows(
+            3, 5, 13, 1, 3))
         assert bits_equal(raw[:, 1:3], as_numpy(part))
 
 
 def test_fixed_point_latents_and_regions_bit_equal():
     """fixed_poses (rounding, degenerate and non-finite poses), fixed_gains (clipping) and regions (per-axis minima,
     NaN and huge poses) equal the reference's."""
-    from movingmnist.render import general
-
     g = np.random.default_rng(5)
     b, t, k = 3, 4, 5
     matrix = g.normal(0.0, 3.0, (b, t, k, 2, 3))
@@ -274,21 +274,21 @@ def test_fixed_point_latents_and_regions_bit_equal():
         inv = appearance.invert(matrix)
         inv[0, 2, 2, 0] = 0.5 / 2**16  # a tie: floor(x * 2**16 + 0.5)
         inv[0, 2, 2, 1] = -0.5 / 2**16
-        fix, ok = general.fixed_poses(inv)
-        tfix, tok = torch_general.fixed_poses(torch.from_numpy(inv))
+        fix, ok = render_poses.fixed_poses(inv)
+        tfix, tok = render_poses.fixed_poses(torch.from_numpy(inv))
         assert bits_equal(fix, as_numpy(tfix)) and bits_equal(ok, as_numpy(tok))
         assert not ok.all()
         for nearest in (False, True):
-            reg = general.regions(matrix, nzbox, present, nearest, (64, 48))
-            treg = torch_general.regions(torch.from_numpy(matrix), torch.from_numpy(nzbox),
+            reg = render_poses.regions(matrix, nzbox, present, nearest, (64, 48))
+            treg = render_poses.regions(torch.from_numpy(matrix), torch.from_numpy(nzbox),
                                          torch.from_numpy(present), nearest, (64, 48))
             assert bits_equal(reg, as_numpy(treg)), nearest
     bright = g.uniform(-0.5, 3.0, (b, t, k))
     bright[0, 0, 0] = 1e9
     colour = g.uniform(0.0, 1.0, (b, k, 3))
     for c in (1, 3):
-        gain, gain_c = general.fixed_gains(bright, colour, c)
-        tgain, tgain_c = torch_general.fixed_gains(torch.from_numpy(bright), torch.from_numpy(colour), c)
+        gain, gain_c = render_poses.fixed_gains(bright, colour, c)
+        tgain, tgain_c = render_poses.fixed_gains(torch.from_numpy(bright), torch.from_numpy(colour), c)
         assert bits_equal(gain, as_numpy(tgain)) and bits_equal(gain_c, as_numpy(tgain_c))
 
 
@@ -391,7 +391,7 @@ def test_unsupported_reason_and_auto_kernels():
         # On CPU auto picks the numba kernels when installed (faster), else torch (faster than the numpy reference).
         auto = tb.TorchGenerator(spec, source=GLYPHS, device="cpu")
         assert auto.kernels == ("numpy" if auto.generator.kernel == "numba" else "torch")
-        assert tb.TorchGenerator(spec, source=GLYPHS, device="cpu", kernels="torch")._general is not None
+        assert tb.TorchGenerator(spec, source=GLYPHS, device="cpu", kernels="torch").renderer.general
     colour = mm.Spec.from_preset("segmentation", {"canvas.channels": 3, "appearance.colour.mode": "hue"})
     assert tb.unsupported_reason(colour) is None
 

@@ -7,13 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from . import motion as motion_models
 from .batch import SCHEMA, TRACK_ARRAYS, Batch
 from .errors import SpecError
-from .render.numpy_backend import Workspace, composite, measure_objects
-from .scene import GlyphSet, Scene, glyph_set, sample_scene
+from .latents.background import plan_background
+from .latents.scene import GlyphSet, Scene, glyph_set
+from .render import make_renderer, resolve_kernel, use_general
 from .sources import GlyphBank, load_source, source_name
 from .spec import Spec
+from .tracks import Tracks, simulate_tracks, write_tracks
 
 SourceLike = str | GlyphBank | tuple[np.ndarray, np.ndarray]
 # Sequences per internal step: canvases of about this many bytes stay in the last-level cache between the
@@ -81,19 +82,13 @@ class Generator:
         renderer: str = "auto",
     ) -> None:
         self.spec = resolve_spec(spec, source=source)
-        if kernel not in ("auto", "numba", "numpy"):
-            raise SpecError("kernel", kernel, "one of 'auto', 'numba', 'numpy'")
-        if renderer not in ("auto", "general", "translation"):
-            raise SpecError("renderer", renderer, "one of 'auto', 'general', 'translation'")
-        if renderer == "translation" and self.spec.general_renderer:
-            raise SpecError(
-                "renderer", renderer, "'auto' or 'general' for this spec (it rotates, scales, colours or draws a "
-                "background, which only the general renderer does)"
-            )
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= int(seed) < 2**63:
             raise SpecError("seed", seed, "an integer in [0, 2**63)")
         if batch_size is not None and batch_size < 1:
             raise SpecError("batch_size", batch_size, "an integer >= 1")
+        self.general = use_general(self.spec, renderer)
+        # numba is looked for (and its absence with kernel="numba" an error) only where the general renderer runs.
+        resolved_kernel = resolve_kernel(kernel, needed=self.general)
         self.seed = int(seed)
         src = source if source is not None and not isinstance(source, str) else self.spec.source.name
         self.bank: GlyphBank = load_source(
@@ -101,11 +96,8 @@ class Generator:
         )
         self.glyphs: GlyphSet = glyph_set(self.bank, self.spec)
         self._check_fits()
-        self._workspace = Workspace()
-        self.general = self.spec.general_renderer if renderer == "auto" else renderer == "general"
-        self.kernel = None
-        if self.general:
-            self.kernel = _resolve_kernel(kernel)
+        self.kernel = resolved_kernel if self.general else None
+        self.renderer = make_renderer(self.spec, self.seed, self.glyphs, general=self.general, kernel=resolved_kernel)
         if batch_size is None:
             ann = self.spec.annotations
             canvases = self.spec.canvas.channels + int(ann.needs_ownership) + int(ann.semantic)
@@ -227,151 +219,39 @@ class Generator:
         """Sequence ``index`` as a dict of arrays without a batch axis."""
         return self.render_indices([index]).sequence(0)
 
+    def tracks(self, index: np.ndarray, num_frames: int | None = None) -> Tracks:
+        """The tracks of sequences ``index (B,)`` over ``num_frames`` frames (default T), as the renderer draws
+        them."""
+        index = np.asarray(index, dtype=np.int64)
+        return simulate_tracks(self.spec, self.seed, index, self.glyphs, num_frames or self.spec.frames, self.general)
+
     def scene(self, index: np.ndarray) -> Scene:
         """The latents of sequences ``index (B,)``."""
-        return sample_scene(self.spec, self.seed, np.asarray(index, dtype=np.int64), self.glyphs)
+        return self.tracks(index, 1).scene
 
-    def positions(self, scene: Scene, num_frames: int | None = None) -> np.ndarray:
-        """Top-left (x, y) of each glyph box: ``(B, T, K, 2)`` int64 (``num_frames`` defaults to T)."""
-        spec = self.spec
-        h, w = self.glyphs.glyph_hw
-        big_h, big_w = spec.canvas.height, spec.canvas.width
-        b, k = scene.present.shape
-        hi_box = np.array([big_w - w, big_h - h], dtype=np.float64)
-        if spec.motion.bounce_on == "ink":
-            box = self.glyphs.ink_box[np.maximum(scene.glyph_index, 0)].astype(np.float64)  # (B, K, 4)
-            lo = -box[..., 0:2]
-            hi = np.array([big_w, big_h], dtype=np.float64) - box[..., 2:4]
-        else:
-            lo = np.zeros((b, k, 2))
-            hi = np.broadcast_to(hi_box, (b, k, 2)).copy()
-        return motion_models.simulate(
-            spec.motion, self.seed, scene.index, num_frames or spec.frames, lo, hi, (h, w), (big_h, big_w)
+    def positions(self, index: np.ndarray, num_frames: int | None = None) -> np.ndarray:
+        """Top-left (x, y) of each untransformed glyph box: ``(B, T, K, 2)`` int64 (translation-only specs; the
+        general path has whole poses, :meth:`tracks`)."""
+        tracks = simulate_tracks(
+            self.spec, self.seed, np.asarray(index, dtype=np.int64), self.glyphs, num_frames or self.spec.frames, False
         )
+        return tracks.topleft
 
     def _render_into(self, index: np.ndarray, out: Batch, offset: int) -> None:
-        if self.general:
-            from .render.pipeline import render_general
-
-            render_general(self, index, out, offset)
-            return
         spec = self.spec
-        ann = spec.annotations
-        t = spec.frames
-        big_h, big_w = spec.canvas.height, spec.canvas.width
-        h, w = self.glyphs.glyph_hw
-        b = len(index)
-        sl = slice(offset, offset + b)
-        scene = self.scene(index)
-        k = scene.present.shape[1]
-        track = self.positions(scene, t + 1 if ann.tracks else t)  # (B, T(+1), K, 2)
-        topleft = track[:, :t]
-
-        glyphs = self.glyphs.images[np.maximum(scene.glyph_index, 0)]  # (B, K, h, w)
-        glyphs[~scene.present] = 0
-        draw_at = np.where(scene.present[:, None, :, None], topleft, 0)
-
-        inside = (
-            (draw_at[..., 0] >= 0).all()
-            and (draw_at[..., 1] >= 0).all()
-            and (draw_at[..., 0] <= big_w - w).all()
-            and (draw_at[..., 1] <= big_h - h).all()
-        )
-        pad = 0 if inside else max(h, w)
-        need_owner = ann.needs_ownership
-        frames_out = out.frames[sl].reshape(b, t, big_h, big_w)
-        if pad:
-            shape = (b, t, big_h + 2 * pad, big_w + 2 * pad)
-            frames = self._workspace.get("frames", shape, np.uint8)
-            instance = self._workspace.get("instance", shape, np.uint8) if need_owner else None
-            semantic = self._workspace.get("semantic", shape, np.uint8) if ann.semantic else None
-        else:
-            frames = frames_out
-            instance = None
-            if need_owner:
-                instance = out.instance[sl] if ann.instance else self._workspace.get(
-                    "instance", (b, t, big_h, big_w), np.uint8
-                )
-            semantic = out.semantic[sl] if ann.semantic else None
-
-        composite(
-            glyphs,
-            draw_at,
-            scene.labels,
-            spec.compositing,
-            frames,
-            instance,
-            semantic,
-            ignore_label=ann.ignore_label,
-            threshold=ann.mask_threshold,
-            pad=pad,
-        )
-        if pad:
-            crop = (slice(None), slice(None), slice(pad, pad + big_h), slice(pad, pad + big_w))
-            frames_out[...] = frames[crop]
-            if ann.instance:
-                out.instance[sl] = instance[crop]
-            if ann.semantic:
-                out.semantic[sl] = semantic[crop]
-            if instance is not None:
-                # Pixels off the canvas are not visible: clear the border before measuring.
-                instance[:, :, :pad] = 0
-                instance[:, :, pad + big_h :] = 0
-                instance[:, :, :, :pad] = 0
-                instance[:, :, :, pad + big_w :] = 0
-
-        out.index[sl] = index
-        out.labels[sl] = scene.labels
-        out.present[sl] = scene.present
-        out.glyph_index[sl] = scene.glyph_index
-        absent = ~scene.present[:, None, :]  # (B, 1, K)
-
-        if ann.boxes or ann.visibility:
-            ink_sum = np.where(scene.present, self.glyphs.ink_sum[np.maximum(scene.glyph_index, 0)], 0)
-            measure_objects(
-                instance,
-                glyphs,
-                draw_at,
-                ink_sum,
-                threshold=ann.mask_threshold,
-                pad=pad,
-                boxes=out.boxes[sl] if ann.boxes else None,
-                visibility=out.visibility[sl] if ann.visibility else None,
-            )
-        if ann.amodal_boxes:
-            ink_box = self.glyphs.ink_box[np.maximum(scene.glyph_index, 0)]  # (B, K, 4)
-            amodal = out.amodal_boxes[sl]
-            amodal[...] = np.tile(topleft, 2) + ink_box[:, None]
-            amodal[np.broadcast_to(absent, amodal.shape[:3])] = np.nan
-        if ann.tracks:
-            centers = track.astype(np.float32) + np.array([w / 2, h / 2], dtype=np.float32)
-            out.centers[sl] = centers[:, :t]
-            out.velocities[sl] = centers[:, 1:] - centers[:, :t]
-            for name in ("centers", "velocities"):
-                getattr(out, name)[sl][np.broadcast_to(absent, (b, t, k))] = np.nan
-            out.angles[sl] = np.where(absent, np.nan, 0.0)
-            out.scales[sl] = np.where(absent, np.nan, 1.0)
-            out.brightness[sl] = np.where(absent, np.nan, 1.0)
-            out.depth[sl] = np.where(absent, -1, np.arange(k, dtype=np.int8))
+        views = {name: array[offset : offset + len(index)] for name, array in out.arrays().items()}
+        views["index"] = out.index[offset : offset + len(index)]
+        t1 = spec.frames + 1 if spec.annotations.tracks else spec.frames
+        tracks = simulate_tracks(spec, self.seed, index, self.glyphs, t1, self.general)
+        plan = None
+        if self.general and not spec.background.is_empty:
+            plan = plan_background(spec, self.seed, index, t1, paint=self.renderer.paint_shapes)
+        self.renderer.draw(tracks, plan, views)
+        write_tracks(tracks, spec, views)
 
 
 def spec_objects(spec: Spec) -> int:
     return spec.objects.count[1]
-
-
-def _resolve_kernel(kernel: str) -> str:
-    """``auto`` -> ``numba`` when it imports, else ``numpy``."""
-    if kernel == "numpy":
-        return kernel
-    try:
-        import numba  # noqa: F401
-    except ImportError:
-        if kernel == "numba":
-            from .errors import require
-
-            require("numba", "fast", "kernel='numba'")
-        return "numpy"
-    return "numba"
 
 
 def generate(

@@ -1,11 +1,12 @@
 """The general renderer, reference implementation in numpy: affine glyphs, brightness, colour, backgrounds,
 distractors, exact masks, boxes, visibility, amodal masks and flow.
 
-Rules (shared bit for bit with :mod:`movingmnist.render.fused`; the sampling arithmetic is integer, so any backend
+Rules (shared bit for bit with the numba kernel; the sampling arithmetic is integer, so any backend
 reproduces it exactly):
 
 - Each object k in each frame has a forward pose ``A`` (glyph index -> canvas index) and its inverse ``(a..f)``,
-  held in 16.16 fixed point: ``(A..F) = floor((a..f) * 2**16 + 0.5)`` (int64, see :func:`fixed_poses`). Canvas
+  held in 16.16 fixed point: ``(A..F) = floor((a..f) * 2**16 + 0.5)`` (int64, see
+  :func:`movingmnist.render.poses.fixed_poses`). Canvas
   pixel (x, y) samples the pristine glyph at ``U = A x + B y + C``, ``V = D x + E y + F`` (glyph index units of
   2**-16). Bilinear: zero outside the glyph's nonzero box ``[nx0, nx1) x [ny0, ny1)``, so a sample counts only when
   ``(nx0 - 1) 2**16 < U < nx1 2**16`` and ``(ny0 - 1) 2**16 < V < ny1 2**16``; with ``iu = U >> 16`` and the
@@ -14,7 +15,7 @@ reproduces it exactly):
   >> 16] * 2**16`` when ``nx0 2**16 - 2**15 <= U < nx1 2**16 - 2**15`` (same for V).
 - Rendered intensity ``q = min(255, (S G + 2**31) >> 32)`` with the gain ``G = floor(brightness * 2**16 + 0.5)``;
   colour channel: the same with ``G = floor((brightness * colour) * 2**16 + 0.5)`` (gains clipped to [0, 2**15]
-  before scaling, see :func:`fixed_gains`). ``q = 0`` changes nothing.
+  before scaling, see :func:`movingmnist.render.poses.fixed_gains`). ``q = 0`` changes nothing.
 - Objects are composited in slot order into an object layer (max, saturating sum, or over: replace where q > 0);
   object k owns a pixel where ``q > threshold`` (max: and ``q >=`` the layer below); occluding distractors are drawn
   after the objects with the same rules and take ownership away. The layer is then combined with the background by
@@ -29,73 +30,11 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .backgrounds import BackgroundPlan, Distractors, noise_bytes
+from ..latents.background import BackgroundPlan, Distractors, NoiseRows, noise_bytes
+from .poses import FRAC_BITS
 
 MODES = {"max": 0, "sum": 1, "over": 2}
 _CHUNK_ELEMENTS = 1 << 21
-FRAC_BITS = 16  # fixed-point fraction bits of the inverse poses
-_ONE = float(1 << FRAC_BITS)
-_POSE_LIMIT = float(1 << 40)  # larger fixed-point coefficients (degenerate poses) draw nothing
-_GAIN_LIMIT = float(1 << 15)  # brightness beyond this saturates anyway
-
-
-# -- fixed point ----------------------------------------------------------------------------------------------------
-def fixed_poses(inv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse poses ``(..., 6)`` float64 in 16.16 fixed point (int64), and where they are usable (finite and not
-    degenerate); unusable poses are zeros and their objects are not drawn."""
-    finite = np.isfinite(inv).all(axis=-1)
-    scaled = np.floor(np.where(finite[..., None], inv, 0.0) * _ONE + 0.5)
-    ok = finite & (np.abs(scaled) <= _POSE_LIMIT).all(axis=-1)
-    return np.where(ok[..., None], scaled, 0.0).astype(np.int64), ok
-
-
-def fixed_gains(bright: np.ndarray, colour: np.ndarray, channels: int) -> tuple[np.ndarray, np.ndarray]:
-    """Grey gains ``(B, T, K)`` and channel gains ``(B, T, K, C)`` int64 (units of 2**-16) from brightness
-    ``(B, T, K)`` and colour ``(B, K, 3)``."""
-    grey = np.floor(np.clip(bright, 0.0, _GAIN_LIMIT) * _ONE + 0.5).astype(np.int64)
-    per = bright[..., None] * colour[:, None, :, :channels]
-    col = np.floor(np.clip(per, 0.0, _GAIN_LIMIT) * _ONE + 0.5).astype(np.int64)
-    return grey, col
-
-
-# -- geometry shared by both kernels --------------------------------------------------------------------------------
-def support_rect(nzbox: np.ndarray, nearest: bool) -> np.ndarray:
-    """Rectangle ``(..., 4)`` in glyph index coordinates outside which samples are zero."""
-    box = nzbox.astype(np.float64)
-    if nearest:
-        return box - 0.5
-    return box + np.array([-1.0, -1.0, 0.0, 0.0])
-
-
-def regions(
-    matrix: np.ndarray, nzbox: np.ndarray, present: np.ndarray, nearest: bool, canvas_hw: tuple[int, int]
-) -> np.ndarray:
-    """Integer pixel box ``(B, T, K, 4)`` (x0, y0, x1, y1 exclusive) holding every pixel whose sample lies in the
-    support, one pixel of margin, capped to one canvas around the canvas. Empty (all 0) for absent or blank glyphs.
-
-    The support rectangle's corners map to ``(a u + b v) + c``; rounding is monotonic, so the smallest (largest) of
-    the four is ``(min(a u) + min(b v)) + c`` (max), which is what is computed (the same bits as mapping the corners,
-    :func:`movingmnist.appearance.transformed_box`, with far fewer operations)."""
-    big_h, big_w = canvas_hw
-    rect = support_rect(nzbox, nearest)[:, None]  # (B, 1, K, 4)
-    out = np.empty(matrix.shape[:-2] + (4,), dtype=np.int64)
-    with np.errstate(invalid="ignore"):
-        for axis, size in ((0, big_w), (1, big_h)):
-            pu0 = matrix[..., axis, 0] * rect[..., 0]
-            pu1 = matrix[..., axis, 0] * rect[..., 2]
-            pv0 = matrix[..., axis, 1] * rect[..., 1]
-            pv1 = matrix[..., axis, 1] * rect[..., 3]
-            shift = matrix[..., axis, 2]
-            low = np.floor((np.minimum(pu0, pu1) + np.minimum(pv0, pv1)) + shift) - 1
-            high = np.floor((np.maximum(pu0, pu1) + np.maximum(pv0, pv1)) + shift) + 2
-            for col, value in ((axis, low), (axis + 2, high)):
-                np.clip(value, -size, 2 * size, out=value)
-                value[np.isnan(value)] = 0.0
-                out[..., col] = value
-    blank = (~present | (nzbox[..., 2] <= nzbox[..., 0]) | (nzbox[..., 3] <= nzbox[..., 1]))[:, None]
-    empty = blank | (out[..., 2] <= out[..., 0]) | (out[..., 3] <= out[..., 1])
-    out[empty] = 0
-    return out
 
 
 # -- background -----------------------------------------------------------------------------------------------------
@@ -121,7 +60,7 @@ def render_background_numpy(
     bi = np.arange(b)[:, None]
     ox, oy = plan.pan[:, :t, 0], plan.pan[:, :t, 1]
     if plan.dynamic_noise:
-        raw = noise_bytes(seed, "background.noise", index, t, c * h, w).reshape(b, t, c, h, w)
+        raw = noise_bytes(seed, "background.noise", index, NoiseRows(t, c * h, w)).reshape(b, t, c, h, w)
         base = plan.lut[raw]
     else:
         base = np.zeros((b, t, c, h, w), dtype=np.uint8)
@@ -220,10 +159,11 @@ def render_objects_numpy(
     Args:
         glyph_pad: ``(M, h + 2, w + 2)`` uint8 glyphs with one pixel of zero padding.
         gidx: ``(B, K)`` glyph index per slot (-1 absent). nzbox: ``(B, K, 4)`` nonzero box of each slot's glyph.
-        fix: ``(B, T, K, 6)`` int64 fixed-point inverse poses (:func:`fixed_poses`). region: ``(B, T, K, 4)`` from
-            :func:`regions` (empty where the pose is unusable).
-        gain, gain_c: ``(B, T, K)`` and ``(B, T, K, C)`` int64 from :func:`fixed_gains`. labels: ``(B, K)`` uint8
-            semantic codes.
+        fix: ``(B, T, K, 6)`` int64 fixed-point inverse poses (:func:`~movingmnist.render.poses.fixed_poses`).
+            region: ``(B, T, K, 4)`` from :func:`~movingmnist.render.poses.regions` (empty where the pose is
+            unusable).
+        gain, gain_c: ``(B, T, K)`` and ``(B, T, K, C)`` int64 from :func:`~movingmnist.render.poses.fixed_gains`.
+            labels: ``(B, K)`` uint8 semantic codes.
         instance, semantic: ``(B, T, H, W)`` uint8 outputs or None (ownership is tracked when any of instance,
             semantic, seen, mbox, dmap is given). total, seen: ``(B, T, K)`` int64 outputs. mbox: ``(B, T, K, 4)``
             int64 owned-pixel box (x1 <= x0 when none). amask: ``(B, T, K, H, W)`` bool. dmap: ``(B, T, H, W)`` int16

@@ -13,7 +13,6 @@ from ..errors import require
 
 require("torch", "torch", "movingmnist.torch")
 
-from ..render.torch_backend import TorchGenerator, unsupported_reason  # noqa: E402
 from ._render import get_batch  # noqa: E402
 from .datasets import (  # noqa: E402
     MovingMNISTDataset,
@@ -21,6 +20,7 @@ from .datasets import (  # noqa: E402
     MovingMNISTIterableDataset,
     shard_info,
 )
+from .generator import TorchGenerator, unsupported_reason  # noqa: E402
 from .stats import DatasetStats, Normalize, dataset_stats  # noqa: E402
 
 __all__ = [

@@ -12,9 +12,9 @@ import torch
 
 from ..errors import SpecError
 from ..generator import SourceLike, resolve_spec
-from ..render.torch_backend import TorchGenerator, default_device
 from ..sources import GlyphBank
 from ..spec import Spec
+from .generator import TorchGenerator, default_device
 
 RETURNS = ("dict", "frames")
 
@@ -146,7 +146,7 @@ def get_batch(
         returns: ``dict`` (frames and every annotation, plus ``index``) or ``frames`` (only the frames tensor,
             rendered without annotations).
         dtype: frames dtype: ``torch.uint8`` or a floating dtype (frames / 255).
-        kernels: ``auto``, ``torch`` or ``numpy`` (see :class:`~movingmnist.render.torch_backend.TorchGenerator`).
+        kernels: ``auto``, ``torch`` or ``numpy`` (see :class:`~movingmnist.torch.TorchGenerator`).
         out: output tensors from a previous call with the same spec and size, reused (fresh memory is slow to
             write on CPU).
         compile: fuse the general renderer's patch sampling with ``torch.compile`` (specs with rotation, scale,

@@ -21,9 +21,9 @@ from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from ..errors import SpecError
 from ..generator import SourceLike
-from ..render.torch_backend import TorchGenerator
 from ..spec import Spec
 from ._render import RETURNS, build_spec, check_dtype, convert_frames, split_items
+from .generator import TorchGenerator
 
 Transform = Callable[[Any], Any]
 
@@ -120,7 +120,7 @@ class MovingMNISTDataset(_Rendering, Dataset):
         start: index of the first sequence of epoch 0 (e.g. keep a validation set apart from training).
         device: where items are rendered (the default CPU suits DataLoader workers; for a GPU prefer
             :func:`movingmnist.torch.get_batch` or ``num_workers=0``).
-        kernels: ``auto``, ``torch`` or ``numpy`` (see :class:`~movingmnist.render.torch_backend.TorchGenerator`).
+        kernels: ``auto``, ``torch`` or ``numpy`` (see :class:`~movingmnist.torch.TorchGenerator`).
         compile: ``torch.compile`` the general renderer's sampling (see :func:`movingmnist.torch.get_batch`).
     """
 

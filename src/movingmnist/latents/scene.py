@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from ..resize import bilinear_resize
+from ..sources import GlyphBank
+from ..spec import Spec
 from . import rng
-from .resize import bilinear_resize
-from .sources import GlyphBank
-from .spec import Spec
+from . import xp as _xp
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,33 +92,44 @@ def resize_glyphs(images: np.ndarray, size: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Scene:
-    """Per-sequence latents other than motion, ``(B, K)`` each.
+    """Per-sequence latents other than motion, in the namespace of ``index`` (numpy or torch).
 
     Attributes:
-        index: ``(B,)`` int64 sequence indices. count: ``(B,)`` objects in each sequence.
+        index: ``(B,)`` int64 sequence indices. count: ``(B,)`` int64 objects in each sequence.
         present: ``(B, K)`` bool. glyph_index: ``(B, K)`` int32 (-1 absent). labels: ``(B, K)`` int16 (-1 absent).
     """
 
-    index: np.ndarray
-    count: np.ndarray
-    present: np.ndarray
-    glyph_index: np.ndarray
-    labels: np.ndarray
+    index: Any
+    count: Any
+    present: Any
+    glyph_index: Any
+    labels: Any
+
+    @property
+    def safe_glyph_index(self) -> Any:
+        """``(B, K)`` int64 glyph indices with absent slots at glyph 0 (for gathers; mask with ``present``)."""
+        xp = _xp.namespace(self.glyph_index)
+        gi = xp.astype(self.glyph_index, xp.int64)
+        return xp.where(gi < 0, 0, gi)
 
 
-def sample_scene(spec: Spec, seed: int, index: np.ndarray, glyphs: GlyphSet) -> Scene:
+def sample_scene(spec: Spec, seed: int, index: Any, glyph_labels: Any) -> Scene:
     """Object count and glyph choice of each sequence: a pure function of (spec, seed, index).
 
     Glyphs are drawn uniformly from the split for each (sequence, slot), independently of the other sequences, so
     that any sequence can be regenerated alone (the 2015 generator drew from a reshuffled pool instead).
+
+    Args:
+        index: ``(B,)`` sequence indices (numpy array or torch tensor).
+        glyph_labels: ``(M,)`` label of every glyph of the split, in the namespace and on the device of ``index``.
     """
-    index = np.asarray(index, dtype=np.int64)
-    k = spec.objects.count[1]
+    xp = _xp.namespace(index)
+    index = xp.astype(index, xp.int64)
     low, high = spec.objects.count
     count = rng.integers(seed, "objects.count", index, (), low, high)
-    present = np.arange(k)[None, :] < count[:, None]
-    m = glyphs.images.shape[0]
-    chosen = rng.integers(seed, "objects.glyph", index, (k,), 0, m - 1)
-    glyph_index = np.where(present, chosen, -1).astype(np.int32)
-    labels = np.where(present, glyphs.labels[chosen], -1).astype(np.int16)
+    slots = xp.arange(high, device=_xp.device_of(index))
+    present = slots[None, :] < count[:, None]
+    chosen = rng.integers(seed, "objects.glyph", index, (high,), 0, glyph_labels.shape[0] - 1)
+    glyph_index = xp.astype(xp.where(present, chosen, -1), xp.int32)
+    labels = xp.astype(xp.where(present, xp.astype(glyph_labels[chosen], xp.int64), -1), xp.int16)
     return Scene(index=index, count=count, present=present, glyph_index=glyph_index, labels=labels)

@@ -1,4 +1,5 @@
-"""Reference renderer on CPU with numpy: translation-only glyphs composited into preallocated buffers.
+"""The translation renderer on CPU with numpy (the reference for translation-only specs): whole-pixel glyphs
+composited into preallocated buffers.
 
 Each glyph is drawn by a windowed gather / combine / scatter: a strided view exposes every (h, w) window of the
 canvas, one advanced-indexing call reads the windows of object k in all (B, T) frames at once, and one writes them
@@ -7,8 +8,17 @@ back. Only the glyph's box is ever touched, a Python loop runs over objects only
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
+
+from ..latents.background import BackgroundPlan
+from ..latents.scene import GlyphSet
+from ..spec import Spec
+from ..tracks import Tracks
+from .scratch import Workspace
 
 
 def _windows(canvas: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -16,21 +26,6 @@ def _windows(canvas: np.ndarray, h: int, w: int) -> np.ndarray:
     b, t, hc, wc = canvas.shape
     s = canvas.strides
     return as_strided(canvas, (b, t, hc - h + 1, wc - w + 1, h, w), (s[0], s[1], s[2], s[3], s[2], s[3]))
-
-
-class Workspace:
-    """Scratch canvases reused across calls (writing into fresh memory is many times slower than into warm)."""
-
-    def __init__(self) -> None:
-        self._buffers: dict[str, np.ndarray] = {}
-
-    def get(self, name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
-        buf = self._buffers.get(name)
-        need = int(np.prod(shape))
-        if buf is None or buf.size < need or buf.dtype != dtype:
-            buf = np.empty(max(need, 1), dtype=dtype)
-            self._buffers[name] = buf
-        return buf[:need].reshape(shape)
 
 
 def composite(
@@ -174,3 +169,87 @@ def _fold_rows(mask: np.ndarray) -> np.ndarray:
             folded[:, :, :1] |= mask[:, :, 2 * half :]
         mask = folded
     return mask[:, :, 0]
+
+
+class TranslationRenderer:
+    """Draws translation-only tracks (``Tracks.topleft``) with numpy: frames, instance and semantic maps, modal and
+    amodal boxes, visibility.
+
+    Args:
+        spec: the dataset's spec (compositing, canvas, annotations). glyphs: its glyph set.
+    """
+
+    general = False
+
+    def __init__(self, spec: Spec, glyphs: GlyphSet) -> None:
+        self.spec = spec
+        self.glyphs = glyphs
+        self.workspace = Workspace()
+
+    def draw(self, tracks: Tracks, background: BackgroundPlan | None, out: Mapping[str, Any]) -> None:
+        """Render ``tracks`` into the output views ``out`` (``frames (B, T, 1, H, W)`` and the annotations the spec
+        asks for, each with a leading ``B`` axis). ``background`` must be None (translation-only specs have
+        none)."""
+        spec = self.spec
+        ann = spec.annotations
+        t = spec.frames
+        big_h, big_w = spec.canvas.height, spec.canvas.width
+        h, w = self.glyphs.glyph_hw
+        scene = tracks.scene
+        b = scene.present.shape[0]
+        topleft = tracks.topleft[:, :t]
+        gi = scene.safe_glyph_index
+        glyphs = self.glyphs.images[gi]  # (B, K, h, w)
+        glyphs[~scene.present] = 0
+        draw_at = np.where(scene.present[:, None, :, None], topleft, 0)
+
+        inside = (
+            (draw_at[..., 0] >= 0).all()
+            and (draw_at[..., 1] >= 0).all()
+            and (draw_at[..., 0] <= big_w - w).all()
+            and (draw_at[..., 1] <= big_h - h).all()
+        )
+        pad = 0 if inside else max(h, w)
+        need_owner = ann.needs_ownership
+        frames_out = out["frames"].reshape(b, t, big_h, big_w)
+        ws = self.workspace
+        if pad:
+            shape = (b, t, big_h + 2 * pad, big_w + 2 * pad)
+            frames = ws.get("frames", shape, np.uint8)
+            instance = ws.get("instance", shape, np.uint8) if need_owner else None
+            semantic = ws.get("semantic", shape, np.uint8) if ann.semantic else None
+        else:
+            frames = frames_out
+            instance = None
+            if need_owner:
+                instance = out["instance"] if ann.instance else ws.get("instance", (b, t, big_h, big_w), np.uint8)
+            semantic = out["semantic"] if ann.semantic else None
+
+        composite(
+            glyphs, draw_at, scene.labels, spec.compositing, frames, instance, semantic,
+            ignore_label=ann.ignore_label, threshold=ann.mask_threshold, pad=pad,
+        )
+        if pad:
+            crop = (slice(None), slice(None), slice(pad, pad + big_h), slice(pad, pad + big_w))
+            frames_out[...] = frames[crop]
+            if ann.instance:
+                out["instance"][...] = instance[crop]
+            if ann.semantic:
+                out["semantic"][...] = semantic[crop]
+            if instance is not None:
+                # Pixels off the canvas are not visible: clear the border before measuring.
+                instance[:, :, :pad] = 0
+                instance[:, :, pad + big_h :] = 0
+                instance[:, :, :, :pad] = 0
+                instance[:, :, :, pad + big_w :] = 0
+
+        if ann.boxes or ann.visibility:
+            ink_sum = np.where(scene.present, self.glyphs.ink_sum[gi], 0)
+            measure_objects(
+                instance, glyphs, draw_at, ink_sum, threshold=ann.mask_threshold, pad=pad,
+                boxes=out["boxes"] if ann.boxes else None, visibility=out["visibility"] if ann.visibility else None,
+            )
+        if ann.amodal_boxes:
+            amodal = out["amodal_boxes"]
+            amodal[...] = np.tile(topleft, 2) + self.glyphs.ink_box[gi][:, None]
+            amodal[np.broadcast_to(~scene.present[:, None, :], amodal.shape[:3])] = np.nan
