@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from movingmnist.resize import PRECISION_BITS, bilinear_resize, bilinear_weights
 from movingmnist.latents.scene import resize_glyphs
+from movingmnist.resize import PRECISION_BITS, bilinear_resize, bilinear_weights
 
 Image = pytest.importorskip("PIL.Image")
 
