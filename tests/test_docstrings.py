@@ -7,7 +7,13 @@ import importlib
 
 import pytest
 
-MODULES = ["movingmnist.generator", "movingmnist.spec", "movingmnist.latents.rng", "movingmnist.batch", "movingmnist.resize"]
+MODULES = [
+    "movingmnist.generator",
+    "movingmnist.spec",
+    "movingmnist.latents.rng",
+    "movingmnist.batch",
+    "movingmnist.resize",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)
