@@ -24,18 +24,12 @@ from typing import Any
 
 from .errors import DatasetError, SpecError
 from .generator import Generator, SourceLike, resolve_spec
-from .io.base import (
-    Layout,
-    Writer,
-    disk_usage,
-    get_writer,
-    infer_format,
-    make_layout,
-    remove_path,
-    storage_error,
-)
+from .io.base import Writer, make_layout
+from .io.files import disk_usage, remove_path, storage_error
+from .io.layout import Layout
 from .io.manifest import Manifest
 from .io.reader import KIND
+from .io.writers import get_writer, infer_format, registered_writers
 from .sources import GlyphBank
 from .spec import Spec
 
@@ -362,20 +356,19 @@ def _is_empty_dir(path: str) -> bool:
 def _existing(path: str, durable: bool) -> _Existing | None:
     """What is at ``path``: None (nothing, or an empty directory), or a movingmnist dataset. DatasetError if it is
     something else (never touched)."""
-    from .io.base import WRITERS, _load_builtin_writers
     from .io.reader import Dataset
 
-    _load_builtin_writers()
+    writers = registered_writers()
     if not os.path.lexists(path):
-        sidecar = WRITERS["hdf5"].manifest_path(path)  # every single-file format keeps <file>.manifest.json
+        sidecar = writers["hdf5"].manifest_path(path)  # every single-file format keeps <file>.manifest.json
         if not os.path.isfile(sidecar):
             return None
     elif _is_empty_dir(path):
         return None
     candidates = (
-        [w for w in WRITERS.values() if not w.single_file]
+        [w for w in writers.values() if not w.single_file]
         if os.path.isdir(path)
-        else [w for w in WRITERS.values() if w.single_file]
+        else [w for w in writers.values() if w.single_file]
     )
     for writer in candidates:
         manifest = Manifest.load(writer.manifest_path(path), durable=durable)

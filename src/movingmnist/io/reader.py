@@ -25,8 +25,10 @@ import numpy as np
 
 from ..batch import SCHEMA, Batch
 from ..errors import DatasetError
-from .base import Layout, disk_usage, get_writer
+from .files import disk_usage
+from .layout import Layout
 from .manifest import Manifest
+from .writers import get_writer
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 NPY_MAGIC = b"\x93NUMPY"
