@@ -189,7 +189,7 @@ def _add_presets(subparsers: Any) -> None:
 
 def _presets(args: argparse.Namespace) -> int:
     from .presets import PRESETS, get_preset, list_presets
-    from .spec import _flatten
+    from .spec import flatten
 
     if not args.name:
         presets = list_presets()
@@ -204,7 +204,7 @@ def _presets(args: argparse.Namespace) -> int:
     if len(versions) > 1:
         print(f"versions: {', '.join(versions)}")
     print("fields:")
-    flat = _flatten(preset.spec().to_dict())
+    flat = flatten(preset.spec().to_dict())
     flat.pop("preset", None)
     width = max(len(k) for k in flat)
     for key, value in flat.items():
@@ -233,7 +233,7 @@ def _add_info(subparsers: Any) -> None:
 def _info(args: argparse.Namespace) -> int:
     from .io.reader import open_dataset
     from .runner import _human
-    from .spec import _flatten
+    from .spec import flatten
 
     ds = open_dataset(args.path, allow_incomplete=True)
     meta = ds.metadata or {}
@@ -276,7 +276,7 @@ def _info(args: argparse.Namespace) -> int:
         print(f"  {name:<{wn}}  {shapes[name]:<{ws}}  {str(array.dtype):<8}{_human(stored[name]):>10}")
     if meta:
         print("spec:")
-        flat = _flatten(meta["spec"])
+        flat = flatten(meta["spec"])
         flat.pop("preset", None)
         w = max(len(k) for k in flat)
         for key, value in flat.items():
