@@ -232,7 +232,7 @@ def _add_info(subparsers: Any) -> None:
 
 def _info(args: argparse.Namespace) -> int:
     from .io.reader import open_dataset
-    from .runner import _human
+    from .runner.summary import human_bytes
     from .spec import flatten
 
     ds = open_dataset(args.path, allow_incomplete=True)
@@ -265,7 +265,7 @@ def _info(args: argparse.Namespace) -> int:
     raw = sum(a.nbytes for a in ds.arrays.values())
     total = sum(stored.values())
     ratio = f", {raw / total:.1f}x compression" if total else ""
-    rows.append(("size", f"{_human(total)} on disk, {_human(raw)} uncompressed{ratio}"))
+    rows.append(("size", f"{human_bytes(total)} on disk, {human_bytes(raw)} uncompressed{ratio}"))
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
@@ -273,7 +273,7 @@ def _info(args: argparse.Namespace) -> int:
     shapes = {name: "(" + ", ".join(str(s) for s in a.shape) + ")" for name, a in ds.arrays.items()}
     wn, ws = max(map(len, shapes)), max(map(len, shapes.values()))
     for name, array in ds.arrays.items():
-        print(f"  {name:<{wn}}  {shapes[name]:<{ws}}  {str(array.dtype):<8}{_human(stored[name]):>10}")
+        print(f"  {name:<{wn}}  {shapes[name]:<{ws}}  {str(array.dtype):<8}{human_bytes(stored[name]):>10}")
     if meta:
         print("spec:")
         flat = flatten(meta["spec"])
