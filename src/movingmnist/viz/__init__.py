@@ -30,7 +30,10 @@ import numpy as np
 from ..errors import require
 from . import _encode, _render
 from ._draw import PALETTE, color
-from ._render import MAX_PIXELS, TooLargeError, parse_slice
+from ._options import MAX_PIXELS
+from ._options import Options as _Options
+from ._render import TooLargeError
+from ._select import parse_slice
 from .stats import Stats, compute_stats, plot_stats, save_stats
 
 __all__ = [
@@ -57,8 +60,8 @@ __all__ = [
 PathLike = str | Path
 
 
-def _options(**kwargs: Any) -> _render.Options:
-    return _render.Options.make(**kwargs)
+def _options(**kwargs: Any) -> _Options:
+    return _Options.make(**kwargs)
 
 
 def grid_array(
