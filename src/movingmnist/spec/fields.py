@@ -32,10 +32,14 @@ FloatRange = Annotated[tuple[float, float], BeforeValidator(parse_range)]
 
 
 class Section(BaseModel):
+    """Base of every spec section: frozen, unknown fields refused, defaults validated."""
+
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
 
 
 def check_range(field: str, value: tuple[float, float], low: float | None = None, high: float | None = None):
+    """Raise a SpecError naming ``field`` unless ``value`` is a finite range ``(lo, hi)`` with lo <= hi that lies
+    within the bounds ``low`` and ``high`` (None: unbounded)."""
     lo, hi = value
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise SpecError(field, value, "finite numbers")
