@@ -288,7 +288,6 @@ class Writer:
         self.close()
 
 
-
 _LEVELS = {"zstd": (-7, 22, 1), "gzip": (0, 9, 1), "lz4": (1, 9, 5)}
 
 

@@ -90,8 +90,9 @@ def write_dataset(
         chunk_size = _check_int("chunk_size", chunk_size, 1, num, f"an integer in [1, num={num}]")
     if render_rows is not None:
         render_rows = _check_int("render_rows", render_rows, 1)
-    distributed = _check_execution(resume=resume, overwrite=overwrite, workers=workers, client=client,
-                                   scheduler=scheduler)
+    distributed = _check_execution(
+        resume=resume, overwrite=overwrite, workers=workers, client=client, scheduler=scheduler
+    )
     if format is not None:
         get_writer(format)
 
@@ -102,8 +103,9 @@ def write_dataset(
     if distributed and not writer_cls.distributed:
         raise SpecError("format", fmt, "zarr with a dask cluster (its workers write shards directly)")
 
-    gen = Generator(resolve_spec(spec, overrides, source=source, split=split), seed=seed, source=source,
-                    cache_dir=cache_dir)
+    gen = Generator(
+        resolve_spec(spec, overrides, source=source, split=split), seed=seed, source=source, cache_dir=cache_dir
+    )
     layout = make_layout(
         writer_cls,
         gen.shapes,

@@ -56,9 +56,7 @@ class DistractorsSpec(Section):
         check_range("background.distractors.intensity", self.intensity, 1, 255)
         check_range("background.distractors.speed", self.speed, 0.0, 1e4)
         if not self.kinds:
-            raise SpecError(
-                "background.distractors.kinds", self.kinds, f"a non-empty list of {', '.join(SHAPE_KINDS)}"
-            )
+            raise SpecError("background.distractors.kinds", self.kinds, f"a non-empty list of {', '.join(SHAPE_KINDS)}")
         return self
 
 

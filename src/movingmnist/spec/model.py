@@ -59,8 +59,7 @@ class Spec(Section):
             raise SpecError(
                 "objects.size",
                 size,
-                f"at most the canvas size {self.canvas.height}x{self.canvas.width} "
-                "(glyphs must fit on the canvas)",
+                f"at most the canvas size {self.canvas.height}x{self.canvas.width} (glyphs must fit on the canvas)",
             )
         if self.canvas.channels == 1:
             if self.appearance.colour.mode != "white":
