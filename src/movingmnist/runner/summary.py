@@ -59,8 +59,8 @@ class Interrupted(KeyboardInterrupt):
         super().__init__(f"interrupted: {written:,} of {total:,} sequences are written to {path}")
 
 
-# Documented, raised and shown in tracebacks as movingmnist.runner.Interrupted (its public path).
-Interrupted.__module__ = "movingmnist.runner"
+# Both are documented (and shown in reprs and tracebacks) under their public path, movingmnist.runner.
+WriteSummary.__module__ = Interrupted.__module__ = "movingmnist.runner"
 
 
 class Progress:
