@@ -12,7 +12,7 @@ import pytest
 import movingmnist as mm
 from _io_helpers import array_hashes, batch_hashes, glyph_arrays, small_spec
 from movingmnist.io import Layout, get_writer, infer_format
-from movingmnist.io.base import storage_chunk_rows
+from movingmnist.io.layout import storage_chunk_rows
 from movingmnist.io.zarr_writer import ZarrWriter
 
 FORMATS = {"zarr": "d.zarr", "hdf5": "d.h5", "npy": "d.npy-dir", "classic-npy": "d.npy"}

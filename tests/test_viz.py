@@ -86,7 +86,7 @@ class FakeDataset:
         start, stop, _ = item.indices(self.length)
         self.reads.append((start, stop))
         positions = np.arange(start, stop) % len(self.batch)
-        return viz._render.take(self.batch, positions)
+        return viz._select.take(self.batch, positions)
 
 
 def _tile(scale: int, frame: np.ndarray) -> np.ndarray:
@@ -172,7 +172,7 @@ def test_ignore_label_and_class_names_from_dataset_metadata(batch):
     ds = FakeDataset(batch)
     image = viz.grid_array(ds, rows=1, frames=1, masks="semantic", scale=1)
     assert image.ndim == 3
-    shown = viz._render._gather(viz._render.open_source(ds), 1, 1, viz._render.Options.make(),
+    shown = viz._render._gather(viz._select.open_source(ds), 1, 1, viz._options.Options.make(),
                                 lambda b, f: (0, "", ""))
     assert shown.class_names[3] == "c3" and shown.ignore_label == 255
 

@@ -189,7 +189,7 @@ def _add_presets(subparsers: Any) -> None:
 
 def _presets(args: argparse.Namespace) -> int:
     from .presets import PRESETS, get_preset, list_presets
-    from .spec import _flatten
+    from .spec import flatten
 
     if not args.name:
         presets = list_presets()
@@ -204,7 +204,7 @@ def _presets(args: argparse.Namespace) -> int:
     if len(versions) > 1:
         print(f"versions: {', '.join(versions)}")
     print("fields:")
-    flat = _flatten(preset.spec().to_dict())
+    flat = flatten(preset.spec().to_dict())
     flat.pop("preset", None)
     width = max(len(k) for k in flat)
     for key, value in flat.items():
@@ -232,8 +232,8 @@ def _add_info(subparsers: Any) -> None:
 
 def _info(args: argparse.Namespace) -> int:
     from .io.reader import open_dataset
-    from .runner import _human
-    from .spec import _flatten
+    from .runner.summary import human_bytes
+    from .spec import flatten
 
     ds = open_dataset(args.path, allow_incomplete=True)
     meta = ds.metadata or {}
@@ -265,7 +265,7 @@ def _info(args: argparse.Namespace) -> int:
     raw = sum(a.nbytes for a in ds.arrays.values())
     total = sum(stored.values())
     ratio = f", {raw / total:.1f}x compression" if total else ""
-    rows.append(("size", f"{_human(total)} on disk, {_human(raw)} uncompressed{ratio}"))
+    rows.append(("size", f"{human_bytes(total)} on disk, {human_bytes(raw)} uncompressed{ratio}"))
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
@@ -273,10 +273,10 @@ def _info(args: argparse.Namespace) -> int:
     shapes = {name: "(" + ", ".join(str(s) for s in a.shape) + ")" for name, a in ds.arrays.items()}
     wn, ws = max(map(len, shapes)), max(map(len, shapes.values()))
     for name, array in ds.arrays.items():
-        print(f"  {name:<{wn}}  {shapes[name]:<{ws}}  {str(array.dtype):<8}{_human(stored[name]):>10}")
+        print(f"  {name:<{wn}}  {shapes[name]:<{ws}}  {str(array.dtype):<8}{human_bytes(stored[name]):>10}")
     if meta:
         print("spec:")
-        flat = _flatten(meta["spec"])
+        flat = flatten(meta["spec"])
         flat.pop("preset", None)
         w = max(len(k) for k in flat)
         for key, value in flat.items():

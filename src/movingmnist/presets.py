@@ -1,7 +1,7 @@
-"""Named, versioned recipes. A change that alters a preset's output adds a new version; old ones stay.
+"""Presets: the named, versioned recipes of :mod:`movingmnist.preset_recipes` as :class:`Preset` objects.
 
-Each preset is data: a dictionary of spec fields, a version, a one-line summary, the paper it reproduces and
-release notes. ``Spec.from_preset("srivastava")`` takes the latest version; ``"srivastava@1"`` pins one.
+``get_preset("srivastava")`` is the latest version, ``get_preset("srivastava@1")`` pins one;
+``get_preset(name).spec()`` is the Spec, as ``Spec.from_preset(name)``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import SpecError
+from .preset_recipes import RECIPES, find_recipe, recipe_key
 from .spec import Spec
 
 
@@ -30,187 +30,10 @@ class Preset:
         return Spec.from_dict({**self.fields, "preset": self.key})
 
 
-_MNIST_TRAIN_ALL = {"name": "mnist", "split": "train", "val_size": 0}
-_MNIST_TRAIN_VAL = {"name": "mnist", "split": "train", "val_size": None}  # val = the last 10,000 training images
-
-_PRESETS: list[Preset] = [
-    Preset(
-        name="srivastava",
-        version=1,
-        summary="Original Moving MNIST: 64x64, 20 frames, 2 digits bouncing, clamp-and-reverse, max compositing",
-        reference="Srivastava, Mansimov, Salakhutdinov. Unsupervised Learning of Video Representations using LSTMs. "
-        "ICML 2015",
-        fields={
-            "canvas": {"height": 64, "width": 64},
-            "frames": 20,
-            "objects": {"count": [2, 2]},
-            "source": _MNIST_TRAIN_ALL,
-            "motion": {"model": "srivastava", "speed": [0.1, 0.1], "speed_unit": "free_range"},
-            "compositing": "max",
-        },
-        notes=(
-            "Step 0.1 of the free range (3.6 px on 64x64) applied before each frame is recorded; a coordinate <= 0 "
-            "or >= 1 is clamped and its velocity component negated; top-left pixel = floor(36 * p).",
-            "Deliberate difference: glyphs are drawn uniformly per (seed, index) instead of from a reshuffled "
-            "pool, so that any sequence can be regenerated alone.",
-        ),
-    ),
-    Preset(
-        name="srivastava-tfds",
-        version=1,
-        summary="TensorFlow Datasets' moving_sequence: exact reflection, frame 0 at the start, rounding",
-        reference="TensorFlow Datasets, tfds.video.moving_sequence (after Srivastava et al. 2015)",
-        fields={
-            "canvas": {"height": 64, "width": 64},
-            "frames": 20,
-            "objects": {"count": [2, 2]},
-            "source": _MNIST_TRAIN_ALL,
-            "motion": {"model": "reflect", "speed": [0.1, 0.1], "speed_unit": "free_range"},
-            "compositing": "max",
-        },
-        notes=("Position = start + t * velocity folded into [0, 1] (triangle wave); pixel = round(36 * p).",),
-    ),
-    Preset(
-        name="stochastic",
-        version=1,
-        summary="Stochastic Moving MNIST (SVG): 32x32 digits, integer velocities redrawn at each wall, summed",
-        reference="Denton & Fergus. Stochastic Video Generation with a Learned Prior. ICML 2018",
-        fields={
-            "canvas": {"height": 64, "width": 64},
-            "frames": 15,
-            "objects": {"count": [2, 2], "size": 32},
-            "source": _MNIST_TRAIN_ALL,
-            "motion": {"model": "stochastic", "max_step": 4, "deterministic": False},
-            "compositing": "sum",
-        },
-        notes=(
-            "15 frames (5 past + 10 future) for training; evaluation used 30 (--set frames=30).",
-            "Digits resized 28 -> 32 with bilinear filtering; start U{0..31}, velocity U{-4..4}^2; at a wall the "
-            "position is clamped (0 or 31) and a new velocity drawn away from it; frames summed and clipped.",
-        ),
-    ),
-    Preset(
-        name="srvp",
-        version=1,
-        summary="SRVP's Stochastic Moving MNIST: 28x28 digits, exact collision times, velocities redrawn at walls",
-        reference="Franceschi, Delasalles, Chen, Lamprier, Gallinari. Stochastic Latent Residual Video Prediction. "
-        "ICML 2020",
-        fields={
-            "canvas": {"height": 64, "width": 64},
-            "frames": 15,
-            "objects": {"count": [2, 2]},
-            "source": _MNIST_TRAIN_ALL,
-            "motion": {"model": "srvp", "max_step": 4, "deterministic": False},
-            "compositing": "sum",
-        },
-        notes=(
-            "Start U{0..36}, velocity U{-4..4}^2; bounces computed at the exact collision time with the wall and "
-            "the rest of the step continued with the new velocity; positions rounded when drawn.",
-            "Their fixed test sets use 100 frames of MNIST test digits: --set frames=100 --set source.split=test.",
-            "--set motion.deterministic=true gives the deterministic variant (velocity reflected, not redrawn).",
-        ),
-    ),
-]
-
-_PRESETS += [
-    Preset(
-        name="segmentation",
-        version=1,
-        summary="Segmentation Moving MNIST: 2-3 rotating digits with brightness ramps over panned shapes and noise, "
-        "semantic masks with ignore label 10",
-        reference="Rane et al. 2019, segmentation-moving-MNIST (the notebook in this project's origin)",
-        fields={
-            "canvas": {"height": 64, "width": 64},
-            "frames": 20,
-            "objects": {"count": [2, 3]},
-            "source": _MNIST_TRAIN_VAL,
-            "motion": {
-                "model": "flip",
-                "speed": [2, 6],
-                "speed_unit": "px",
-                "integer_speed": True,
-                "direction": [-180.0, 180.0],
-                "margin": 2.0,
-            },
-            "appearance": {
-                "rotation": {"angle": [0, 359], "velocity": [0, 9], "integer": True},
-                "brightness": {"mode": "ramp", "start": [0.1, 1.5], "end": [0.1, 1.5]},
-            },
-            "background": {
-                "kind": "noise",
-                "noise": {"mean": 127.0, "std": 127.0, "dynamic": True},
-                "extent": 20,
-                "pan": [0, 2],
-                "shapes": {"count": [15, 25], "size": [2, 32], "intensity": [0, 254]},
-                "distractors": {"count": [0, 2], "size": [6, 14], "intensity": [1, 254], "speed": [1.0, 3.0]},
-            },
-            "compositing": "over",
-            "annotations": {"ignore_label": 10},
-        },
-        notes=(
-            "Splits: train = the first 50,000 MNIST training images, val = the last 10,000 (source.val_size "
-            "default), test = MNIST test. Labels per video are padded with -1 in `labels`; masks use ignore label 10.",
-            "Per digit: speed U{2..6} px/frame, direction U[-pi, pi), start uniform over the free range; a velocity "
-            "component flips when the next position would leave [-2, free_range + 2] (motion.model=flip); top-left "
-            "pixel by truncation toward zero, as the notebook's astype(int).",
-            "Rotation: start U{0..359} deg, increment U{0..9} deg/frame, counter-clockwise (PIL's rotate); "
-            "--set appearance.rotation.hint=true gives the rotation hint (2 * label deg/frame).",
-            "Brightness: per digit a linear ramp from U(0.1, 1.5) to U(0.1, 1.5), saturating at 255.",
-            "Background: a (H + 20) x (W + 20) canvas of 15-25 grey shapes (rectangles, ellipses, triangles, sizes "
-            "2-32 px) whose empty pixels show N(127, 127) noise redrawn each frame; the view starts at U{0..9} per "
-            "axis and moves by U{0..2} px per axis before each frame while it stays inside.",
-            "Fixed defects of the notebook: digits are not transposed; noise is clipped to [0, 255] (the notebook "
-            "wrapped it); 0-2 moving shapes per video occlude the digits (the notebook's shapes never did); masks "
-            "label a pixel only where the digit's rendered (quantised) intensity is > 0, so no pixel rendered as 0 "
-            "is labelled; every sequence is a function of (seed, index).",
-            "Deliberate differences: rotated digits are sampled bilinearly from the pristine image about its centre "
-            "and not cropped to the 28 x 28 box (the notebook used PIL's nearest-neighbour rotate inside the box; "
-            "--set appearance.interpolation=nearest for that sampling); brightness reaches its end value at the "
-            "last frame (the notebook stopped one step short); intensities are rounded, not truncated.",
-        ),
-    ),
-    Preset(
-        name="affine",
-        version=1,
-        summary="torch_moving_mnist: one random affine step per digit composed t times about the canvas centre, "
-        "1-2 digits, 10 frames, max compositing",
-        reference="tcapelle/torch_moving_mnist (the PyTorch on-the-fly dataset in this project's origin)",
-        fields={
-            "canvas": {"height": 64, "width": 64},
-            "frames": 10,
-            "objects": {"count": [1, 2]},
-            "source": _MNIST_TRAIN_ALL,
-            "motion": {
-                "model": "affine",
-                "affine": {
-                    "angle": [-20.0, 20.0],
-                    "translate": [[-30.0, 30.0], [-30.0, 30.0]],
-                    "scale": [0.8, 1.3],
-                    "shear": [-20.0, 20.0],
-                },
-                "boundary": "none",
-            },
-            "compositing": "max",
-        },
-        notes=(
-            "Per digit: placed with its centre at the canvas centre + U(-pad, pad) per axis, pad = (size - 28) // 2; "
-            "one step drawn (angle, translate, scale, shear as torchvision's affine, README ranges); frame t applies "
-            "the step t times (frame 0 is the placement), turning and scaling about the canvas centre.",
-            "num_digits=[1, 2] becomes objects.count=1..2; num_frames and img_size become frames and canvas.",
-            "Fixed defects: each frame samples the pristine digit once through the composed transform (the "
-            "original re-warped the previous frame, accumulating blur and clipping); sequences are seeded by "
-            "index; a test split exists (source.split=test); odd canvas sizes are not one pixel short; "
-            "--set motion.boundary=bounce keeps digits on the canvas (off by default, as the original, where "
-            "11.7% of 10-frame sequences end empty).",
-            "Deliberate differences: bilinear sampling (torchvision's affine defaults to nearest; --set "
-            "appearance.interpolation=nearest), digits drawn uniformly per (seed, index).",
-        ),
-    ),
-]
-
 PRESETS: dict[str, list[Preset]] = {}
-for _preset in _PRESETS:
-    PRESETS.setdefault(_preset.name, []).append(_preset)
+for _recipe in RECIPES:
+    PRESETS.setdefault(_recipe["name"], []).append(Preset(**_recipe))
+_BY_KEY: dict[str, Preset] = {preset.key: preset for versions in PRESETS.values() for preset in versions}
 
 
 def preset_names() -> list[str]:
@@ -219,16 +42,7 @@ def preset_names() -> list[str]:
 
 def get_preset(name: str) -> Preset:
     """``"name"`` (latest version) or ``"name@version"``."""
-    base, _, version = name.partition("@")
-    if base not in PRESETS:
-        raise SpecError("preset", name, f"one of {', '.join(PRESETS)}")
-    versions = PRESETS[base]
-    if not version:
-        return versions[-1]
-    for preset in versions:
-        if str(preset.version) == version:
-            return preset
-    raise SpecError("preset", name, f"one of the versions {', '.join(p.key for p in versions)}")
+    return _BY_KEY[recipe_key(find_recipe(name))]
 
 
 def list_presets() -> list[Preset]:

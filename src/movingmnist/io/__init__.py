@@ -1,8 +1,11 @@
 """Datasets on disk: writers (zarr, hdf5, npy, classic-npy) behind one registry, the manifest, and the reader."""
 
-from .base import WRITERS, ArrayLayout, ChunkSink, Layout, Writer, get_writer, infer_format, register_writer
+from .base import ChunkSink, Writer
+from .layout import ArrayLayout, Layout
 from .manifest import Manifest
 from .reader import Dataset, LazyArray, detect_format, open_dataset
+from .registry import WRITERS, register_writer
+from .writers import get_writer, infer_format
 
 __all__ = [
     "WRITERS",

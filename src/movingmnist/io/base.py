@@ -1,11 +1,11 @@
-"""Writers behind one interface: the dataset layout, the writer registry and the chunk sink protocol.
+"""The writer interface: the chunk sink protocol and the base class of the dataset writers.
 
 A dataset of N sequences is cut into work chunks of ``chunk_size`` consecutive sequences (the last one may be
 shorter). A chunk is the unit of work, of resume and of parallelism: one process renders it and writes it, whole,
 to storage that no other chunk touches (a zarr shard, a range of rows of a .npy file, HDF5 chunks), and only then
 does the runner record it in the manifest.
 
-A writer is a small class registered by name::
+A writer is a small class registered by name (see :mod:`movingmnist.io.registry`)::
 
     with get_writer("zarr")(path, layout) as writer:
         with writer.chunk(3) as sink:        # sequences 3 * chunk_size ...
@@ -18,116 +18,21 @@ rewrites the metadata, which is how a dataset is marked complete once every chun
 
 from __future__ import annotations
 
-import errno
 import os
-import shutil
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ..batch import SCHEMA_BY_NAME
 from ..errors import DatasetError, SpecError
+from .files import storage_error
+from .layout import ArrayLayout, Layout, storage_chunk_rows
 
 #: Name of the manifest inside a directory dataset; single-file datasets keep it beside the file as
 #: ``<file>.manifest.json``.
 MANIFEST_NAME = "manifest.json"
-
-
-# -- layout -------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ArrayLayout:
-    """One stored array: per-sequence ``shape`` and ``dtype``, and ``chunk_rows`` sequences per storage chunk."""
-
-    name: str
-    shape: tuple[int, ...]
-    dtype: str
-    chunk_rows: int
-
-    @property
-    def row_bytes(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
-
-    @property
-    def fill_value(self) -> Any:
-        """What unwritten rows read as: NaN for floats, False for bool, 0 otherwise."""
-        kind = np.dtype(self.dtype).kind
-        return float("nan") if kind == "f" else (False if kind == "b" else 0)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"shape": list(self.shape), "dtype": self.dtype, "chunk_rows": self.chunk_rows}
-
-
-@dataclass(frozen=True)
-class Layout:
-    """How a dataset is stored: rows ``0 .. num - 1`` hold sequences ``start .. start + num - 1``."""
-
-    format: str
-    num: int
-    start: int
-    chunk_size: int
-    compression: str
-    arrays: dict[str, ArrayLayout] = field(default_factory=dict)
-
-    @property
-    def num_chunks(self) -> int:
-        return -(-self.num // self.chunk_size)
-
-    def chunk_range(self, chunk: int) -> tuple[int, int]:
-        """Rows ``[lo, hi)`` of work chunk ``chunk``."""
-        if not 0 <= chunk < self.num_chunks:
-            raise IndexError(f"chunk {chunk} is out of range: the dataset has {self.num_chunks} chunks")
-        lo = chunk * self.chunk_size
-        return lo, min(self.num, lo + self.chunk_size)
-
-    @property
-    def row_bytes(self) -> int:
-        return sum(a.row_bytes for a in self.arrays.values())
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format": self.format,
-            "num": self.num,
-            "start": self.start,
-            "chunk_size": self.chunk_size,
-            "compression": self.compression,
-            "arrays": {name: a.to_dict() for name, a in self.arrays.items()},
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Layout:
-        try:
-            arrays = {
-                name: ArrayLayout(name, tuple(int(s) for s in a["shape"]), str(a["dtype"]), int(a["chunk_rows"]))
-                for name, a in data["arrays"].items()
-            }
-            return cls(
-                format=str(data["format"]),
-                num=int(data["num"]),
-                start=int(data["start"]),
-                chunk_size=int(data["chunk_size"]),
-                compression=str(data["compression"]),
-                arrays=arrays,
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise DatasetError(f"the stored layout is damaged or from an unknown version: {exc!r}") from None
-
-
-def storage_chunk_rows(row_bytes: int, chunk_size: int, target_bytes: int) -> int:
-    """Sequences per storage chunk: the largest divisor of ``chunk_size`` whose chunk stays within
-    ``target_bytes`` (at least 1), so that a work chunk is always a whole number of storage chunks."""
-    limit = max(1, target_bytes // max(row_bytes, 1))
-    best = 1
-    d = 1
-    while d * d <= chunk_size:
-        if chunk_size % d == 0:
-            for candidate in (d, chunk_size // d):
-                if best < candidate <= limit:
-                    best = candidate
-        d += 1
-    return best
 
 
 def make_layout(
@@ -175,6 +80,21 @@ class ChunkSink:
     def write(self, arrays: Mapping[str, np.ndarray]) -> None:
         """Append the next rows of the chunk: every stored array, same leading length, schema dtype and shape."""
         expected = self.layout.arrays
+        n = self._rows_given(arrays)
+        if not n:
+            return
+        if self.filled + n > self.rows:
+            raise DatasetError(
+                f"chunk {self.chunk} holds {self.rows} sequences; {self.filled} are written and {n} more were given"
+            )
+        for name in expected:
+            self._write(name, self.filled, np.ascontiguousarray(arrays[name]))
+        self.filled += n
+
+    def _rows_given(self, arrays: Mapping[str, np.ndarray]) -> int | None:
+        """The number of rows in ``arrays`` (None when the layout has no arrays), after checking that every stored
+        array is there, as an ndarray of the dataset's dtype and per-sequence shape, all with that many rows."""
+        expected = self.layout.arrays
         missing = [name for name in expected if name not in arrays]
         if missing:
             raise DatasetError(f"chunk {self.chunk}: arrays {missing} are missing from the data to write")
@@ -198,15 +118,7 @@ class ChunkSink:
                 raise DatasetError(
                     f"chunk {self.chunk}: arrays have different numbers of rows ({n} and {data.shape[0]})"
                 )
-        if not n:
-            return
-        if self.filled + n > self.rows:
-            raise DatasetError(
-                f"chunk {self.chunk} holds {self.rows} sequences; {self.filled} are written and {n} more were given"
-            )
-        for name in expected:
-            self._write(name, self.filled, np.ascontiguousarray(arrays[name]))
-        self.filled += n
+        return n
 
     def __enter__(self) -> ChunkSink:
         return self
@@ -377,123 +289,6 @@ class Writer:
 
 
 _LEVELS = {"zstd": (-7, 22, 1), "gzip": (0, 9, 1), "lz4": (1, 9, 5)}
-
-WRITERS: dict[str, type[Writer]] = {}
-
-
-def register_writer(cls: type[Writer]) -> type[Writer]:
-    """Class decorator: make ``cls`` available under ``cls.format``."""
-    WRITERS[cls.format] = cls
-    return cls
-
-
-def _load_builtin_writers() -> None:
-    from . import hdf5_writer, npy_writer, zarr_writer  # noqa: F401  (registration side effect)
-
-
-def writer_names() -> list[str]:
-    _load_builtin_writers()
-    return list(WRITERS)
-
-
-def get_writer(name: str) -> type[Writer]:
-    """The writer class registered as ``name`` (``zarr``, ``hdf5``, ``npy``, ``classic-npy``)."""
-    _load_builtin_writers()
-    if name not in WRITERS:
-        raise SpecError("format", name, f"one of {', '.join(WRITERS)}")
-    return WRITERS[name]
-
-
-def infer_format(path: str) -> str:
-    """The format a new dataset at ``path`` gets from its suffix: .zarr, .h5/.hdf5, .npy-dir, .npy; else zarr."""
-    _load_builtin_writers()
-    lowered = path.rstrip("/").lower()
-    for name, cls in WRITERS.items():
-        if any(lowered.endswith(s) for s in cls.suffixes):
-            return name
-    return "zarr"
-
-
-# -- files --------------------------------------------------------------------------------------------------------
-def fsync_dir(path: str) -> None:
-    """Make a rename or a new entry in directory ``path`` durable (no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: str, data: bytes | memoryview | list, *, durable: bool = True) -> int:
-    """Write ``data`` (bytes, or a list of buffers written one after the other) to ``path`` atomically.
-
-    The bytes go to a temporary file beside ``path`` (fixed name, so an interrupted write leaves no litter once
-    the same file is written again), are fsync'ed when ``durable``, and replace ``path`` with ``os.replace``.
-    Returns the number of bytes written.
-    """
-    directory, name = os.path.split(path)
-    tmp = os.path.join(directory, f".{name}.tmp")
-    parts = data if isinstance(data, list) else [data]
-    total = 0
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        for part in parts:
-            view = memoryview(part).cast("B")
-            while view.nbytes:
-                written = os.write(fd, view)
-                total += written
-                view = view[written:]
-        if durable:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    if durable:
-        fsync_dir(directory or ".")
-    return total
-
-
-def storage_error(exc: OSError, path: str, doing: str, *, resumable: bool = True) -> DatasetError:
-    """A one-line DatasetError for an OSError met while ``doing`` something to the dataset at ``path``."""
-    reason = exc.strerror or str(exc)
-    again = "run again with --resume" if resumable else "run again"
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-        hint = f"free some space (or raise the quota) and {again}"
-    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) or not resumable:
-        hint = "choose a writable location" if resumable else "choose a writable location; nothing was written"
-    else:
-        hint = f"fix the cause and {again}"
-    where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
-    return DatasetError(f"{doing} of {path} failed: {reason}{where}; {hint}")
-
-
-def remove_path(path: str) -> None:
-    """Delete a file or a directory tree (missing is fine)."""
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path)
-    elif os.path.lexists(path):
-        os.remove(path)
-
-
-def disk_usage(paths: list[str]) -> int:
-    """Apparent size in bytes of the files under ``paths``."""
-    total = 0
-    for path in paths:
-        if os.path.isdir(path):
-            for root, _dirs, files in os.walk(path):
-                for f in files:
-                    try:
-                        total += os.stat(os.path.join(root, f)).st_size
-                    except OSError:
-                        pass
-        elif os.path.exists(path):
-            total += os.stat(path).st_size
-    return total
 
 
 def schema_dims(name: str) -> tuple[str, ...]:

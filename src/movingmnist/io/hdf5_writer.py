@@ -21,7 +21,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import DatasetError, require
-from .base import ChunkSink, Layout, StorageChunkSink, Writer, register_writer, schema_dims
+from .base import ChunkSink, StorageChunkSink, Writer, schema_dims
+from .layout import Layout
+from .registry import register_writer
 
 ATTRIBUTE = "movingmnist"
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..errors import DatasetError
-from .base import atomic_write
+from .files import atomic_write
 
 KIND = "movingmnist-manifest"
 VERSION = 1

@@ -20,7 +20,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import DatasetError, SpecError
-from .base import ChunkSink, Layout, Writer, atomic_write, fsync_dir, register_writer
+from .base import ChunkSink, Writer
+from .files import atomic_write, fsync_dir
+from .layout import Layout
+from .registry import register_writer
 
 METADATA_NAME = "metadata.json"
 

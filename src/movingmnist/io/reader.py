@@ -16,17 +16,18 @@ from __future__ import annotations
 
 import json
 import os
-import threading
-from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from ..batch import SCHEMA, Batch
 from ..errors import DatasetError
-from .base import Layout, disk_usage, get_writer
+from .backends import H5Array, H5File, NpyFile, ZarrApi, ZarrShards, classic_view
+from .layout import Layout
+from .lazy_array import LazyArray
 from .manifest import Manifest
+from .writers import get_writer
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 NPY_MAGIC = b"\x93NUMPY"
@@ -57,306 +58,6 @@ def detect_format(path: str) -> str:
     raise DatasetError(f"{path} does not exist")
 
 
-# -- lazy arrays --------------------------------------------------------------------------------------------------
-class LazyArray:
-    """Array-like view of one stored array: ``shape``, ``dtype``, numpy-style indexing on the first (sequence) axis.
-
-    ``a[i]`` reads one row, ``a[lo:hi]`` a range, ``a[[3, 1, 3]]`` any rows; further indices apply to the rows read
-    (``a[2:5, 0]``). ``np.asarray(a)`` reads everything.
-    """
-
-    def __init__(self, name: str, shape: tuple[int, ...], dtype: np.dtype, backend: Any) -> None:
-        self.name = name
-        self.shape = tuple(int(s) for s in shape)
-        self.dtype = np.dtype(dtype)
-        self._backend = backend
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    @property
-    def nbytes(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def read(self, lo: int, hi: int) -> np.ndarray:
-        """Rows ``lo .. hi - 1`` as a new array."""
-        lo, hi = max(0, lo), min(self.shape[0], hi)
-        if hi <= lo:
-            return np.empty((0, *self.shape[1:]), dtype=self.dtype)
-        return self._backend.read(lo, hi)
-
-    def take(self, rows: np.ndarray) -> np.ndarray:
-        """Rows at ``rows`` (any order, repeats allowed)."""
-        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
-        n = self.shape[0]
-        if rows.size and (rows.min() < -n or rows.max() >= n):
-            raise IndexError(f"row indices out of range for {self.name!r} with {n} rows")
-        rows = np.where(rows < 0, rows + n, rows)
-        out = np.empty((rows.size, *self.shape[1:]), dtype=self.dtype)
-        if rows.size == 0:
-            return out
-        order = np.argsort(rows, kind="stable")
-        sorted_rows = rows[order]
-        # read runs of consecutive rows at once
-        breaks = np.flatnonzero(np.diff(sorted_rows) > 1) + 1
-        starts = np.concatenate([[0], breaks])
-        ends = np.concatenate([breaks, [sorted_rows.size]])
-        for a, b in zip(starts, ends, strict=True):
-            lo, hi = int(sorted_rows[a]), int(sorted_rows[b - 1]) + 1
-            block = self.read(lo, hi)
-            out[order[a:b]] = block[sorted_rows[a:b] - lo]
-        return out
-
-    def __getitem__(self, key: Any) -> np.ndarray:
-        rest: tuple[Any, ...] = ()
-        if isinstance(key, tuple):
-            key, rest = (key[0], key[1:]) if key else (slice(None), ())
-        if key is Ellipsis:
-            key, rest = slice(None), ((Ellipsis, *rest) if rest else ())
-        n = self.shape[0]
-        if isinstance(key, (int, np.integer)):
-            i = int(key) + (n if key < 0 else 0)
-            if not 0 <= i < n:
-                raise IndexError(f"index {key} is out of range for {self.name!r} with {n} rows")
-            result = self.read(i, i + 1)[0]
-            return result[rest] if rest else result
-        elif isinstance(key, slice):
-            lo, hi, step = key.indices(n)
-            if step == 1:
-                result = self.read(lo, hi)
-            else:
-                result = self.take(np.arange(lo, hi, step))
-        else:
-            rows = np.asarray(key)
-            if rows.dtype == bool:
-                if rows.shape != (n,):
-                    raise IndexError(f"a boolean index must have shape ({n},), got {rows.shape}")
-                rows = np.flatnonzero(rows)
-            elif rows.dtype.kind not in "iu":
-                raise IndexError(f"unsupported index {key!r}")
-            result = self.take(rows)
-        return result[(slice(None), *rest)] if rest else result
-
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        data = self.read(0, self.shape[0])
-        return data if dtype is None else data.astype(dtype)
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        for i in range(self.shape[0]):
-            yield self[i]
-
-    def __repr__(self) -> str:
-        return f"LazyArray({self.name!r}, shape={self.shape}, dtype={self.dtype})"
-
-
-class _ZarrShards:
-    """Direct reader of an array written with the sharded layout this package writes (see zarr_writer)."""
-
-    def __init__(self, root: str, name: str, info: Mapping[str, Any]) -> None:
-        from .zarr_writer import numcodecs_for
-
-        self.dir = os.path.join(root, name)
-        self.name = name
-        self.shape = tuple(info["shape"])
-        self.dtype = np.dtype(info["dtype"])
-        self.shard_rows = int(info["shard_rows"])
-        self.chunk_rows = int(info["chunk_rows"])
-        self.per_shard = self.shard_rows // self.chunk_rows
-        self.codec = numcodecs_for(info["compression"])
-        fill = info.get("fill_value")
-        if isinstance(fill, str):
-            fill = float(fill)
-        self.fill = 0 if fill is None else fill
-        self._indexes: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _path(self, shard: int) -> str:
-        from .zarr_writer import shard_key
-
-        return os.path.join(self.dir, shard_key(shard, len(self.shape)))
-
-    def _index(self, shard: int, fd: int, size: int) -> np.ndarray:
-        index = self._indexes.get(shard)
-        if index is None:
-            from .zarr_writer import decode_index
-
-            tail = 16 * self.per_shard + 4
-            if size < tail:
-                raise DatasetError(f"{self._path(shard)}: shard is truncated ({size} bytes)")
-            index = decode_index(os.pread(fd, tail, size - tail), self.per_shard, size, self._path(shard))
-            with self._lock:
-                self._indexes[shard] = index
-                if len(self._indexes) > 512:
-                    self._indexes.popitem(last=False)
-        return index
-
-    def read(self, lo: int, hi: int) -> np.ndarray:
-        out = np.empty((hi - lo, *self.shape[1:]), dtype=self.dtype)
-        s_rows, c_rows = self.shard_rows, self.chunk_rows
-        for shard in range(lo // s_rows, (hi - 1) // s_rows + 1):
-            base = shard * s_rows
-            a, b = max(lo, base), min(hi, base + s_rows)
-            path = self._path(shard)
-            try:
-                fd = os.open(path, os.O_RDONLY)
-            except FileNotFoundError:
-                with self._lock:
-                    self._indexes.pop(shard, None)
-                out[a - lo : b - lo] = self.fill
-                continue
-            try:
-                size = os.fstat(fd).st_size
-                index = self._index(shard, fd, size)
-                c_lo, c_hi = (a - base) // c_rows, (b - 1 - base) // c_rows + 1
-                used = index[c_lo:c_hi, 0] != np.uint64(2**64 - 1)
-                if not used.any():
-                    out[a - lo : b - lo] = self.fill
-                    continue
-                offsets = index[c_lo:c_hi, 0][used].astype(np.int64)
-                ends = offsets + index[c_lo:c_hi, 1][used].astype(np.int64)
-                span_lo, span_hi = int(offsets.min()), int(ends.max())
-                data = os.pread(fd, span_hi - span_lo, span_lo)
-                if len(data) != span_hi - span_lo:
-                    raise DatasetError(f"{path}: shard is truncated")
-            finally:
-                os.close(fd)
-            view = memoryview(data)
-            for c in range(c_lo, c_hi):
-                row0 = base + c * c_rows
-                ra, rb = max(a, row0), min(b, row0 + c_rows)
-                offset, length = (int(v) for v in index[c])
-                if offset == 2**64 - 1:
-                    out[ra - lo : rb - lo] = self.fill
-                    continue
-                piece = view[offset - span_lo : offset - span_lo + length]
-                whole = ra == row0 and rb == row0 + c_rows
-                target = out[ra - lo : rb - lo] if whole else np.empty((c_rows, *self.shape[1:]), self.dtype)
-                self._decode(piece, target, path, row0)
-                if not whole:
-                    out[ra - lo : rb - lo] = target[ra - row0 : rb - row0]
-        return out
-
-    def _decode(self, piece: memoryview, target: np.ndarray, path: str, row0: int) -> None:
-        try:
-            if self.codec is None:
-                flat = np.frombuffer(piece, dtype=np.uint8)
-                if flat.size != target.nbytes:
-                    raise ValueError(f"chunk has {flat.size} bytes, expected {target.nbytes}")
-                target.reshape(-1).view(np.uint8)[:] = flat
-            else:
-                self.codec.decode(piece, out=target)
-        except DatasetError:
-            raise
-        except Exception as exc:
-            rows = f"{row0}..{row0 + self.chunk_rows - 1}"
-            raise DatasetError(f"{self.name}: cannot decode rows {rows} ({path}): {exc}") from None
-
-    def storage_bytes(self) -> int:
-        return disk_usage([os.path.join(self.dir, "c")])
-
-
-class _ZarrApi:
-    def __init__(self, array: Any) -> None:
-        self.array = array
-
-    def read(self, lo: int, hi: int) -> np.ndarray:
-        try:
-            return np.asarray(self.array[lo:hi])
-        except Exception as exc:
-            raise DatasetError(f"{self.array.name}: cannot read rows {lo}..{hi - 1}: {exc}") from None
-
-    def storage_bytes(self) -> int:
-        try:
-            return int(self.array.nbytes_stored())
-        except Exception:
-            return 0
-
-
-class _H5File:
-    """An h5py File opened on first use in each process (h5py handles do not survive fork or pickling)."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._file = None
-        self._pid = None
-        self._datasets: dict = {}
-
-    def get(self):
-        if self._file is None or self._pid != os.getpid():
-            from .hdf5_writer import open_h5
-
-            self._file = open_h5(self.path, "r")
-            self._pid = os.getpid()
-            self._datasets = {}
-        return self._file
-
-    def dataset(self, name: str):
-        """The h5py Dataset ``name``, looked up once per open file (a lookup costs ~40 us per read otherwise)."""
-        file = self.get()
-        dset = self._datasets.get(name)
-        if dset is None:
-            dset = self._datasets[name] = file[name]
-        return dset
-
-    def close(self) -> None:
-        if self._file is not None and self._pid == os.getpid():
-            self._file.close()
-        self._file = None
-        self._datasets = {}
-
-
-class _H5Array:
-    def __init__(self, file: _H5File, name: str) -> None:
-        self.file = file
-        self.name = name
-
-    def read(self, lo: int, hi: int) -> np.ndarray:
-        try:
-            return self.file.dataset(self.name)[lo:hi]
-        except DatasetError:
-            raise
-        except Exception as exc:
-            raise DatasetError(f"{self.name}: cannot read rows {lo}..{hi - 1} of {self.file.path}: {exc}") from None
-
-    def storage_bytes(self) -> int:
-        return int(self.file.dataset(self.name).id.get_storage_size())
-
-
-class _Npy:
-    def __init__(self, path: str, transform=None) -> None:
-        self.path = path
-        self.transform = transform
-        self._array = None
-
-    def array(self) -> np.ndarray:
-        if self._array is None:
-            try:
-                array = np.load(self.path, mmap_mode="r")
-            except (OSError, ValueError) as exc:
-                raise DatasetError(f"cannot read {self.path}: {exc}") from None
-            self._array = array if self.transform is None else self.transform(array)
-        return self._array
-
-    def read(self, lo: int, hi: int) -> np.ndarray:
-        return np.array(self.array()[lo:hi])
-
-    def storage_bytes(self) -> int:
-        return os.stat(self.path).st_size
-
-
-def _classic_view(array: np.ndarray) -> np.ndarray:
-    """``(T, N, H, W)`` uint8 -> a ``(N, T, 1, H, W)`` view."""
-    if array.ndim != 4 or array.dtype != np.uint8:
-        raise DatasetError(
-            f"a classic .npy holds (T, N, H, W) uint8 frames; this one holds {array.dtype} {array.shape}"
-        )
-    return array.transpose(1, 0, 2, 3)[:, :, None]
-
-
 # -- dataset ------------------------------------------------------------------------------------------------------
 class Dataset:
     """A dataset on disk, opened lazily (see :func:`open_dataset`).
@@ -374,7 +75,7 @@ class Dataset:
         self.allow_incomplete = allow_incomplete
         self.format = detect_format(self.path)
         self.metadata: dict[str, Any] | None = None
-        self._h5: _H5File | None = None
+        self._h5: H5File | None = None
         backends = getattr(self, f"_open_{self.format.replace('-', '_')}")()
         if self.metadata is not None:
             self.layout: Layout | None = Layout.from_dict(self.metadata["layout"])
@@ -421,7 +122,7 @@ class Dataset:
             group = zarr.open_group(self.path, mode="r")
             self.metadata = self._check_metadata(group.attrs.get(ATTRIBUTE), self.path)
             return {
-                name: (group[name].shape, group[name].dtype, _ZarrApi(group[name]))
+                name: (group[name].shape, group[name].dtype, ZarrApi(group[name]))
                 for name in self.metadata["layout"]["arrays"]
             }
         root = local_path(self.path)
@@ -433,20 +134,20 @@ class Dataset:
             meta = self._read_json(os.path.join(root, name, "zarr.json"))
             info = fast_layout(meta)
             if info is not None:
-                backends[name] = (info["shape"], info["dtype"], _ZarrShards(root, name, info))
+                backends[name] = (info["shape"], info["dtype"], ZarrShards(root, name, info))
             else:
                 if group is None:
                     from ..errors import require
 
                     zarr = require("zarr", "zarr", "reading zarr datasets")
                     group = zarr.open_group(root, mode="r")
-                backends[name] = (group[name].shape, group[name].dtype, _ZarrApi(group[name]))
+                backends[name] = (group[name].shape, group[name].dtype, ZarrApi(group[name]))
         return backends
 
     def _open_hdf5(self) -> dict[str, tuple]:
         from .hdf5_writer import ATTRIBUTE
 
-        self._h5 = _H5File(self.path)
+        self._h5 = H5File(self.path)
         f = self._h5.get()
         text = f.attrs.get(ATTRIBUTE)
         try:
@@ -455,7 +156,7 @@ class Dataset:
             metadata = None
         self.metadata = self._check_metadata(metadata, self.path)
         return {
-            name: (f[name].shape, f[name].dtype, _H5Array(self._h5, name)) for name in self.metadata["layout"]["arrays"]
+            name: (f[name].shape, f[name].dtype, H5Array(self._h5, name)) for name in self.metadata["layout"]["arrays"]
         }
 
     def _open_npy(self) -> dict[str, tuple]:
@@ -466,7 +167,7 @@ class Dataset:
         )
         backends = {}
         for name in self.metadata["layout"]["arrays"]:
-            backend = _Npy(os.path.join(self.path, f"{name}.npy"))
+            backend = NpyFile(os.path.join(self.path, f"{name}.npy"))
             array = backend.array()
             backends[name] = (array.shape, array.dtype, backend)
         return backends
@@ -477,7 +178,7 @@ class Dataset:
         sidecar = ClassicNpyWriter.metadata_path(self.path)
         if os.path.isfile(sidecar):
             self.metadata = self._check_metadata(self._read_json(sidecar), sidecar)
-        backend = _Npy(self.path, _classic_view)
+        backend = NpyFile(self.path, classic_view)
         array = backend.array()
         return {"frames": (array.shape, array.dtype, backend)}
 

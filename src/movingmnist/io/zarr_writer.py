@@ -26,7 +26,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import DatasetError, require
-from .base import ChunkSink, Layout, StorageChunkSink, Writer, atomic_write, fsync_dir, register_writer, schema_dims
+from .base import ChunkSink, StorageChunkSink, Writer, schema_dims
+from .files import atomic_write, fsync_dir
+from .layout import Layout
+from .registry import register_writer
 
 ATTRIBUTE = "movingmnist"
 MAX_UINT64 = np.uint64(2**64 - 1)

@@ -35,6 +35,7 @@ class _Rendering:
         self,
         spec: Spec | str,
         seed: int,
+        *,
         source: SourceLike | None,
         split: str | None,
         overrides: Mapping[str, Any] | Iterable[str] | None,
@@ -143,7 +144,18 @@ class MovingMNISTDataset(_Rendering, Dataset):
         compile: bool = False,
     ) -> None:
         super().__init__(
-            spec, seed, source, split, overrides, returns, transform, dtype, device, kernels, cache_dir, compile
+            spec,
+            seed,
+            source=source,
+            split=split,
+            overrides=overrides,
+            returns=returns,
+            transform=transform,
+            dtype=dtype,
+            device=device,
+            kernels=kernels,
+            cache_dir=cache_dir,
+            compile=compile,
         )
         if not isinstance(num, (int, np.integer)) or num < 0:
             raise SpecError("num", num, "a non-negative integer")
@@ -249,7 +261,18 @@ class MovingMNISTIterableDataset(_Rendering, IterableDataset):
         compile: bool = False,
     ) -> None:
         super().__init__(
-            spec, seed, source, split, overrides, returns, transform, dtype, device, kernels, cache_dir, compile
+            spec,
+            seed,
+            source=source,
+            split=split,
+            overrides=overrides,
+            returns=returns,
+            transform=transform,
+            dtype=dtype,
+            device=device,
+            kernels=kernels,
+            cache_dir=cache_dir,
+            compile=compile,
         )
         if start < 0 or (stop is not None and stop < start):
             raise SpecError("start/stop", (start, stop), "0 <= start <= stop (stop=None: endless)")

@@ -28,9 +28,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import require
-from . import _encode, _render
+from . import _encode, _options, _render
 from ._draw import PALETTE, color
-from ._render import MAX_PIXELS, TooLargeError, parse_slice
+from ._options import MAX_PIXELS
+from ._render import TooLargeError
+from ._select import parse_slice
 from .stats import Stats, compute_stats, plot_stats, save_stats
 
 __all__ = [
@@ -55,10 +57,6 @@ __all__ = [
 ]
 
 PathLike = str | Path
-
-
-def _options(**kwargs: Any) -> _render.Options:
-    return _render.Options.make(**kwargs)
 
 
 def grid_array(
@@ -95,8 +93,17 @@ def grid_array(
         max_pixels: refuse pictures larger than this (default :data:`MAX_PIXELS`), with a message saying
             how to ask for less.
     """
-    opts = _options(masks=masks, boxes=boxes, trails=trails, captions=captions, legend=legend, scale=scale,
-                    class_names=class_names, ignore_label=ignore_label, max_pixels=max_pixels)
+    opts = _options.Options.make(
+        masks=masks,
+        boxes=boxes,
+        trails=trails,
+        captions=captions,
+        legend=legend,
+        scale=scale,
+        class_names=class_names,
+        ignore_label=ignore_label,
+        max_pixels=max_pixels,
+    )
     return _render.grid_canvas(data, rows, frames, opts).canvas[0]
 
 
@@ -134,13 +141,22 @@ def animation_array(
     rows x cols when ``tile`` is given); the tile grid defaults to the squarest that holds them. A mask
     (``masks=``) is shown to the right of its frame. Other arguments as in :func:`grid_array`.
     """
-    opts = _options(masks=masks, boxes=boxes, trails=trails, captions=captions, legend=legend, scale=scale,
-                    class_names=class_names, ignore_label=ignore_label, max_pixels=max_pixels)
+    opts = _options.Options.make(
+        masks=masks,
+        boxes=boxes,
+        trails=trails,
+        captions=captions,
+        legend=legend,
+        scale=scale,
+        class_names=class_names,
+        ignore_label=ignore_label,
+        max_pixels=max_pixels,
+    )
     return _render.animation_canvas(data, indices, frames, tile, opts).canvas
 
 
 def _animation(data, indices, frames, tile, options) -> _render.Picture:
-    return _render.animation_canvas(data, indices, frames, tile, _options(**options))
+    return _render.animation_canvas(data, indices, frames, tile, _options.Options.make(**options))
 
 
 def save_gif(data: Any, path: PathLike, *, fps: float = 8.0, indices=None, frames=None, tile=None, loop: int = 0,

@@ -73,7 +73,7 @@ def _chunks(data: Any, num: int | None, chunk: int):
             yield out
         return
     if isinstance(data, np.ndarray):
-        from ._render import as_batch
+        from ._select import as_batch
 
         data = as_batch(data)
     if not (hasattr(data, "__len__") and hasattr(data, "__getitem__")):

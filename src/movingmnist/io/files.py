@@ -1,0 +1,90 @@
+"""Files of a dataset: atomic, durable writes, deletion, sizes, and one-line errors for failed storage operations."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+
+from ..errors import DatasetError
+
+
+def fsync_dir(path: str) -> None:
+    """Make a rename or a new entry in directory ``path`` durable (no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str, data: bytes | memoryview | list, *, durable: bool = True) -> int:
+    """Write ``data`` (bytes, or a list of buffers written one after the other) to ``path`` atomically.
+
+    The bytes go to a temporary file beside ``path`` (fixed name, so an interrupted write leaves no litter once
+    the same file is written again), are fsync'ed when ``durable``, and replace ``path`` with ``os.replace``.
+    Returns the number of bytes written.
+    """
+    directory, name = os.path.split(path)
+    tmp = os.path.join(directory, f".{name}.tmp")
+    parts = data if isinstance(data, list) else [data]
+    total = 0
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        for part in parts:
+            view = memoryview(part).cast("B")
+            while view.nbytes:
+                written = os.write(fd, view)
+                total += written
+                view = view[written:]
+        if durable:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    if durable:
+        fsync_dir(directory or ".")
+    return total
+
+
+def storage_error(exc: OSError, path: str, doing: str, *, resumable: bool = True) -> DatasetError:
+    """A one-line DatasetError for an OSError met while ``doing`` something to the dataset at ``path``."""
+    reason = exc.strerror or str(exc)
+    again = "run again with --resume" if resumable else "run again"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        hint = f"free some space (or raise the quota) and {again}"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) or not resumable:
+        hint = "choose a writable location" if resumable else "choose a writable location; nothing was written"
+    else:
+        hint = f"fix the cause and {again}"
+    where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+    return DatasetError(f"{doing} of {path} failed: {reason}{where}; {hint}")
+
+
+def remove_path(path: str) -> None:
+    """Delete a file or a directory tree (missing is fine)."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.remove(path)
+
+
+def disk_usage(paths: list[str]) -> int:
+    """Apparent size in bytes of the files under ``paths``."""
+    total = 0
+    for path in paths:
+        if os.path.isdir(path):
+            for root, _dirs, files in os.walk(path):
+                for f in files:
+                    try:
+                        total += os.stat(os.path.join(root, f)).st_size
+                    except OSError:
+                        pass
+        elif os.path.exists(path):
+            total += os.stat(path).st_size
+    return total

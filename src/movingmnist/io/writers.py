@@ -1,0 +1,42 @@
+"""Looking writers up by format name or by path suffix.
+
+The built-in writers (zarr, hdf5, npy, classic-npy) are imported by the first lookup, so that ``import movingmnist``
+does not load them; importing a writer's module registers it (:func:`movingmnist.io.registry.register_writer`).
+"""
+
+from __future__ import annotations
+
+from ..errors import SpecError
+from .base import Writer
+from .registry import WRITERS
+
+
+def _load_builtin_writers() -> None:
+    from . import hdf5_writer, npy_writer, zarr_writer  # noqa: F401  (registration side effect)
+
+
+def registered_writers() -> dict[str, type[Writer]]:
+    """Every registered writer by format name, the built-ins included."""
+    _load_builtin_writers()
+    return WRITERS
+
+
+def writer_names() -> list[str]:
+    return list(registered_writers())
+
+
+def get_writer(name: str) -> type[Writer]:
+    """The writer class registered as ``name`` (``zarr``, ``hdf5``, ``npy``, ``classic-npy``)."""
+    writers = registered_writers()
+    if name not in writers:
+        raise SpecError("format", name, f"one of {', '.join(writers)}")
+    return writers[name]
+
+
+def infer_format(path: str) -> str:
+    """The format a new dataset at ``path`` gets from its suffix: .zarr, .h5/.hdf5, .npy-dir, .npy; else zarr."""
+    lowered = path.rstrip("/").lower()
+    for name, cls in registered_writers().items():
+        if any(lowered.endswith(s) for s in cls.suffixes):
+            return name
+    return "zarr"

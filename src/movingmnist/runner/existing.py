@@ -1,0 +1,154 @@
+"""What is already at the output path: recognising a dataset there, deleting it safely, and checking that a resume
+gives the arguments it was generated with."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import DatasetError
+from ..io.files import remove_path
+from ..io.layout import Layout
+from ..io.manifest import Manifest
+from ..io.reader import Dataset
+from ..io.writers import get_writer, registered_writers
+from ..spec import Spec
+
+
+@dataclass
+class ExistingDataset:
+    format: str
+    manifest: Manifest | None
+    complete: bool
+
+
+def _is_empty_dir(path: str) -> bool:
+    return os.path.isdir(path) and all(n.endswith(".tmp") for n in os.listdir(path))
+
+
+def find_existing(path: str, durable: bool) -> ExistingDataset | None:
+    """What is at ``path``: None (nothing, or an empty directory), or a movingmnist dataset. DatasetError if it is
+    something else (never touched)."""
+    writers = registered_writers()
+    if not os.path.lexists(path):
+        sidecar = writers["hdf5"].manifest_path(path)  # every single-file format keeps <file>.manifest.json
+        if not os.path.isfile(sidecar):
+            return None
+    elif _is_empty_dir(path):
+        return None
+    candidates = (
+        [w for w in writers.values() if not w.single_file]
+        if os.path.isdir(path)
+        else [w for w in writers.values() if w.single_file]
+    )
+    for writer in candidates:
+        manifest = Manifest.load(writer.manifest_path(path), durable=durable)
+        if manifest is not None:
+            fmt = str(manifest.identity.get("format", writer.format))
+            return ExistingDataset(fmt, manifest, manifest.complete)
+    try:
+        ds = Dataset(path, allow_incomplete=True)
+    except DatasetError:
+        raise DatasetError(
+            f"{path} exists and is not a movingmnist dataset; choose another path (it is left untouched)"
+        ) from None
+    return ExistingDataset(ds.format, None, ds.complete)
+
+
+def remove_dataset(path: str, fmt: str) -> None:
+    """Delete a dataset so that an interruption never leaves a manifest describing data that is gone: every owned
+    path (the manifest first) is renamed to a hidden trash name, atomically, then deleted. Trash left by an
+    earlier interrupted removal of the same dataset is deleted too."""
+    writer = get_writer(fmt)
+    manifest = writer.manifest_path(path)
+    owned = sorted(writer.owned_paths(path), key=lambda p: p != manifest)
+    token = os.urandom(4).hex()
+    trash = []
+    for item in owned:
+        if os.path.lexists(item):
+            directory, name = os.path.split(os.path.abspath(item))
+            target = os.path.join(directory, f".{name}.trash-{token}")
+            os.rename(item, target)
+            trash.append(target)
+    directory, name = os.path.split(os.path.abspath(path))
+    for entry in os.listdir(directory):
+        if entry.startswith(f".{name}") and ".trash-" in entry:
+            trash.append(os.path.join(directory, entry))
+    for item in dict.fromkeys(trash):
+        remove_path(item)
+
+
+def identity(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """What the data depends on, as the manifest repeats it (a resume checks it before touching anything)."""
+    keys = ("format", "layout", "spec", "fingerprint", "seed", "source", "num", "start", "created", "command")
+    return {k: metadata[k] for k in keys if k in metadata}
+
+
+def resume_conflicts(stored: Mapping[str, Any], new: Mapping[str, Any], explicit: Mapping[str, Any]) -> list[str]:
+    """Human-readable differences between a stored dataset and the arguments of a resume."""
+    conflicts = []
+    if stored.get("fingerprint") != new["fingerprint"]:
+        diff = Spec.from_dict(stored["spec"]).diff(Spec.from_dict(new["spec"]))
+        diff.pop("preset", None)
+        conflicts += [f"{k} (stored {a!r}, given {b!r})" for k, a, b in ((k, *v) for k, v in diff.items())]
+    for key in ("seed", "num", "start"):
+        if stored.get(key) != new[key]:
+            conflicts.append(f"{key} (stored {stored.get(key)!r}, given {new[key]!r})")
+    stored_layout = stored.get("layout", {})
+    for key in ("format", "chunk_size", "compression"):
+        if explicit.get(key) is not None and stored_layout.get(key) != explicit[key]:
+            conflicts.append(f"{key} (stored {stored_layout.get(key)!r}, given {explicit[key]!r})")
+    old_sum = (stored.get("source") or {}).get("checksum")
+    new_sum = new["source"]["checksum"]
+    if old_sum and old_sum != new_sum:
+        conflicts.append(f"source content (stored checksum {old_sum[:12]}..., given {new_sum[:12]}...)")
+    return conflicts
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a resume starts: the stored layout and metadata, and the manifest of the chunks already written
+    (None: nothing is recorded, the dataset is created afresh). ``complete``: nothing is left to write."""
+
+    layout: Layout
+    metadata: dict[str, Any]
+    manifest: Manifest | None
+    complete: bool
+
+
+def resume_point(
+    path: str,
+    existing: ExistingDataset,
+    layout: Layout,
+    metadata: dict[str, Any],
+    explicit: Mapping[str, Any],
+) -> ResumePoint:
+    """Check that the dataset ``existing`` at ``path`` was generated with these arguments (``metadata``, the
+    ``layout`` they give, and the ``explicit`` format, chunk size and compression) and say where to resume."""
+    manifest = existing.manifest
+    if manifest is None:
+        if not existing.complete:
+            raise DatasetError(
+                f"cannot resume {path}: its manifest is missing, so which chunks are written is unknown; "
+                "use --overwrite to start again"
+            )
+        return ResumePoint(layout, metadata, None, True)
+    stored = manifest.identity
+    conflicts = resume_conflicts(stored, metadata, explicit)
+    if conflicts:
+        raise DatasetError(
+            f"cannot resume {path}: it was generated with different settings: {'; '.join(conflicts)}; "
+            "give the same arguments, or --overwrite to start again"
+        )
+    layout = Layout.from_dict(stored["layout"])
+    metadata = {
+        **metadata,
+        "layout": layout.to_dict(),
+        "created": stored.get("created"),
+        "command": stored.get("command"),
+    }
+    if not manifest.done and not manifest.complete:
+        return ResumePoint(layout, metadata, None, False)  # nothing recorded: start again from an empty structure
+    return ResumePoint(layout, metadata, manifest, manifest.complete)

@@ -1,0 +1,189 @@
+"""The sections of a Spec: canvas, source, objects, motion and annotations.
+
+The ``appearance`` and ``background`` sections are in :mod:`movingmnist.spec.appearance` and
+:mod:`movingmnist.spec.background`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import model_validator
+
+from ..errors import SpecError
+from .fields import FloatRange, IntRange, Section, check_range
+
+#: The on/off fields of ``annotations`` (what :meth:`Spec.frames_only` switches off).
+ANNOTATION_SWITCHES = ("semantic", "instance", "boxes", "amodal_boxes", "visibility", "tracks", "amodal_masks", "flow")
+MOTION_MODELS = ("srivastava", "reflect", "stochastic", "srvp", "free", "flip", "affine")
+COMPOSITING_MODES = ("max", "sum", "over")
+
+
+class CanvasSpec(Section):
+    """Frame size. ``channels``: 1 (grey) or 3 (RGB colour; see ``appearance.colour`` and ``background.colour``)."""
+
+    height: int = 64
+    width: int = 64
+    channels: Literal[1, 3] = 1
+
+    @model_validator(mode="after")
+    def _check(self) -> CanvasSpec:
+        for name in ("height", "width"):
+            value = getattr(self, name)
+            if not 1 <= value <= 4096:
+                raise SpecError(f"canvas.{name}", value, "an integer in [1, 4096]")
+        return self
+
+
+class SourceSpec(Section):
+    """Where the glyphs come from.
+
+    ``name``: ``mnist``, ``fashion-mnist``, ``kmnist``, ``glyphs``, ``idx:PATH``, ``folder:PATH`` (or ``array``
+    when arrays are given from Python). ``val_size``: images carved from the end of train for ``val``
+    (``None`` = one sixth of train, ``0`` = no val split, train is the whole training set).
+    """
+
+    name: str = "mnist"
+    split: Literal["train", "val", "test"] = "train"
+    val_size: int | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> SourceSpec:
+        if self.val_size is not None and self.val_size < 0:
+            raise SpecError("source.val_size", self.val_size, "None (one sixth of train), 0 (no val) or a count > 0")
+        if not self.name:
+            raise SpecError("source.name", self.name, "a source name such as 'mnist' or 'glyphs'")
+        return self
+
+
+class ObjectsSpec(Section):
+    """How many glyphs per sequence and at what size.
+
+    ``count``: objects per sequence, drawn uniformly in low..high for each sequence. ``size``: glyphs are resized
+    to size x size pixels (bilinear) before use; ``None`` keeps the source's size (28 for MNIST).
+    """
+
+    count: IntRange = (2, 2)
+    size: int | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ObjectsSpec:
+        check_range("objects.count", self.count, 0, 255)
+        if self.count[1] < 1:
+            raise SpecError("objects.count", self.count, "a range whose high end is at least 1")
+        if self.size is not None and not 1 <= self.size <= 1024:
+            raise SpecError("objects.size", self.size, "None or an integer in [1, 1024]")
+        return self
+
+
+class AffineStepSpec(Section):
+    """One affine step per glyph, drawn once and applied t times for frame t (``motion.model="affine"``).
+
+    Parameters follow ``torchvision.transforms.functional.affine``: ``angle`` in degrees (clockwise, as torchvision's
+    affine), ``translate`` in pixels per axis (x, y), ``scale`` a factor, ``shear`` an x-shear angle in degrees. The
+    step turns and scales about the canvas centre, so rotation and scale compound (torch_moving_mnist).
+    Defaults are torch_moving_mnist's defaults; its README uses angle -20..20, translate ((-30, 30), (-30, 30)),
+    scale 0.8..1.3, shear -20..20 (the ``affine`` preset).
+    """
+
+    angle: FloatRange = (-4.0, 4.0)
+    translate: tuple[FloatRange, FloatRange] = ((-5.0, 5.0), (-5.0, 5.0))
+    scale: FloatRange = (0.8, 1.2)
+    shear: FloatRange = (-3.0, 3.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> AffineStepSpec:
+        check_range("motion.affine.angle", self.angle, -360.0, 360.0)
+        for axis, value in zip("xy", self.translate, strict=True):
+            check_range(f"motion.affine.translate.{axis}", value, -1e4, 1e4)
+        check_range("motion.affine.scale", self.scale, 1e-3, 100.0)
+        check_range("motion.affine.shear", self.shear, -80.0, 80.0)
+        return self
+
+
+class MotionSpec(Section):
+    """How glyphs move (PROTOCOLS.md gives the exact rules of each model).
+
+    - ``srivastava``: the 2015 generator: position in units of the free range, step before recording,
+      clamp-and-reverse at the walls, top-left pixel by truncation.
+    - ``reflect``: exact reflection (a triangle wave in closed form), frame 0 at the start, rounding (TFDS).
+    - ``stochastic``: SVG (Denton & Fergus 2018): integer start and velocity, a new random velocity at each wall
+      (``deterministic=True``: the component is negated instead).
+    - ``srvp``: SRVP (Franceschi et al. 2020): integer start in 0..free, exact collision times with the walls,
+      a new random velocity at each collision unless ``deterministic``.
+    - ``free``: straight lines, no walls; glyphs leave the canvas, and with ``wrap=True`` re-enter on the
+      opposite side once fully gone.
+    - ``flip``: the segmentation notebook (PROTOCOLS.md section 3): start uniform over the free range, record,
+      then a velocity component flips when the next position would leave ``[lo - margin, hi + margin]``;
+      top-left pixel by truncation toward zero (as ``astype(int)``).
+    - ``affine``: torch_moving_mnist (section 4): each glyph is placed around the canvas centre (offset uniform in
+      +-(canvas - glyph) // 2 per axis) and one affine step (``motion.affine``) is applied t times for frame t.
+      ``boundary="bounce"`` keeps the glyph's transformed ink box on the canvas (clamp, and the step's translation
+      component on that axis is negated); ``"none"`` lets glyphs drift off, as the original.
+
+    ``speed`` (polar models srivastava, reflect, free, flip): speed range, in pixels per frame or, with
+    ``speed_unit="free_range"``, in units of the free range (canvas minus glyph size) per frame;
+    ``integer_speed`` draws whole numbers in low..high. ``direction``: direction range in degrees (0 = +x,
+    90 = +y, i.e. down). ``max_step`` (integer models stochastic, srvp): velocity components are uniform integers
+    in -max_step..max_step. ``bounce_on``: the walls stop the glyph's box (``box``, the untransformed glyph frame,
+    as the originals) or the ink bounding box of the transformed glyph (``ink``).
+    """
+
+    model: Literal["srivastava", "reflect", "stochastic", "srvp", "free", "flip", "affine"] = "srivastava"
+    speed: FloatRange = (0.1, 0.1)
+    speed_unit: Literal["px", "free_range"] = "free_range"
+    integer_speed: bool = False
+    direction: FloatRange = (0.0, 360.0)
+    max_step: int = 4
+    deterministic: bool = False
+    bounce_on: Literal["box", "ink"] = "box"
+    wrap: bool = False
+    margin: float = 2.0
+    boundary: Literal["none", "bounce"] = "none"
+    affine: AffineStepSpec = AffineStepSpec()
+
+    @model_validator(mode="after")
+    def _check(self) -> MotionSpec:
+        check_range("motion.speed", self.speed, 0.0, 1e4)
+        check_range("motion.direction", self.direction, -720.0, 720.0)
+        if not 0 <= self.max_step <= 1000:
+            raise SpecError("motion.max_step", self.max_step, "an integer in [0, 1000]")
+        if not (math.isfinite(self.margin) and 0.0 <= self.margin <= 1e4):
+            raise SpecError("motion.margin", self.margin, "a number of pixels in [0, 10000]")
+        return self
+
+
+class AnnotationsSpec(Section):
+    """Which ground truth to produce (labels, present and glyph_index are always produced).
+
+    ``tracks``: centers, velocities, angles, scales, brightness, depth. ``ignore_label``: semantic value of
+    pixels no object owns. ``mask_threshold``: a pixel belongs to an object where the object's rendered intensity
+    is above this value. Optional and off by default: ``amodal_masks`` (per-object masks ignoring occlusion,
+    (T, K, H, W) bool) and ``flow`` (dense forward optical flow (T-1, H, W, 2) float16, analytic from the motion of
+    the object, distractor or background pan seen at each pixel).
+    """
+
+    semantic: bool = True
+    instance: bool = True
+    boxes: bool = True
+    amodal_boxes: bool = True
+    visibility: bool = True
+    tracks: bool = True
+    ignore_label: int = 255
+    mask_threshold: int = 0
+    amodal_masks: bool = False
+    flow: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> AnnotationsSpec:
+        if not 0 <= self.ignore_label <= 255:
+            raise SpecError("annotations.ignore_label", self.ignore_label, "an integer in [0, 255]")
+        if not 0 <= self.mask_threshold <= 254:
+            raise SpecError("annotations.mask_threshold", self.mask_threshold, "an integer in [0, 254]")
+        return self
+
+    @property
+    def needs_ownership(self) -> bool:
+        """Whether per-pixel ownership (the instance map) must be computed, output or not."""
+        return self.semantic or self.instance or self.boxes or self.visibility or self.flow
