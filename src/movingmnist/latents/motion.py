@@ -279,9 +279,10 @@ def _srvp_collide(xp, s, d, walls: Walls, redraw):
         dy = xp.where(active & up, xp.abs(dy), xp.where(active & down, -xp.abs(dy), dy))
         sx = xp.where(active, cx + dx * p, sx)
         sy = xp.where(active, cy + dy * p, sy)
-    # Guard against a pathological corner case running out of bounces: stay inside the walls.
-    sx = xp.minimum(xp.maximum(sx, xmin), xmax)
-    sy = xp.minimum(xp.maximum(sy, ymin), ymax)
+    # Guard against a pathological corner case running out of bounces: stay inside the walls. Selected, not
+    # min/max: numpy and torch break the tie between 0.0 and -0.0 differently.
+    sx = xp.where(sx < xmin, xmin, xp.where(sx > xmax, xmax, sx))
+    sy = xp.where(sy < ymin, ymin, xp.where(sy > ymax, ymax, sy))
     return xp.stack([sx, sy], axis=-1), xp.stack([dx, dy], axis=-1)
 
 
