@@ -12,9 +12,9 @@ from .words import _u
 
 
 @njit(inline="always")
-def _distractors_under(canvas, distractors, outputs, options, b, t):
+def _distractors_under(canvas, distractors, dmap, options, b, t):
     """The distractors that do not occlude, over the background of frame t of sequence b (and into the distractor
-    map)."""
+    map ``dmap``, ``Outputs.dmap``, when ``options.has_dmap``)."""
     frame_f = canvas.frame
     h = canvas.h
     w = canvas.w
@@ -24,7 +24,6 @@ def _distractors_under(canvas, distractors, outputs, options, b, t):
     d_mask = distractors.mask
     d_value = distractors.value
     d_pos = distractors.position
-    dmap = outputs.dmap
     dmap_on = options.has_dmap
     side = d_mask.shape[2]
     for n in range(d_present.shape[1]):
@@ -44,7 +43,7 @@ def _distractors_under(canvas, distractors, outputs, options, b, t):
 
 
 @njit(inline="always")
-def _distractors_over(canvas, distractors, outputs, options, b, t):
+def _distractors_over(canvas, distractors, dmap, options, b, t):
     """The distractors that occlude, composited over the objects of frame t of sequence b like objects: a pixel
     they own (level above the threshold, under max also at least the layer's) loses its owner."""
     frame_f = canvas.frame
@@ -60,7 +59,6 @@ def _distractors_over(canvas, distractors, outputs, options, b, t):
     d_value = distractors.value
     d_grey = distractors.grey
     d_pos = distractors.position
-    dmap = outputs.dmap
     mode = options.mode
     threshold = options.threshold
     ignore_label = options.ignore_label

@@ -103,7 +103,7 @@ def render(background, distractors, objects, options, outputs):
             if dmap_on:
                 _fill_u8(dmap[b, t].reshape(hw).view(np.uint8), 255)  # int16 -1
             if d_on and not d_occlude:
-                _distractors_under(canvas, distractors, outputs, options, b, t)
+                _distractors_under(canvas, distractors, dmap, options, b, t)
             # Objects.
             if track_owner:
                 _fill_u8(inst_f, 0)
@@ -138,7 +138,7 @@ def render(background, distractors, objects, options, outputs):
                 total[b, t, k] = tot
             # Distractors that occlude: composited like objects, taking ownership away.
             if d_on and d_occlude:
-                _distractors_over(canvas, distractors, outputs, options, b, t)
+                _distractors_over(canvas, distractors, dmap, options, b, t)
             # What each object owns once the frame is final (inside its amodal box on the canvas).
             if options.measure:
                 for k in range(k_n):
