@@ -500,15 +500,16 @@ def test_simd_helpers_of_the_numba_kernel():
     where the CPU has them, and the scalar fallback), eight packed bilinear levels, and the byte-mask helpers."""
     import numba
 
-    from movingmnist.render import fused
+    from movingmnist.render.fused import intrinsics
+    from movingmnist.render.fused import words as word_ops
 
     @numba.njit
     def lookups(buf, lut):
         a = buf.copy()
         b = buf.copy()
         for block in range(0, buf.size, 64):
-            fused._lut64(a, np.uint64(block), lut)
-            fused._lut64_scalar(b, np.uint64(block), lut)
+            intrinsics._lut64(a, np.uint64(block), lut)
+            intrinsics._lut64_scalar(b, np.uint64(block), lut)
         return a, b
 
     r = np.random.default_rng(0)
@@ -521,9 +522,9 @@ def test_simd_helpers_of_the_numba_kernel():
     def words(a, b):
         out = np.empty((a.size, 4), dtype=np.uint64)
         for i in range(a.size):
-            out[i, 0] = fused._nonzero_bytes(a[i])
-            out[i, 1] = fused._ge_bytes(a[i], b[i])
-            out[i, 2] = fused._byte_sum(a[i])
+            out[i, 0] = word_ops._nonzero_bytes(a[i])
+            out[i, 1] = word_ops._ge_bytes(a[i], b[i])
+            out[i, 2] = word_ops._byte_sum(a[i])
         return out
 
     edge = np.array([0, 1, 127, 128, 129, 254, 255], dtype=np.uint8)
@@ -537,7 +538,7 @@ def test_simd_helpers_of_the_numba_kernel():
 
     @numba.njit
     def levels(tabs, pu, pv, fa, fd, gain, n):
-        return fused._levels8(tabs, 0, 30, pu, pv, fa, fd, gain, n)
+        return intrinsics._levels8(tabs, 0, 30, (pu, pv), (fa, fd), gain, n)
 
     glyph = np.pad(r.integers(0, 256, (28, 28)), 1).astype(np.uint8)
     tabs = np.zeros(30 * 30, dtype=np.uint64)

@@ -96,8 +96,12 @@ class GeneralRenderer:
         if self._kern is not None:
             if plan is not None:  # the kernel mixes the noise key with uint64 words
                 plan = dataclasses.replace(plan, noise_key=np.uint64(plan.noise_key))
-            _run_numba(self._kern, self, index, plan, frames, gidx, nzbox, fix, region, gain, gain_c, labels,
-                       nearest, unclipped, track_owner, measure, inst, sem, total, seen, mbox, amask, dmap, abox)
+            _run_numba(
+                self._kern, self, index, plan, frames=frames, gidx=gidx, nzbox=nzbox, fix=fix, region=region,
+                gain=gain, gain_c=gain_c, labels=labels, nearest=nearest, unclipped=unclipped,
+                track_owner=track_owner, measure=measure, inst=inst, sem=sem, total=total, seen=seen, mbox=mbox,
+                amask=amask, dmap=dmap, abox=abox,
+            )
         else:
             if plan is not None:
                 render_background_numpy(plan, self.seed, index, frames, dmap)
@@ -140,33 +144,51 @@ class GeneralRenderer:
         flow[...] = scratch
 
 
-def _run_numba(kern, gen, index, plan, frames, gidx, nzbox, fix, region, gain, gain_c, labels, nearest,
+def _run_numba(kern, renderer, index, plan, *, frames, gidx, nzbox, fix, region, gain, gain_c, labels, nearest,
                unclipped, track_owner, measure, inst, sem, total, seen, mbox, amask, dmap, abox):
-    spec = gen.spec
+    """The numba kernel over a batch: its arguments grouped into ``kern``'s named tuples, small dummies (and a flag)
+    in place of what is absent (None)."""
+    spec = renderer.spec
     ann = spec.annotations
     b, t, c = frames.shape[:3]
     u8_4 = np.zeros((1, 1, 1, 1), dtype=np.uint8)
     dist = plan.distractors if plan is not None else None
     if dist is None:
-        d = (np.zeros((b, 0), bool), np.zeros((b, 0, 1, 1), bool), np.zeros((b, 0, c), np.uint8),
-             np.zeros((b, 0), np.uint8), np.zeros((b, t, 0, 2), np.int64))
+        distractors = kern.Distractors(
+            enabled=False, occlude=False, present=np.zeros((b, 0), bool), mask=np.zeros((b, 0, 1, 1), bool),
+            value=np.zeros((b, 0, c), np.uint8), grey=np.zeros((b, 0), np.uint8),
+            position=np.zeros((b, t, 0, 2), np.int64),
+        )
     else:
-        d = (dist.present, dist.mask, dist.value, dist.grey, dist.position)
+        distractors = kern.Distractors(
+            enabled=True, occlude=dist.occlude, present=dist.present, mask=dist.mask, value=dist.value,
+            grey=dist.grey, position=dist.position,
+        )
     has_static = plan is not None and plan.static_val is not None
-    kern.render(
-        plan.static_val if has_static else np.zeros((b, c, 1, 1), np.uint8),
-        plan.static_cov if has_static else np.zeros((b, 1, 1), np.uint8),
-        has_static,
-        plan.pan if plan is not None else np.zeros((b, t, 2), np.int64),
-        plan is not None and plan.dynamic_noise,
-        plan.noise_key if plan is not None else np.uint64(0),
-        index,
-        plan.lut if plan is not None else np.zeros(256, np.uint8),
-        plan is not None,
-        dist is not None, dist is not None and dist.occlude, *d,
-        gen.glyphs.padded, gidx, nzbox, fix, region, gain, gain_c, labels,
-        MODES[spec.compositing], ann.mask_threshold, ann.ignore_label, nearest, unclipped, track_owner, measure,
-        frames, inst if inst is not None else u8_4, sem if sem is not None else u8_4, sem is not None,
-        total, seen, mbox, amask if amask is not None else np.zeros((1, 1, 1, 1, 1), bool), amask is not None,
-        dmap if dmap is not None else np.zeros((1, 1, 1, 1), np.int16), dmap is not None, abox,
+    background = kern.Background(
+        static_val=plan.static_val if has_static else np.zeros((b, c, 1, 1), np.uint8),
+        static_cov=plan.static_cov if has_static else np.zeros((b, 1, 1), np.uint8),
+        has_static=has_static,
+        pan=plan.pan if plan is not None else np.zeros((b, t, 2), np.int64),
+        dynamic_noise=plan is not None and plan.dynamic_noise,
+        noise_key=plan.noise_key if plan is not None else np.uint64(0),
+        index=index,
+        lut=plan.lut if plan is not None else np.zeros(256, np.uint8),
+        enabled=plan is not None,
     )
+    objects = kern.Objects(
+        glyphs=renderer.glyphs.padded, gidx=gidx, nzbox=nzbox, fix=fix, region=region, gain=gain, gain_c=gain_c,
+        labels=labels,
+    )
+    options = kern.Options(
+        mode=MODES[spec.compositing], threshold=ann.mask_threshold, ignore_label=ann.ignore_label, nearest=nearest,
+        unclipped=unclipped, track_owner=track_owner, measure=measure, has_semantic=sem is not None,
+        has_amask=amask is not None, has_dmap=dmap is not None,
+    )
+    outputs = kern.Outputs(
+        frames=frames, instance=inst if inst is not None else u8_4, semantic=sem if sem is not None else u8_4,
+        total=total, seen=seen, mbox=mbox,
+        amask=amask if amask is not None else np.zeros((1, 1, 1, 1, 1), bool),
+        dmap=dmap if dmap is not None else np.zeros((1, 1, 1, 1), np.int16), abox=abox,
+    )
+    kern.render(background, distractors, objects, options, outputs)

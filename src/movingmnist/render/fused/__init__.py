@@ -1,0 +1,40 @@
+"""Accelerated kernels of the general renderer (numba): the same bytes as :mod:`movingmnist.render.general`.
+
+The sampling arithmetic is integer (fixed-point poses, 8-bit weights, integer gains; see the rules in
+:mod:`movingmnist.render.general`), so the kernels may step, reorder and vectorise it freely and still give the
+reference's bytes; the floating-point parts (static shapes, flow) perform the reference's operations in the same order
+(numba does not reassociate or fuse multiply-adds without ``fastmath``). Tests compare the two bit for bit.
+
+``render`` draws one frame at a time: background, objects, occluding distractors, then what each object owns. Where
+the reference evaluates every pixel of a patch, it visits only the exact span of each row where the sample point
+lies in the glyph's support, eight pixels per step in explicit vector code (:func:`intrinsics._levels8`), and
+composites straight into the frame. Hot loops index flat arrays with unsigned offsets: a view made inside a loop costs
+two atomic reference-count updates, and a signed index needs wraparound code.
+
+Entries: :func:`render` (``render(background, distractors, objects, options, outputs)``, the named tuples of
+:mod:`.args`), :func:`flow` and :func:`paint_shapes`. Modules:
+
+- :mod:`.args`: the named tuples the arguments are grouped in;
+- :mod:`.kernel`: :func:`render`, the loop over sequences and frames;
+- :mod:`.background`: the static shapes and each frame's background;
+- :mod:`.distractors`: distractor patches under or over the objects;
+- :mod:`.objects`: glyph tables, sampling, and each object drawn into the frame;
+- :mod:`.measure`: what each object owns, and the flow;
+- :mod:`.words`: scalar constants and byte-wise word helpers;
+- :mod:`.intrinsics`: LLVM-IR intrinsics (the 8-lane bilinear gather, unaligned words, the 64-byte table lookup).
+
+numba's on-disk cache (``cache=True``) checks only the source file of each entry (``kernel.py`` for :func:`render`),
+not the modules its inlined helpers come from: after editing another module here, delete the cached kernels
+(``*.nbi`` and ``*.nbc`` under ``__pycache__``, or under ``NUMBA_CACHE_DIR``), or the old kernel is loaded again.
+
+Imported by :mod:`movingmnist.render.general_renderer` only when the numba kernel is selected (numba is optional).
+"""
+
+from __future__ import annotations
+
+from .args import Background, Distractors, Objects, Options, Outputs
+from .background import paint_shapes
+from .kernel import render
+from .measure import flow
+
+__all__ = ["Background", "Distractors", "Objects", "Options", "Outputs", "flow", "paint_shapes", "render"]

@@ -1,0 +1,146 @@
+"""The entry of the numba kernel of the general renderer: :func:`render` draws every frame of a batch, one at a time,
+from the named tuples of :mod:`movingmnist.render.fused.args`."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .args import Canvas, Sampler
+from .background import _background_frame
+from .distractors import _distractors_over, _distractors_under
+from .measure import _measure
+from .objects import (
+    _AMODAL,
+    _COLOUR,
+    _FAST,
+    _NEAREST,
+    _NEED_TOTAL,
+    _OWNER,
+    _SEMANTIC,
+    _draw_object,
+    _draw_words,
+    _glyph_table,
+)
+from .words import _GOLDEN, _fill_u8, _mix
+
+
+@njit(cache=True, nogil=True)
+def render(background, distractors, objects, options, outputs):
+    """Background, objects, occluding distractors and measurements of every frame, one frame at a time (the frame
+    and its masks stay in cache); the same bytes as ``render_background_numpy`` followed by
+    ``render_objects_numpy``. The arguments are a :class:`~movingmnist.render.fused.args.Background`,
+    :class:`~movingmnist.render.fused.args.Distractors`, :class:`~movingmnist.render.fused.args.Objects`,
+    :class:`~movingmnist.render.fused.args.Options` and :class:`~movingmnist.render.fused.args.Outputs`.
+
+    Objects are composited straight into the frame: max, saturating sum and over applied one object after another
+    over the background give what compositing into a layer and combining it with the background gives; under max
+    the layer is kept as well, for ownership. ``seen`` and the modal box are measured over each object's amodal box
+    once the frame's ownership is final."""
+    frames = outputs.frames
+    inst = outputs.instance
+    sem = outputs.semantic
+    amask = outputs.amask
+    dmap = outputs.dmap
+    total = outputs.total
+    seen = outputs.seen
+    mbox = outputs.mbox
+    abox = outputs.abox
+    gidx = objects.gidx
+    nzbox = objects.nzbox
+    region = objects.region
+    mode = options.mode
+    threshold = options.threshold
+    nearest = options.nearest
+    need_total = options.unclipped
+    track_owner = options.track_owner
+    sem_on = options.has_semantic
+    amask_on = options.has_amask
+    dmap_on = options.has_dmap
+    d_on = distractors.enabled
+    d_occlude = distractors.occlude
+    b_n, t_n, c_n, h, w = frames.shape
+    k_n = gidx.shape[1]
+    hw = h * w
+    glyph_pad = objects.glyphs
+    hp = glyph_pad.shape[1]
+    wp = glyph_pad.shape[2]
+    tsize = hp * wp
+    sampler = Sampler(np.zeros(max(k_n, 1) * tsize, dtype=np.uint64), glyph_pad.reshape(-1), wp, tsize)
+    noise = np.zeros((w + 63) // 64 * 64, dtype=np.uint8)  # whole 64-byte blocks for _lut64
+    layer = np.zeros(hw, dtype=np.uint8)
+    ownq = np.zeros(hw, dtype=np.uint8)
+    qbuf = np.zeros(h * ((w + 7) // 8 + 1) + 1, dtype=np.uint64)  # an object's chunks on the canvas
+    pbuf = np.zeros(qbuf.size, dtype=np.int64)
+    colour_on = c_n > 1
+    flags = (
+        (_NEAREST if nearest else 0)
+        | (_NEED_TOTAL if need_total else 0)
+        | (_COLOUR if colour_on else 0)
+        | (_OWNER if track_owner else 0)
+        | (_SEMANTIC if sem_on else 0)
+        | (_AMODAL if amask_on else 0)
+    )
+    words = (flags & ~_NEED_TOTAL) == _FAST and threshold == 0
+    dummy = np.zeros(hw, dtype=np.uint8)
+    amask_dummy = np.zeros(1, dtype=np.bool_)
+    for b in range(b_n):
+        base = _mix(np.uint64(background.index[b]) * _GOLDEN + background.noise_key)
+        if not nearest:
+            for k in range(k_n):
+                if gidx[b, k] >= 0 and nzbox[b, k, 2] > nzbox[b, k, 0] and nzbox[b, k, 3] > nzbox[b, k, 1]:
+                    _glyph_table(sampler, objects, b, k)
+        for t in range(t_n):
+            inst_f = inst[b, t].reshape(hw) if track_owner else dummy
+            sem_f = sem[b, t].reshape(hw) if sem_on else dummy
+            amask_f = amask[b, t].reshape(k_n * hw) if amask_on else amask_dummy
+            canvas = Canvas(frames[b, t].reshape(-1), inst_f, sem_f, amask_f, layer, ownq, qbuf, pbuf, h, w)
+            # Background, and the distractors that do not occlude.
+            if background.enabled:
+                _background_frame(canvas, background, b, t, base, noise)
+            else:
+                _fill_u8(canvas.frame, 0)
+            if dmap_on:
+                _fill_u8(dmap[b, t].reshape(hw).view(np.uint8), 255)  # int16 -1
+            if d_on and not d_occlude:
+                _distractors_under(canvas, distractors, dmap, options, b, t)
+            # Objects.
+            if track_owner:
+                _fill_u8(inst_f, 0)
+            if sem_on:
+                _fill_u8(sem_f, options.ignore_label)
+            if amask_on:
+                _fill_u8(amask_f.view(np.uint8), 0)
+            if mode == 0:
+                _fill_u8(layer, 0)
+            for k in range(k_n):
+                total[b, t, k] = 0
+                seen[b, t, k] = 0
+                mbox[b, t, k, 0] = 0
+                mbox[b, t, k, 1] = 0
+                mbox[b, t, k, 2] = -1
+                mbox[b, t, k, 3] = -1
+                abox[b, t, k, 0] = 0
+                abox[b, t, k, 1] = 0
+                abox[b, t, k, 2] = -1
+                abox[b, t, k, 3] = -1
+                g = gidx[b, k]
+                if g < 0 or region[b, t, k, 2] <= region[b, t, k, 0] or region[b, t, k, 3] <= region[b, t, k, 1]:
+                    continue
+                at = (b, t, k)
+                # Specialised copies for the presets' flags (constants fold the per-pixel branches away).
+                if words and mode == 2:
+                    tot = _draw_words(sampler, objects, at, canvas, abox, need_total, 2)
+                elif words and mode == 0:
+                    tot = _draw_words(sampler, objects, at, canvas, abox, need_total, 0)
+                else:
+                    tot = _draw_object(sampler, objects, at, canvas, abox, flags, mode, threshold)
+                total[b, t, k] = tot
+            # Distractors that occlude: composited like objects, taking ownership away.
+            if d_on and d_occlude:
+                _distractors_over(canvas, distractors, dmap, options, b, t)
+            # What each object owns once the frame is final (inside its amodal box on the canvas).
+            if options.measure:
+                for k in range(k_n):
+                    if abox[b, t, k, 2] > abox[b, t, k, 0]:
+                        _measure(canvas, outputs, (b, t, k))

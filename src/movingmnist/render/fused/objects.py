@@ -1,0 +1,357 @@
+"""The objects of the numba kernel: glyph tables, sampling, and each object drawn straight into the frame
+(:func:`_draw_object`, the general case, and :func:`_draw_words`, the presets' word-wise compositing); the same bytes
+as ``general.render_objects_numpy``.
+
+Rows are visited over the exact span where the fixed-point sample point lies in the glyph's support, eight pixels per
+step in explicit vector code (:func:`~movingmnist.render.fused.intrinsics._levels8`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
+
+from .intrinsics import _levels8, _load8, _store8
+from .words import (
+    _ALL,
+    _B01,
+    _FF,
+    _HALF32,
+    _LO32,
+    _M8,
+    _S3,
+    _S16,
+    _S32,
+    _S48,
+    _U255,
+    _U256,
+    _ZERO,
+    _byte_sum,
+    _ge_bytes,
+    _nonzero_bytes,
+    _span,
+    _u,
+)
+
+
+@njit(inline="always")
+def _glyph_table(sampler, objects, b, k):
+    """Cell (j, i) of the padded glyph of slot k of sequence b (over its ink box: rows ``ny0 .. ny1``, columns
+    ``nx0 .. nx1``) packs its 2x2 neighbourhood as ``g00 | g01 << 16 | g10 << 32 | g11 << 48`` at
+    ``sampler.tabs[toff + j wp + i]``, ``toff = k tsize`` (one load per bilinear sample)."""
+    tabs_f = sampler.tabs
+    glyph_f = sampler.glyphs
+    wp = sampler.wp
+    toff = k * sampler.tsize
+    goff = objects.gidx[b, k] * sampler.tsize
+    nzbox = objects.nzbox
+    nx0, ny0, nx1, ny1 = nzbox[b, k, 0], nzbox[b, k, 1], nzbox[b, k, 2], nzbox[b, k, 3]
+    for j in range(ny0, ny1 + 1):
+        r0 = goff + j * wp
+        r1 = r0 + wp
+        for i in range(nx0, nx1 + 1):
+            tabs_f[toff + j * wp + i] = (
+                np.uint64(glyph_f[r0 + i])
+                | (np.uint64(glyph_f[r0 + i + 1]) << _S16)
+                | (np.uint64(glyph_f[r1 + i]) << _S32)
+                | (np.uint64(glyph_f[r1 + i + 1]) << _S48)
+            )
+
+
+@njit(inline="always")
+def _sample(tabs_f, toff, glyph_f, goff, wp, uu, vv, nearest):
+    """S at the fixed-point point (uu, vv) given in padded-glyph units (the cell is ``(vv >> 16, uu >> 16)``)."""
+    if nearest:
+        half = np.int64(1) << 15
+        return np.uint64(glyph_f[_u(goff + ((vv + half) >> 16) * wp + ((uu + half) >> 16))]) << _S16
+    quad = tabs_f[_u(toff + (vv >> 16) * wp + (uu >> 16))]
+    fx = np.uint64((uu >> 8) & 255)
+    fy = np.uint64((vv >> 8) & 255)
+    pair = (_U256 - fx) * (quad & _M8) + fx * ((quad >> _S16) & _M8)
+    return (_U256 - fy) * (pair & _LO32) + fy * (pair >> _S32)
+
+
+@njit(inline="always")
+def _level(s, gn):
+    """``min(255, (S G + 2**31) >> 32)`` as int64."""
+    qq = (s * gn + _HALF32) >> _S32
+    return np.int64(255) if qq > _U255 else np.int64(qq)
+
+
+_NEAREST, _NEED_TOTAL, _COLOUR, _OWNER, _SEMANTIC, _AMODAL = 1, 2, 4, 8, 16, 32
+_FAST = _OWNER | _SEMANTIC  # bilinear, grey, masks: the flags the kernel is specialised for
+
+
+@njit(inline="always")
+def _draw_object(sampler, objects, at, canvas, abox, flags, mode, threshold):
+    """Object k of sequence b in frame t (``at = (b, t, k)``), straight into the canvas (and the max layer): sample,
+    composite, take ownership; the box of its pixels above the threshold goes to ``abox[b, t, k]``. Returns the total
+    ink.
+
+    Rows are visited over the exact span where the fixed-point sample point lies in the glyph's support (integer
+    bounds, no per-pixel test), 8 pixels at a time (bilinear: :func:`_levels8`), composited pixel by pixel (the
+    general case; see :func:`_draw_words` for the presets'). ``flags``, ``mode`` and ``threshold`` may be constants
+    at a call site, so that the branches on them fold away. (All per-pixel code is in this body: an inlined helper
+    taking arrays would update reference counts at every call.)"""
+    nearest = (flags & _NEAREST) != 0
+    need_total = (flags & _NEED_TOTAL) != 0
+    colour_on = (flags & _COLOUR) != 0
+    track_owner = (flags & _OWNER) != 0
+    sem_on = (flags & _SEMANTIC) != 0
+    amask_on = (flags & _AMODAL) != 0
+    b, t, k = at
+    tabs_f, glyph_f, wp = sampler.tabs, sampler.glyphs, sampler.wp
+    toff = k * sampler.tsize
+    goff = objects.gidx[b, k] * sampler.tsize
+    fix, nzbox, gain, gain_c, region = objects.fix, objects.nzbox, objects.gain, objects.gain_c, objects.region
+    label = objects.labels[b, k]
+    frame_f, layer, ownq = canvas.frame, canvas.layer, canvas.ownq
+    inst_f, sem_f, amask_f = canvas.inst, canvas.sem, canvas.amask
+    h = canvas.h
+    w = canvas.w
+    hw = h * w
+    c_n = frame_f.size // hw
+    code = np.uint8(k + 1)
+    fa, fb, fc = fix[b, t, k, 0], fix[b, t, k, 1], fix[b, t, k, 2]
+    fd, fe, ff = fix[b, t, k, 3], fix[b, t, k, 4], fix[b, t, k, 5]
+    one = np.int64(1) << 16
+    half = np.int64(1) << 15
+    if nearest:
+        lo_u, hi_u = (nzbox[b, k, 0] << 16) - half - 1, (nzbox[b, k, 2] << 16) - half
+        lo_v, hi_v = (nzbox[b, k, 1] << 16) - half - 1, (nzbox[b, k, 3] << 16) - half
+    else:
+        lo_u, hi_u = (nzbox[b, k, 0] - 1) << 16, nzbox[b, k, 2] << 16
+        lo_v, hi_v = (nzbox[b, k, 1] - 1) << 16, nzbox[b, k, 3] << 16
+    x0, y0, x1, y1 = region[b, t, k, 0], region[b, t, k, 1], region[b, t, k, 2], region[b, t, k, 3]
+    gn = np.uint64(gain[b, t, k])
+    if need_total:
+        ry0, ry1, rx0, rx1 = y0, y1, x0, x1
+    else:
+        ry0, ry1, rx0, rx1 = max(y0, 0), min(y1, h), max(x0, 0), min(x1, w)
+    tot = 0
+    bx0 = 1 << 40
+    by0 = 1 << 40
+    bx1 = -(1 << 40)
+    by1 = -(1 << 40)
+    for y in range(ry0, ry1):
+        cu = fb * y + fc
+        cv = fe * y + ff
+        xa, xb = _span(fa, cu, lo_u, hi_u, rx0, rx1)
+        xa, xb = _span(fd, cv, lo_v, hi_v, xa, xb)
+        if xb <= xa:
+            continue
+        cu += one  # sample points in padded-glyph units from here on
+        cv += one
+        # Pixels off the canvas only count towards the total and the amodal box: segments 0 and 2.
+        if 0 <= y < h:
+            ca = min(max(xa, 0), xb)
+            cb = max(min(xb, w), ca)
+        else:
+            ca = xb
+            cb = xb
+        row_base = y * w
+        row_lo = 1 << 40
+        row_hi = -(1 << 40)
+        for seg in range(3):
+            if seg == 0:
+                sa, sb = xa, ca
+            elif seg == 1:
+                sa, sb = ca, cb
+            else:
+                sa, sb = cb, xb
+            on = seg == 1
+            for xc in range(sa, sb, 8):
+                n = min(8, sb - xc)
+                q8 = _ZERO
+                if not nearest:
+                    q8 = _levels8(tabs_f, toff, wp, (fa * xc + cu, fd * xc + cv), (fa, fd), gn, n)
+                    if q8 == _ZERO:
+                        continue
+                p = _u(row_base + xc)
+                for j in range(n):
+                    x = xc + j
+                    s = _ZERO
+                    if nearest or (on and colour_on):
+                        s = _sample(tabs_f, toff, glyph_f, goff, wp, fa * x + cu, fd * x + cv, nearest)
+                    if nearest:
+                        q = _level(s, gn)
+                    else:
+                        q = np.int64((q8 >> _u(8 * j)) & _FF)
+                    if q == 0:
+                        continue
+                    if q > threshold:
+                        tot += q
+                        row_lo = min(row_lo, x)
+                        row_hi = x
+                    if not on:
+                        continue
+                    pj = p + _u(j)
+                    if mode == 0:
+                        cur = np.int64(layer[pj])
+                        owned = q >= cur and q > threshold
+                        if q > cur:
+                            layer[pj] = q
+                    else:
+                        owned = q > threshold
+                    if colour_on:
+                        for ch in range(c_n):
+                            qc = _level(s, np.uint64(gain_c[b, t, k, ch]))
+                            pc = pj + _u(ch * hw)
+                            below = np.int64(frame_f[pc])
+                            if mode == 0:
+                                frame_f[pc] = qc if qc > below else below
+                            elif mode == 1:
+                                frame_f[pc] = min(below + qc, 255)
+                            else:
+                                frame_f[pc] = qc
+                    elif mode == 0:
+                        below = np.int64(frame_f[pj])
+                        frame_f[pj] = q if q > below else below
+                    elif mode == 1:
+                        frame_f[pj] = min(np.int64(frame_f[pj]) + q, 255)
+                    else:
+                        frame_f[pj] = q
+                    if track_owner and owned:
+                        inst_f[pj] = code
+                        ownq[pj] = q
+                        if sem_on:
+                            sem_f[pj] = label
+                    if amask_on and q > threshold:
+                        amask_f[pj + _u(k * hw)] = True
+        if row_hi >= row_lo:
+            bx0 = min(bx0, row_lo)
+            bx1 = max(bx1, row_hi + 1)
+            by0 = min(by0, y)
+            by1 = y + 1
+    if bx1 > bx0:
+        abox[b, t, k, 0] = bx0
+        abox[b, t, k, 1] = by0
+        abox[b, t, k, 2] = bx1
+        abox[b, t, k, 3] = by1
+    return tot
+
+
+@njit(inline="always")
+def _draw_words(sampler, objects, at, canvas, abox, need_total, mode):
+    """:func:`_draw_object` for bilinear sampling on a grey canvas with instance and semantic masks, threshold 0,
+    under ``over`` (mode 2) or ``max`` (mode 0): segmentation@1 and affine@1.
+
+    Two passes: every chunk of 8 pixels of every row is sampled and counted first (total, amodal box), its on-canvas
+    part kept in ``qbuf``/``pbuf`` (no branch waits for a sample, so the chunks' latencies overlap); then the kept
+    chunks are composited with word operations (byte masks over 8-byte loads and stores; owned where q > 0, under max
+    also where q >= the layer)."""
+    b, t, k = at
+    tabs_f, wp = sampler.tabs, sampler.wp
+    toff = k * sampler.tsize
+    fix, nzbox, gain, region = objects.fix, objects.nzbox, objects.gain, objects.region
+    label = objects.labels[b, k]
+    frame_f, layer, ownq, inst_f, sem_f = canvas.frame, canvas.layer, canvas.ownq, canvas.inst, canvas.sem
+    qbuf, pbuf = canvas.qbuf, canvas.pbuf
+    h = canvas.h
+    w = canvas.w
+    hw = h * w
+    code = np.uint8(k + 1)
+    code8 = _B01 * np.uint64(k + 1)
+    label8 = _B01 * np.uint64(label)
+    fa, fb, fc = fix[b, t, k, 0], fix[b, t, k, 1], fix[b, t, k, 2]
+    fd, fe, ff = fix[b, t, k, 3], fix[b, t, k, 4], fix[b, t, k, 5]
+    one = np.int64(1) << 16
+    lo_u, hi_u = (nzbox[b, k, 0] - 1) << 16, nzbox[b, k, 2] << 16
+    lo_v, hi_v = (nzbox[b, k, 1] - 1) << 16, nzbox[b, k, 3] << 16
+    x0, y0, x1, y1 = region[b, t, k, 0], region[b, t, k, 1], region[b, t, k, 2], region[b, t, k, 3]
+    gn = np.uint64(gain[b, t, k])
+    if need_total:
+        ry0, ry1, rx0, rx1 = y0, y1, x0, x1
+    else:
+        ry0, ry1, rx0, rx1 = max(y0, 0), min(y1, h), max(x0, 0), min(x1, w)
+    tot = 0
+    bx0 = 1 << 40
+    by0 = 1 << 40
+    bx1 = -(1 << 40)
+    by1 = -(1 << 40)
+    nq = 0
+    for y in range(ry0, ry1):
+        cu = fb * y + fc
+        cv = fe * y + ff
+        xa, xb = _span(fa, cu, lo_u, hi_u, rx0, rx1)
+        xa, xb = _span(fd, cv, lo_v, hi_v, xa, xb)
+        if xb <= xa:
+            continue
+        cu += one
+        cv += one
+        on_row = 0 <= y < h
+        row_lo = 1 << 40
+        row_hi = -(1 << 40)
+        for xc in range(xa, xb, 8):
+            n = min(8, xb - xc)
+            q8 = _levels8(tabs_f, toff, wp, (fa * xc + cu, fd * xc + cv), (fa, fd), gn, n)
+            # Off-canvas pixels of the chunk count towards the total and the box, not the frame.
+            lo_x = max(0, -xc) if on_row else 8
+            hi_x = min(8, w - xc) if on_row else 0
+            keep_on = _ZERO
+            if hi_x > lo_x:
+                keep_on = (_ALL >> _u(64 - 8 * (hi_x - lo_x))) << _u(8 * lo_x)
+            qbuf[nq] = q8 & keep_on
+            pbuf[nq] = y * w + xc
+            nq += 1 if keep_on != _ZERO else 0
+            nz = _nonzero_bytes(q8)
+            tot += _byte_sum(q8)
+            # The chunk's first and last ink, pushed out of reach when it has none (arithmetic, not a select: the
+            # backend turns a select on a late value into a branch).
+            empty = np.int64(nz == _ZERO) << 40
+            row_lo = min(row_lo, xc + np.int64(trailing_zeros(nz) >> _S3) + empty)
+            row_hi = max(row_hi, xc + 7 - np.int64(leading_zeros(nz) >> _S3) - empty)
+        if row_hi >= row_lo:
+            bx0 = min(bx0, row_lo)
+            bx1 = max(bx1, row_hi + 1)
+            by0 = min(by0, y)
+            by1 = y + 1
+    for i in range(nq):
+        q8 = qbuf[i]
+        if q8 == _ZERO:
+            continue
+        p = _u(pbuf[i])
+        if p + _u(8) <= _u(hw):
+            nz = _nonzero_bytes(q8)
+            below = _load8(frame_f, p)
+            own8 = _load8(ownq, p)
+            inst8 = _load8(inst_f, p)
+            sem8 = _load8(sem_f, p)
+            if mode == 0:
+                cur = _load8(layer, p)
+                ge = _ge_bytes(q8, cur)
+                ge_f = _ge_bytes(q8, below)
+                owned = nz & ge
+                _store8(layer, p, (q8 & ge) | (cur & ~ge))
+                _store8(frame_f, p, (q8 & ge_f) | (below & ~ge_f))
+            else:
+                owned = nz
+                _store8(frame_f, p, (below & ~nz) | q8)
+            keep = ~owned
+            _store8(ownq, p, (own8 & keep) | (q8 & owned))
+            _store8(inst_f, p, (inst8 & keep) | (code8 & owned))
+            _store8(sem_f, p, (sem8 & keep) | (label8 & owned))
+            continue
+        for j in range(8):
+            q = np.int64((q8 >> _u(8 * j)) & _FF)
+            if q == 0:
+                continue
+            pj = p + _u(j)
+            if mode == 0:
+                cur_j = np.int64(layer[pj])
+                if q < cur_j:
+                    continue
+                layer[pj] = q
+                frame_f[pj] = max(np.int64(frame_f[pj]), q)
+            else:
+                frame_f[pj] = q
+            inst_f[pj] = code
+            ownq[pj] = q
+            sem_f[pj] = label
+    if bx1 > bx0:
+        abox[b, t, k, 0] = bx0
+        abox[b, t, k, 1] = by0
+        abox[b, t, k, 2] = bx1
+        abox[b, t, k, 3] = by1
+    return tot
