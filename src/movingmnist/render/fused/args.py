@@ -2,11 +2,11 @@
 
 :func:`movingmnist.render.fused.render` takes ``(background, distractors, objects, options, outputs)``, built by
 :mod:`movingmnist.render.general_renderer`; inside, the kernel hands its helpers a :class:`Sampler` (the glyph
-tables) and a :class:`Canvas` (one frame's flat pixels, masks and scratch). numba compiles a named tuple of arrays and scalars as a
-struct whose fields are separate values: reading a field costs nothing, and a field's type (never its value) is part
-of the compiled signature, so grouping adds no specialisation and no runtime branch. Shapes use B sequences, T frames,
-K object slots, N distractor slots, C channels and an H x W canvas; absent inputs and outputs are small dummy arrays of
-the same dtype and rank, with the flag that says so.
+tables) and a :class:`Canvas` (one frame's flat pixels, masks and scratch). numba compiles a named tuple of arrays
+and scalars as a struct whose fields are separate values: reading a field costs nothing, and a field's type (never
+its value) is part of the compiled signature, so grouping adds no specialisation and no runtime branch. Shapes use B
+sequences, T frames, K object slots, N distractor slots, C channels and an H x W canvas; absent inputs and outputs
+are small dummy arrays of the same dtype and rank, with the flag that says so.
 """
 
 from __future__ import annotations
