@@ -29,7 +29,6 @@ How the pixels are computed, batched over sequences (no Python loop over sequenc
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from ..errors import require
@@ -44,6 +43,8 @@ from .poses import fixed_gains, fixed_poses, regions
 from .scratch import Workspace
 from .torch_patches import (
     EAGER,
+    DrawList,
+    Layers,
     Window,
     bank_glyphs,
     box_of,
@@ -71,37 +72,6 @@ DEVICE_PATCH_PIXELS = 2**25
 CPU_FLOW_PIXELS = 2**20
 DEVICE_FLOW_PIXELS = 2**25
 
-
-
-@dataclass(frozen=True)
-class DrawList:
-    """What the chunks of a step draw, ``(B, T, K, ...)`` unless noted: ``index (B,)``, pixel ``region`` and its
-    ``sizes``, fixed-point inverse poses ``fix`` and float ``inv``, forward ``matrix (B, T1, K, 2, 3)``, ``gain``,
-    ``gain_c`` (channel gains), glyph indices ``gi (B, K)`` and semantic ``labels (B, K)`` uint8."""
-
-    index: Any
-    region: Any
-    sizes: Any
-    fix: Any
-    inv: Any
-    matrix: Any
-    gain: Any
-    gain_c: Any
-    gi: Any
-    labels: Any
-
-
-@dataclass(frozen=True)
-class Layers:
-    """The flat scratch layers of a chunk (each with a trash element at ``trash``): grey object layer, colour
-    planes (or None), ownership, semantic and distractor maps (or None)."""
-
-    obj: Any
-    objc: Any
-    inst: Any
-    sem: Any
-    dmap: Any
-    trash: int
 
 
 class TorchGeneralRenderer:

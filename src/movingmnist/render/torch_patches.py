@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -161,6 +162,37 @@ def compiled_kernels() -> dict:
         for name, fn in EAGER.items():
             _COMPILED[name] = torch.compile(fn, dynamic=True, options=options)
     return _COMPILED
+
+
+@dataclass(frozen=True)
+class DrawList:
+    """What the chunks of a step draw, ``(B, T, K, ...)`` unless noted: ``index (B,)``, pixel ``region`` and its
+    ``sizes``, fixed-point inverse poses ``fix`` and float ``inv``, forward ``matrix (B, T1, K, 2, 3)``, ``gain``,
+    ``gain_c`` (channel gains), glyph indices ``gi (B, K)`` and semantic ``labels (B, K)`` uint8."""
+
+    index: Any
+    region: Any
+    sizes: Any
+    fix: Any
+    inv: Any
+    matrix: Any
+    gain: Any
+    gain_c: Any
+    gi: Any
+    labels: Any
+
+
+@dataclass(frozen=True)
+class Layers:
+    """The flat scratch layers of a chunk (each with a trash element at ``trash``): grey object layer, colour
+    planes (or None), ownership, semantic and distractor maps (or None)."""
+
+    obj: Any
+    objc: Any
+    inst: Any
+    sem: Any
+    dmap: Any
+    trash: int
 
 
 @dataclass(frozen=True)
