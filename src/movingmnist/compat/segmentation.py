@@ -3,7 +3,7 @@ the ``segmentation`` preset.
 
 Migration: replace the notebook's ``generate_moving_mnist`` cell with
 ``from movingmnist.compat.segmentation import generate_moving_mnist, save``; the call and its arrays keep their
-shapes and dtypes (PROTOCOLS.md section 3 lists the notebook's defects that the preset fixes instead of copying:
+shapes and dtypes (docs/appearance.md lists the notebook's defects that the preset fixes instead of copying:
 no seed, transposed digits, wrapping noise, ...). Differences: a ``seed`` (0 is a seed) and ``source``; ``split``
 is exactly ``train``, ``val`` or ``test`` (val = the last 10,000 training images, as the notebook); ``save``
 joins ``path`` and the file name as paths (the notebook concatenated strings, so it needed a trailing slash).

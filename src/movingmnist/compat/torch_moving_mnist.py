@@ -2,7 +2,7 @@
 
 Migration: replace ``from torch_moving_mnist.data import MovingMNIST`` with
 ``from movingmnist.compat.torch_moving_mnist import MovingMNIST`` (and ``show_images`` likewise); calls from
-its README run unchanged. What differs, on purpose (PROTOCOLS.md section 4, "known defects"):
+its README run unchanged. What differs, on purpose (docs/appearance.md lists the defects fixed):
 
 - ``ds[i]`` is sequence ``i`` of a seeded dataset (the original ignored the index and drew fresh random digits
   on every call, so ``torch.stack([ds[0] for _ in range(bs)])`` now repeats one sequence: use

@@ -103,7 +103,7 @@ class AffineStepSpec(Section):
 
 
 class MotionSpec(Section):
-    """How glyphs move (PROTOCOLS.md gives the exact rules of each model).
+    """How glyphs move (docs/presets.md gives the exact rules of each model).
 
     - ``srivastava``: the 2015 generator: position in units of the free range, step before recording,
       clamp-and-reverse at the walls, top-left pixel by truncation.
@@ -114,7 +114,7 @@ class MotionSpec(Section):
       a new random velocity at each collision unless ``deterministic``.
     - ``free``: straight lines, no walls; glyphs leave the canvas, and with ``wrap=True`` re-enter on the
       opposite side once fully gone.
-    - ``flip``: the segmentation notebook (PROTOCOLS.md section 3): start uniform over the free range, record,
+    - ``flip``: the segmentation notebook (docs/appearance.md): start uniform over the free range, record,
       then a velocity component flips when the next position would leave ``[lo - margin, hi + margin]``;
       top-left pixel by truncation toward zero (as ``astype(int)``).
     - ``affine``: torch_moving_mnist (section 4): each glyph is placed around the canvas centre (offset uniform in
