@@ -69,13 +69,13 @@ class Backend:
     absent: str | None = None  # why this machine lacks it (a skip reason), or None
     translation_only: bool = False  # draws only specs that do not need the general renderer
     general: bool = False  # draws through the general renderer (any spec)
-    torch: bool = False
+    torch_kernels: bool = False  # renders with the torch kernels (refused for specs they do not render)
 
     def refuses(self, spec: mm.Spec) -> str | None:
         """Why this backend does not draw ``spec`` (a skip reason), or None."""
         if self.translation_only and spec.general_renderer:
             return f"{self.name}: the translation renderer does not draw specs that need the general renderer"
-        if self.torch:
+        if self.torch_kernels:
             reason = torch_api().unsupported_reason(spec)
             if reason is not None:
                 return f"{self.name}: the torch kernels do not render this spec: {reason}"
@@ -102,10 +102,10 @@ def _numpy(renderer: str, kernel: str) -> Callable[..., Rendered]:
     return build
 
 
-def _torch(renderer: str, device: str) -> Callable[..., Rendered]:
+def _torch(renderer: str, device: str, kernels: str = "torch") -> Callable[..., Rendered]:
     def build(spec, seed, source, batch_size=None):
         numpy_gen = mm.Generator(spec, seed=seed, source=source, kernel="numpy", renderer=renderer)
-        gen = torch_api().TorchGenerator(generator=numpy_gen, device=device, kernels="torch", batch_size=batch_size)
+        gen = torch_api().TorchGenerator(generator=numpy_gen, device=device, kernels=kernels, batch_size=batch_size)
         return Rendered(gen, True)
 
     return build
@@ -116,12 +116,21 @@ BACKENDS: tuple[Backend, ...] = (
     Backend("numpy-translation", _numpy("translation", "numpy"), translation_only=True),
     Backend("numpy-general", _numpy("general", "numpy"), general=True),
     Backend("numba", _numpy("general", "numba"), absent=None if HAVE_NUMBA else "numba is not installed", general=True),
-    Backend("torch-cpu-translation", _torch("translation", "cpu"), absent=_NO_TORCH, translation_only=True, torch=True),
-    Backend("torch-cpu-general", _torch("general", "cpu"), absent=_NO_TORCH, general=True, torch=True),
+    Backend(
+        "torch-cpu-translation",
+        _torch("translation", "cpu"),
+        absent=_NO_TORCH,
+        translation_only=True,
+        torch_kernels=True,
+    ),
+    Backend("torch-cpu-general", _torch("general", "cpu"), absent=_NO_TORCH, general=True, torch_kernels=True),
+    # TorchGenerator(kernels="numpy"): the numpy generator renders into the tensors (what kernels="auto" picks on CPU
+    # for annotated translation-only specs).
+    Backend("torch-cpu-numpy-kernels", _torch("auto", "cpu", kernels="numpy"), absent=_NO_TORCH),
     Backend(
         "torch-cuda",
         _torch("auto", "cuda"),
-        torch=True,
+        torch_kernels=True,
         absent=_NO_TORCH or (None if have_cuda() else "no CUDA device on this machine"),
     ),
 )
@@ -177,7 +186,7 @@ KNOWN_DEVIATIONS: tuple[Deviation, ...] = (
         "flow-zero-sign",
         "torch general renderer, spec without background: flow of background pixels is +0.0 where the numpy "
         "reference (and numba) writes -0.0 (the reference negates a zero pan step; torch uses zeros)",
-        lambda backend, spec: backend.torch and spec.annotations.flow,
+        lambda backend, spec: backend.torch_kernels and spec.annotations.flow,
         _zero_sign_of_flow,
     ),
 )

@@ -1,7 +1,8 @@
 """Every backend gives the numpy reference's bytes: same arrays, dtypes, shapes and bytes (NaN payloads included).
 
 Backends (see ``_backends.py``): the numpy translation renderer, the numpy general renderer, the numba kernels, the
-torch kernels on CPU through the translation and the general renderer, and torch on CUDA. A translation-only spec
+torch kernels on CPU through the translation and the general renderer, TorchGenerator with the numpy kernels, and
+torch on CUDA. A translation-only spec
 drawn by the general renderer gives the translation renderer's bytes, so every backend is compared on every spec it
 can draw. The reference is skipped against itself.
 
