@@ -18,7 +18,7 @@ from ._backends import assert_identical, concat, reference, take
 from ._cases import GENERAL_CASES, PRESET_KEYS, TRANSLATION_CASES
 
 START = 2**32 - 5  # the indices straddle 2**32
-NUM = 12
+NUM = 8
 
 
 def _check_ways(make, start: int, num: int, what: str) -> None:
@@ -34,7 +34,7 @@ def _check_ways(make, start: int, num: int, what: str) -> None:
     assert_identical(whole, take(backwards, slice(None, None, -1)), f"{what}, reversed indices")
     picks = [num - 1, 0, num // 2, num // 2, 3, num - 1]
     assert_identical(take(whole, picks), gen.render_indices([start + p for p in picks]), f"{what}, repeats")
-    for batch_size in (1, 5):
+    for batch_size in (1, 3):
         assert_identical(whole, make(batch_size).render(start, num), f"{what}, batch_size={batch_size}")
 
 
