@@ -2,9 +2,8 @@
 
 Backends (see ``_backends.py``): the numpy translation renderer, the numpy general renderer, the numba kernels, the
 torch kernels on CPU through the translation and the general renderer, TorchGenerator with the numpy kernels, and
-torch on CUDA. A translation-only spec
-drawn by the general renderer gives the translation renderer's bytes, so every backend is compared on every spec it
-can draw. The reference is skipped against itself.
+torch on CUDA. A translation-only spec drawn by the general renderer gives the translation renderer's bytes, so every
+backend is compared on every spec it can draw. The reference is skipped against itself.
 
 Known deviations (library bugs, listed in ``_backends.KNOWN_DEVIATIONS``) are forgiven exactly, and each is kept in
 sight by a strict xfail test at the end of this file.
