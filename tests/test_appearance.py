@@ -12,13 +12,16 @@ Tolerances stated here (measured on MNIST test digits, see the tests):
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import movingmnist as mm
+from _banks import blob_source
+from _strategies import appearance_specs
 from movingmnist.latents import appearance as app_mod
 from movingmnist.latents import background as backgrounds
 from movingmnist.latents import motion as motion_mod
@@ -38,19 +41,6 @@ needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="numba not installed")
 KERNELS = ["numpy"] + (["numba"] if HAVE_NUMBA else [])
 
 
-def blob_source(n: int = 50, size: int = 28) -> tuple[np.ndarray, np.ndarray]:
-    """Deterministic soft elliptic blobs with labels 0..9: a small array source that needs no files."""
-    r = np.random.default_rng(123)
-    imgs = np.zeros((n, size, size), np.uint8)
-    yy, xx = np.mgrid[:size, :size]
-    for i in range(n):
-        cx, cy = r.uniform(8, size - 8, 2)
-        rx, ry = r.uniform(3, 8, 2)
-        d = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2
-        imgs[i] = np.clip(255 * (1.3 - d), 0, 255).astype(np.uint8)
-    return imgs, (np.arange(n) % 10).astype(np.int64)
-
-
 BLOBS = blob_source()
 
 
@@ -64,46 +54,7 @@ def assert_batches_equal(a: mm.Batch, b: mm.Batch, names=None) -> None:
     assert not bad, f"arrays differ: {bad}"
 
 
-def general(spec: mm.Spec, seed: int = 0, source=BLOBS, kernel: str = "numpy", **kw) -> mm.Generator:
-    """A generator forced onto the general renderer (even for a translation-only spec)."""
-    return mm.Generator(spec, seed=seed, source=source, kernel=kernel, renderer="general", **kw)
-
-
-# -- the translation renderer is unchanged ----------------------------------------------------------------------------
-def _digests(batch: mm.Batch) -> dict[str, str]:
-    return {k: hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest()[:16] for k, v in batch.arrays().items()}
-
-
-PINNED_CASES = {
-    "srivastava|": ("srivastava", []),
-    "srivastava|objects.count=1..3,motion.bounce_on=ink": (
-        "srivastava",
-        ["objects.count=1..3", "motion.bounce_on=ink"],
-    ),
-    "srivastava|motion.model=free,motion.wrap=true,compositing=over,annotations.mask_threshold=20": (
-        "srivastava",
-        ["motion.model=free", "motion.wrap=true", "compositing=over", "annotations.mask_threshold=20"],
-    ),
-    "srivastava-tfds|": ("srivastava-tfds", []),
-    "stochastic|": ("stochastic", []),
-    "srvp|": ("srvp", []),
-}
-def test_translation_presets_unchanged():
-    """The translation renderer's output for the existing presets is pinned: sha256 (16 hex digits) of every array
-    of 24 sequences from index 5, seed 7, BLOBS source, computed on commit 261d187, before the general renderer."""
-    pins = _load_pins()
-    for key, (name, overrides) in PINNED_CASES.items():
-        batch = mm.generate(name, num=24, seed=7, source=BLOBS, overrides=overrides, start=5)
-        assert not mm.Spec.from_preset(name, overrides).general_renderer
-        assert _digests(batch) == pins[key], key
-
-
-def _load_pins() -> dict[str, dict[str, str]]:
-    import json
-
-    return json.loads((Path(__file__).parent / "data" / "translation_pins.json").read_text())
-
-
+# -- a full turn is an exact identity -------------------------------------------------------------------------------
 @pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize(
     "overrides",
@@ -114,16 +65,15 @@ def _load_pins() -> dict[str, dict[str, str]]:
         ["compositing=sum", "motion.model=stochastic"],
     ],
 )
-def test_identity_transform_reproduces_translation_output(overrides, kernel):
-    """Rotation by 0 and scale 1 through the general renderer give the translation renderer's bytes."""
+def test_full_turn_reproduces_translation_output(overrides, kernel):
+    """Rotation by a full turn and scale 1 take the general renderer and give the translation renderer's bytes (sin
+    and cos of one turn are exactly 0 and 1). That the general renderer gives them for translation-only specs is in
+    tests/conformance/test_backends.py."""
     spec = mm.Spec.from_preset("srivastava", overrides)
     ref = mm.Generator(spec, seed=3, source=BLOBS).render(2, 12)
-    assert_batches_equal(ref, general(spec, seed=3, kernel=kernel).render(2, 12))
-    # A full turn is an exact identity too (sin and cos of one turn are exactly 0 and 1), and takes the general path.
     turned = spec.replace({"appearance.rotation.angle": "360..360", "appearance.scale.start": 1.0})
-    gen = mm.Generator(turned, seed=3, source=BLOBS, kernel=kernel)
-    assert gen.general
-    assert_batches_equal(ref, gen.render(2, 12))
+    assert turned.general_renderer and not spec.general_renderer
+    assert_batches_equal(ref, mm.Generator(turned, seed=3, source=BLOBS, kernel=kernel).render(2, 12))
 
 
 # -- geometry ---------------------------------------------------------------------------------------------------------
@@ -469,31 +419,7 @@ def test_brightness_saturates_and_blinks(kernel):
     assert ((b.brightness[:, :, 0] == 0) == dark).all()
 
 
-# -- determinism and kernels ------------------------------------------------------------------------------------------
-RICH = [
-    ["canvas.channels=3", "appearance.colour.mode=hue", "background.kind=noise", "background.colour=true",
-     "background.shapes.count=3..8", "background.extent=20", "background.pan=0..2",
-     "background.distractors.count=1..3", "compositing=sum", "annotations.flow=true", "annotations.amodal_masks=true",
-     "appearance.rotation.velocity=-5..5", "appearance.subpixel=true", "motion.model=free"],
-    ["motion.model=affine", "frames=10", "objects.count=1..3", "motion.affine.angle=-20..20",
-     "motion.affine.translate=[[-30,30],[-30,30]]", "motion.affine.scale=0.8..1.3", "annotations.flow=true",
-     "background.distractors.count=0..2", "background.distractors.occlude=false"],
-    ["motion.model=flip", "motion.speed=2..6", "motion.speed_unit=px", "appearance.rotation.angle=0..359",
-     "appearance.rotation.integer=true", "appearance.rotation.hint=true", "appearance.interpolation=nearest",
-     "compositing=over", "annotations.mask_threshold=30", "appearance.shear=-20..20", "motion.bounce_on=ink"],
-]
-
-
-@needs_numba
-@pytest.mark.parametrize("overrides", RICH)
-def test_numba_and_numpy_kernels_agree(overrides):
-    """The accelerated kernel gives the numpy reference's bytes (so within 1 grey level, with room to spare)."""
-    spec = mm.Spec.from_preset("srivastava", overrides)
-    a = mm.Generator(spec, seed=11, source=BLOBS, kernel="numpy").render(3, 10)
-    b = mm.Generator(spec, seed=11, source=BLOBS, kernel="numba").render(3, 10)
-    assert_batches_equal(a, b)
-
-
+# -- the numba kernel's helpers ------------------------------------------------------------------------------------
 @needs_numba
 def test_simd_helpers_of_the_numba_kernel():
     """The explicit-SIMD pieces of the numba kernel against plain numpy: the 64-byte table lookup (VBMI permutes
@@ -559,116 +485,14 @@ def test_simd_helpers_of_the_numba_kernel():
         assert np.array_equal(np.array([packed], dtype="<u8").view(np.uint8)[:n], q)
 
 
-PRESET_VARIANTS = [
-    ("segmentation", []),
-    ("affine", ["objects.count=1..3"]),
-    # Canvas widths that are not a multiple of 8 (the word-wise compositing falls back at the frame's end), digits
-    # leaving the canvas, colour, amodal masks.
-    ("segmentation", ["canvas.height=45", "canvas.width=37", "background.extent=6"]),
-    ("affine", ["canvas.height=41", "canvas.width=43", "annotations.amodal_masks=true", "annotations.flow=true"]),
-    ("segmentation", ["canvas.channels=3", "appearance.colour.mode=hue", "background.colour=true"]),
-    ("segmentation", ["annotations.instance=false", "annotations.boxes=false", "annotations.visibility=false"]),
-]
-
-
-@needs_numba
-@pytest.mark.parametrize("name, overrides", PRESET_VARIANTS)
-def test_numba_and_numpy_kernels_agree_on_presets(name, overrides):
-    spec = mm.Spec.from_preset(name, overrides)
-    a = mm.Generator(spec, seed=5, source=BLOBS, kernel="numpy").render(11, 12)
-    b = mm.Generator(spec, seed=5, source=BLOBS, kernel="numba").render(11, 12)
-    assert_batches_equal(a, b)
-
-
-def test_general_presets_pinned():
-    """The bytes of segmentation@1 and affine@1 are pinned: sha256 (16 hex digits) of every array of 8 sequences from
-    index 5, seed 7, BLOBS source, computed when the sampling arithmetic became integer (16.16 fixed-point poses,
-    8-bit bilinear weights, 16.16 gains). A change here changes the presets' output: give the preset a new
-    version instead."""
-    import json
-
-    pins = json.loads((Path(__file__).parent / "data" / "general_pins.json").read_text())
-    for name in ("segmentation", "affine"):
-        batch = mm.Generator(mm.Spec.from_preset(name), seed=7, source=BLOBS, kernel="numpy").render(5, 8)
-        assert _digests(batch) == pins[name], name
-
-
-@pytest.mark.parametrize("overrides", RICH[:2])
-def test_sequences_independent_of_batching(overrides):
-    spec = mm.Spec.from_preset("srivastava", overrides)
-    whole = mm.Generator(spec, seed=9, source=BLOBS).render(0, 9)
-    small = mm.Generator(spec, seed=9, source=BLOBS, batch_size=2).render_indices([8, 0, 4])
-    assert_batches_equal(whole[8], small[0])
-    assert_batches_equal(whole[0], small[1])
-    assert_batches_equal(whole[4], small[2])
-
-
 # -- property-based -------------------------------------------------------------------------------------------------
-hypothesis = pytest.importorskip("hypothesis")
-st = hypothesis.strategies
-
-
-@st.composite
-def appearance_specs(draw):
-    def rng_pair(lo, hi):
-        a = round(draw(st.floats(lo, hi, allow_nan=False)), 3)
-        b = round(draw(st.floats(lo, hi, allow_nan=False)), 3)
-        return f"{min(a, b)}..{max(a, b)}"
-
-    channels = draw(st.sampled_from([1, 3]))
-    over = {
-        "objects.count": draw(st.sampled_from(["1..1", "1..3", "2..3"])),
-        "frames": draw(st.integers(2, 6)),
-        "compositing": draw(st.sampled_from(["max", "sum", "over"])),
-        "annotations.mask_threshold": draw(st.sampled_from([0, 10, 60])),
-        "annotations.amodal_masks": True,
-        "annotations.flow": draw(st.booleans()),
-        "canvas.channels": channels,
-        "appearance.rotation.angle": rng_pair(-360, 360),
-        "appearance.rotation.velocity": rng_pair(-30, 30),
-        "appearance.scale.mode": draw(st.sampled_from(["constant", "ramp", "oscillate"])),
-        "appearance.scale.start": rng_pair(0.3, 2.0),
-        "appearance.scale.end": rng_pair(0.3, 2.0),
-        "appearance.shear": rng_pair(-30, 30),
-        "appearance.brightness.mode": draw(st.sampled_from(["constant", "ramp", "flicker", "blink"])),
-        "appearance.brightness.start": rng_pair(0.0, 2.0),
-        "appearance.brightness.end": rng_pair(0.0, 2.0),
-        "appearance.interpolation": draw(st.sampled_from(["bilinear", "nearest"])),
-        "appearance.subpixel": draw(st.booleans()),
-        "motion.model": draw(st.sampled_from(["srivastava", "reflect", "free", "flip", "affine", "stochastic"])),
-        "motion.bounce_on": draw(st.sampled_from(["box", "ink"])),
-        "background.kind": draw(st.sampled_from(["none", "constant", "noise"])),
-        "background.noise.dynamic": draw(st.booleans()),
-        "background.extent": draw(st.sampled_from([0, 6])),
-        "background.pan": "0..2",
-        "background.shapes.count": draw(st.sampled_from(["0..0", "1..4"])),
-        "background.distractors.count": draw(st.sampled_from(["0..0", "1..2"])),
-        "background.distractors.occlude": draw(st.booleans()),
-    }
-    if channels == 3:
-        over["appearance.colour.mode"] = draw(st.sampled_from(["white", "hue"]))
-        over["background.colour"] = draw(st.booleans())
-    if over["motion.model"] == "flip":
-        over["motion.speed"] = "1..4"
-        over["motion.speed_unit"] = "px"
-    return mm.Spec.from_preset("srivastava", over)
-
-
-@hypothesis.settings(max_examples=12, deadline=None, derandomize=True)
-@hypothesis.given(spec=appearance_specs(), seed=st.integers(0, 2**40))
-def test_random_appearance_specs(spec, seed):
-    gen = mm.Generator(spec, seed=seed, source=BLOBS, kernel="numpy")
-    batch = gen.render(0, 3)
-    for name, (shape, dtype) in gen.shapes.items():
-        array = getattr(batch, name)
-        assert array.shape == (3, *shape) and array.dtype == dtype, name
+# (Shapes and dtypes, batching and order, and the numba kernel's bytes on random specs: tests/conformance.)
+@settings(max_examples=12, deadline=None, derandomize=True)
+@given(spec=appearance_specs({"annotations.amodal_masks": True, "annotations.boxes": True}), seed=st.integers(0, 2**40))
+def test_random_appearance_specs_keep_masks_exact(spec, seed):
+    batch = mm.Generator(spec, seed=seed, source=BLOBS, kernel="numpy").render(0, 3)
     occluders = spec.background.distractors.count[1] > 0 and spec.background.distractors.occlude
-    if spec.annotations.boxes:
-        check_masks(batch, spec, occluders=occluders or spec.compositing == "max")
-    again = mm.Generator(spec, seed=seed, source=BLOBS, kernel="numpy", batch_size=1).render_indices([2, 1])
-    assert_batches_equal(batch[2], again[0])
-    if HAVE_NUMBA:
-        assert_batches_equal(batch, mm.Generator(spec, seed=seed, source=BLOBS, kernel="numba").render(0, 3))
+    check_masks(batch, spec, occluders=occluders or spec.compositing == "max")
 
 
 # -- spec errors ----------------------------------------------------------------------------------------------------
@@ -797,9 +621,12 @@ def test_new_presets_render_mnist(name):
     batch = mm.generate(name, num=4, seed=0, source=MNIST, split="test")
     spec = mm.Spec.from_preset(name)
     assert batch.frames.shape == (4, spec.frames, 1, 64, 64)
-    assert batch.semantic.max() <= 10 if name == "segmentation" else True
+    # Semantic masks hold digit classes where a digit is seen and the ignore label elsewhere.
+    ignore = spec.annotations.ignore_label
+    assert (batch.semantic[batch.instance == 0] == ignore).all()
+    assert (batch.semantic[batch.instance > 0] < 10).all() and (batch.instance > 0).any()
     if name == "segmentation":
-        assert (batch.semantic[batch.instance == 0] == 10).all()
+        assert ignore == 10 and batch.semantic.max() <= 10
         assert batch.frames.std() > 40  # noise and shapes
 
 

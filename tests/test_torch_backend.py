@@ -1,9 +1,13 @@
-"""The torch backend against the numpy reference: same latents bit for bit, same frames and annotations."""
+"""The torch backend's internals against the numpy reference: RNG streams and motion bit for bit, the reduction
+paths, the kernels choice, the glyph upload and the SWAR helpers. Rendered bytes of every backend against the
+reference, and their independence of order and batching, are in tests/conformance."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from _banks import make_test_bank
 
 torch = pytest.importorskip("torch")
 
@@ -19,20 +23,7 @@ from movingmnist.torch import generator as tb  # noqa: E402
 torch.set_num_threads(1)
 
 
-def _glyphs(n: int = 120, size: int = 28, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Digit-like test glyphs: soft blobs with an empty margin (so ink boxes differ from glyph boxes)."""
-    g = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:size, :size]
-    images = np.zeros((n, size, size), dtype=np.uint8)
-    for i in range(n):
-        cy, cx = g.uniform(size * 0.3, size * 0.7, 2)
-        ry, rx = g.uniform(size * 0.12, size * 0.3, 2)
-        blob = 1.0 - ((yy - cy) / ry) ** 2 - ((xx - cx) / rx) ** 2
-        images[i] = np.clip(blob * g.uniform(200, 400), 0, 255).astype(np.uint8)
-    return images, np.arange(n) % 10
-
-
-GLYPHS = _glyphs()
+GLYPHS = make_test_bank()  # digit-like blobs with empty margins (ink boxes differ from glyph boxes)
 
 
 def assert_same(a: mm.Batch, b: dict[str, torch.Tensor]) -> None:
@@ -45,13 +36,6 @@ def assert_same(a: mm.Batch, b: dict[str, torch.Tensor]) -> None:
         assert got.dtype == expected.dtype, (name, got.dtype, expected.dtype)
         assert got.shape == expected.shape, (name, got.shape, expected.shape)
         assert np.array_equal(got, expected, equal_nan=expected.dtype.kind == "f"), name
-
-
-def compare(spec: mm.Spec, num: int = 24, start: int = 3, seed: int = 7, **kwargs) -> tb.TorchGenerator:
-    gen = mm.Generator(spec, seed=seed, source=GLYPHS)
-    tgen = tb.TorchGenerator(generator=gen, device="cpu", kernels="torch", **kwargs)
-    assert_same(gen.render(start, num), tgen.render(start, num))
-    return tgen
 
 
 # -- RNG and motion -----------------------------------------------------------------------------------------------
@@ -105,108 +89,26 @@ def test_motion_models_bit_equal(m, seed, k, frames, span, low):
     assert np.array_equal(expected, got.numpy())
 
 
-# -- rendering ------------------------------------------------------------------------------------------------------
-# Presets of the general path (warped glyphs, backgrounds) are compared in test_torch_general.py, within its bounds.
-@pytest.mark.parametrize("preset", [p.name for p in mm.list_presets() if not p.spec().general_renderer])
-def test_every_preset_equal(preset):
-    spec = mm.Spec.from_preset(preset)
-    reason = tb.unsupported_reason(spec)
-    if reason is not None:
-        # The numpy kernels render it; TorchGenerator(kernels="auto") falls back to them with the same bytes.
-        gen = mm.Generator(spec, seed=7, source=GLYPHS)
-        tgen = tb.TorchGenerator(generator=gen, device="cpu")
-        assert tgen.kernels == "numpy"
-        assert_same(gen.render(3, 12), tgen.render(3, 12))
-        pytest.skip(f"the torch kernels do not render preset {preset!r} yet: {reason}")
-    compare(spec)
+# -- rendering paths no public argument selects ------------------------------------------------------------------------
+CUDA = pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here"))
 
 
-@pytest.mark.parametrize("compositing", ["max", "sum", "over"])
-@pytest.mark.parametrize("threshold", [0, 40])
-def test_compositing_modes_with_overlap(compositing, threshold):
-    # Small canvas, many objects: lots of overlap, objects leaving through the walls with ink bounces.
-    spec = mm.Spec.from_preset(
-        "srivastava",
-        {
-            "canvas.height": 40,
-            "canvas.width": 33,
-            "objects.count": "0..5",
-            "compositing": compositing,
-            "annotations.mask_threshold": threshold,
-            "motion.bounce_on": "ink",
-        },
-    )
-    compare(spec, num=20)
-
-
+@pytest.mark.parametrize("device", ["cpu", CUDA])
 @pytest.mark.parametrize("reduction", ["fold", "direct"])
-def test_reductions_paths_equal(reduction):
+def test_reductions_paths_equal(reduction, device):
+    """Both reductions on both kinds of device (each device's default is checked in tests/conformance)."""
     spec = mm.Spec.from_preset("srvp", {"canvas.width": 61, "objects.count": "1..3", "compositing": "sum"})
     gen = mm.Generator(spec, seed=2, source=GLYPHS)
-    tgen = tb.TorchGenerator(generator=gen, device="cpu", kernels="torch")
-    tgen.renderer.reduction = reduction
+    tgen = tb.TorchGenerator(generator=gen, device=device, kernels="torch")
+    tgen.renderer.reduction = reduction  # the torch translation renderer's choice
     assert_same(gen.render(0, 16), tgen.render(0, 16))
 
 
-specs = st.fixed_dictionaries(
-    {
-        "canvas.height": st.integers(28, 72),
-        "canvas.width": st.integers(28, 72),
-        "frames": st.integers(1, 12),
-        "objects.count": st.tuples(st.integers(0, 3), st.integers(1, 4)).map(lambda t: f"{min(t)}..{max(t)}"),
-        "objects.size": st.sampled_from([None, 16, 28]),
-        "motion.model": st.sampled_from(["srivastava", "reflect", "stochastic", "srvp", "free"]),
-        "motion.speed_unit": st.sampled_from(["px", "free_range"]),
-        "motion.speed": st.sampled_from(["0.1", "1..5", "0..0.3"]),
-        "motion.wrap": st.booleans(),
-        "motion.bounce_on": st.sampled_from(["box", "ink"]),
-        "motion.deterministic": st.booleans(),
-        "compositing": st.sampled_from(["max", "sum", "over"]),
-        "annotations.semantic": st.booleans(),
-        "annotations.instance": st.booleans(),
-        "annotations.boxes": st.booleans(),
-        "annotations.amodal_boxes": st.booleans(),
-        "annotations.visibility": st.booleans(),
-        "annotations.tracks": st.booleans(),
-        "annotations.mask_threshold": st.sampled_from([0, 1, 100]),
-        "annotations.ignore_label": st.sampled_from([10, 255]),
-    }
-)
-
-
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(overrides=specs, seed=st.integers(0, 2**63 - 1), start=st.integers(0, 2**40), batch=st.integers(1, 7))
-def test_random_specs_equal(overrides, seed, start, batch):
-    spec = mm.Spec.from_preset("srivastava", overrides)
-    gen = mm.Generator(spec, seed=seed, source=GLYPHS)
-    tgen = tb.TorchGenerator(generator=gen, device="cpu", kernels="torch", batch_size=batch)
-    assert_same(gen.render(start, 9), tgen.render(start, 9))
-
-
-def test_real_mnist_digits_equal():
-    folder = "/work/shared/data/mnist"
-    images, labels = f"{folder}/t10k-images-idx3-ubyte.gz", f"{folder}/t10k-labels-idx1-ubyte.gz"
-    import os
-
-    if not (os.path.exists(images) and os.path.exists(labels)):
-        pytest.skip(f"MNIST test files not found in {folder}")
-    spec = mm.Spec.from_preset("srivastava")
-    source = f"idx:{images},{labels}"
-    gen = mm.Generator(spec, seed=0, source=source)
-    tgen = tb.TorchGenerator(generator=gen, device="cpu", kernels="torch")
-    assert_same(gen.render(100, 16), tgen.render(100, 16))
-
-
-def test_index_order_and_repeats_do_not_matter():
-    spec = mm.Spec.from_preset("stochastic")
-    tgen = tb.TorchGenerator(spec, seed=5, source=GLYPHS, device="cpu", kernels="torch", batch_size=3)
-    together = tgen.render(10, 8)
-    shuffled = tgen.render_indices(torch.tensor([17, 10, 13, 13, 11]))
-    for position, index in enumerate([17, 10, 13, 13, 11]):
-        for name, tensor in together.items():
-            assert torch.equal(shuffled[name][position].nan_to_num(-7), tensor[index - 10].nan_to_num(-7)), name
+def test_single_sequences_and_bad_indices():
+    tgen = tb.TorchGenerator("stochastic", seed=5, source=GLYPHS, device="cpu", kernels="torch", batch_size=3)
+    together = tgen.render(10, 4)
     one = tgen[12]
-    assert torch.equal(one["frames"], together["frames"][2])
+    assert set(one) == set(together) and torch.equal(one["frames"], together["frames"][2])
     for bad in ([3, -1], torch.tensor([-2])):
         with pytest.raises(mm.SpecError, match="indices"):
             tgen.render_indices(bad)
@@ -217,10 +119,6 @@ def test_auto_kernels_choice():
         "semantic", "instance", "boxes", "amodal_boxes", "visibility", "tracks")})
     assert tb.TorchGenerator(frames_only, source=GLYPHS, device="cpu").kernels == "torch"
     assert tb.TorchGenerator("srivastava", source=GLYPHS, device="cpu").kernels == "numpy"
-    out_numpy = tb.TorchGenerator("srivastava", source=GLYPHS, device="cpu", kernels="numpy").render(0, 5)
-    out_torch = tb.TorchGenerator("srivastava", source=GLYPHS, device="cpu", kernels="torch").render(0, 5)
-    for name in out_numpy:
-        assert torch.equal(out_numpy[name].nan_to_num(-1), out_torch[name].nan_to_num(-1)), name
 
 
 def test_every_spec_is_supported():
@@ -253,14 +151,3 @@ def test_swar_byte_sums_and_folds(width):
         for part in bits.unbind(dim)[1:]:
             expected_or |= part
         assert torch.equal(tt._fold(bits, dim), expected_or)
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
-def test_cuda_equals_numpy():
-    spec = mm.Spec.from_preset("srivastava", {"objects.count": "1..3", "compositing": "sum"})
-    gen = mm.Generator(spec, seed=3, source=GLYPHS)
-    tgen = tb.TorchGenerator(generator=gen, device="cuda", kernels="torch")
-    assert tgen.render(0, 4)["frames"].device.type == "cuda"
-    assert_same(gen.render(0, 64), tgen.render(0, 64))
-    tgen.renderer.reduction = "fold"
-    assert_same(gen.render(0, 64), tgen.render(0, 64))

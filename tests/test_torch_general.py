@@ -1,11 +1,15 @@
-"""The torch general renderer (affine glyphs, appearance, backgrounds) against the numpy reference.
+"""The torch general renderer's internals (affine glyphs, appearance, backgrounds) against the numpy reference.
 
-Parity promised and tested here:
+Parity promised and tested here, piece by piece:
 - latents bit for bit: motion (flip, affine and every other model, per-frame walls, subpixel), appearance schedules,
-  colours, pose matrices, background plans, and every per-object array (labels, glyph ids, centers, velocities,
-  angles, scales, brightness, depth);
-- warped frames within 1 grey level of numpy's (today they are byte-identical: both sample with the same integer
-  arithmetic, 16.16 fixed-point poses, 8-bit bilinear weights and integer gains);
+  colours, pose matrices, background plans, fixed-point poses and gains, sampling regions;
+- rendering paths that no public argument selects (internal chunking) and the compiled sampling (``compile=True``).
+
+The rendered bytes of the torch renderers (every preset, override cases, random specs, image backgrounds, CUDA)
+against the numpy reference, and their independence of order and batching, are in tests/conformance. The bounds
+below are the promise should the two ever have to diverge (today they are byte-identical and the tests demand it):
+- warped frames within 1 grey level of numpy's (both sample with the same integer arithmetic, 16.16 fixed-point
+  poses, 8-bit bilinear weights and integer gains);
 - masks (instance, semantic, amodal): identical where the frames are, and in any case at most 0.5% of pixels differ
   (a pixel whose rendered value straddles the mask threshold by one grey level may change owner); boxes within 1
   pixel, visibility within 0.02, flow identical where the masks are.
@@ -15,6 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from _banks import blank_edge_bank
+from _strategies import appearance_specs
 
 torch = pytest.importorskip("torch")
 
@@ -42,20 +49,7 @@ MASK_FRACTION = 0.005
 EXACT_REFERENCE = True
 
 
-def _glyphs(n: int = 60, size: int = 28, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """Digit-like blobs with empty margins and a few blank glyphs (empty nonzero boxes)."""
-    g = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:size, :size]
-    images = np.zeros((n, size, size), dtype=np.uint8)
-    for i in range(n - 2):
-        cy, cx = g.uniform(size * 0.3, size * 0.7, 2)
-        ry, rx = g.uniform(size * 0.1, size * 0.3, 2)
-        d = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2
-        images[i] = np.clip((1.2 - d) * g.uniform(150, 400), 0, 255).astype(np.uint8)
-    return images, np.arange(n) % 10
-
-
-GLYPHS = _glyphs()
+GLYPHS = blank_edge_bank()  # digit-like blobs with empty margins, and two blank glyphs
 
 
 def as_numpy(t: torch.Tensor) -> np.ndarray:
@@ -141,66 +135,6 @@ def test_motion_with_per_frame_walls_bit_equal(m, seed, k, frames, per_frame, su
     walls = motion.Walls(torch.from_numpy(lo), torch.from_numpy(hi), (28, 28), (64, 48))
     got = motion.simulate(m, seed, torch.from_numpy(index), frames, walls, subpixel=subpixel)
     assert bits_equal(expected, as_numpy(got))
-
-
-@st.composite
-def appearance_specs(draw):
-    def pair(lo, hi):
-        a = round(draw(st.floats(lo, hi, allow_nan=False)), 3)
-        b = round(draw(st.floats(lo, hi, allow_nan=False)), 3)
-        return f"{min(a, b)}..{max(a, b)}"
-
-    channels = draw(st.sampled_from([1, 3]))
-    over = {
-        "objects.count": draw(st.sampled_from(["1..1", "1..3", "0..2"])),
-        "frames": draw(st.integers(2, 6)),
-        "canvas.channels": channels,
-        "canvas.height": draw(st.sampled_from([32, 45, 64])),
-        "canvas.width": draw(st.sampled_from([32, 64])),
-        "compositing": draw(st.sampled_from(["max", "sum", "over"])),
-        "annotations.mask_threshold": draw(st.sampled_from([0, 10, 60])),
-        "annotations.ignore_label": draw(st.sampled_from([10, 255])),
-        "annotations.amodal_masks": draw(st.booleans()),
-        "annotations.flow": draw(st.booleans()),
-        "annotations.boxes": draw(st.booleans()),
-        "annotations.tracks": draw(st.booleans()),
-        "appearance.rotation.angle": pair(-360, 360),
-        "appearance.rotation.velocity": pair(-30, 30),
-        "appearance.rotation.integer": draw(st.booleans()),
-        "appearance.rotation.hint": draw(st.booleans()),
-        "appearance.scale.mode": draw(st.sampled_from(["constant", "ramp", "oscillate"])),
-        "appearance.scale.start": pair(0.3, 2.0),
-        "appearance.scale.end": pair(0.3, 2.0),
-        "appearance.scale.random_phase": draw(st.booleans()),
-        "appearance.shear": pair(-30, 30),
-        "appearance.brightness.mode": draw(st.sampled_from(["constant", "ramp", "flicker", "blink"])),
-        "appearance.brightness.start": pair(0.0, 2.0),
-        "appearance.brightness.end": pair(0.0, 2.0),
-        "appearance.interpolation": draw(st.sampled_from(["bilinear", "nearest"])),
-        "appearance.subpixel": draw(st.booleans()),
-        "motion.model": draw(st.sampled_from(["srivastava", "reflect", "free", "flip", "affine", "stochastic",
-                                              "srvp"])),
-        "motion.bounce_on": draw(st.sampled_from(["box", "ink"])),
-        "motion.boundary": draw(st.sampled_from(["none", "bounce"])),
-        "background.kind": draw(st.sampled_from(["none", "constant", "noise"])),
-        "background.level": "0..255",
-        "background.noise.dynamic": draw(st.booleans()),
-        "background.extent": draw(st.sampled_from([0, 6])),
-        "background.pan": "0..2",
-        "background.shapes.count": draw(st.sampled_from(["0..0", "1..4"])),
-        "background.shapes.size": "2..20",
-        "background.distractors.count": draw(st.sampled_from(["0..0", "1..2"])),
-        "background.distractors.occlude": draw(st.booleans()),
-    }
-    if channels == 3:
-        over["appearance.colour.mode"] = draw(st.sampled_from(["white", "hue", "palette"]))
-        over["appearance.colour.palette"] = [[255, 0, 0], [10, 200, 30], [90, 90, 250]]
-        over["appearance.colour.saturation"] = pair(0.0, 1.0)
-        over["background.colour"] = draw(st.booleans())
-    if over["motion.model"] == "flip":
-        over["motion.speed"] = "1..4"
-        over["motion.speed_unit"] = "px"
-    return mm.Spec.from_preset("srivastava", over)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -292,46 +226,7 @@ def test_fixed_point_latents_and_regions_bit_equal():
         assert bits_equal(gain, as_numpy(tgain)) and bits_equal(gain_c, as_numpy(tgain_c))
 
 
-# -- frames and annotations ----------------------------------------------------------------------------------------
-GENERAL_PRESETS = sorted(
-    {"segmentation@1", "affine@1"} | {p.key for p in mm.list_presets() if p.spec().general_renderer}
-)
-
-
-@pytest.mark.parametrize("preset", GENERAL_PRESETS)
-def test_presets_parity(preset):
-    compare(mm.Spec.from_preset(preset), num=8)
-
-
-@pytest.mark.parametrize("overrides", [
-    ["appearance.rotation.hint=true", "appearance.interpolation=nearest", "annotations.flow=true",
-     "annotations.amodal_masks=true"],
-    ["canvas.channels=3", "appearance.colour.mode=hue", "background.colour=true", "compositing=sum"],
-    ["motion.boundary=bounce", "annotations.mask_threshold=40"],
-])
-def test_preset_variants_parity(overrides):
-    name = "affine@1" if "motion.boundary=bounce" in overrides else "segmentation@1"
-    compare(mm.Spec.from_preset(name, overrides), num=5)
-
-
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(spec=appearance_specs(), seed=st.integers(0, 2**62), start=st.integers(0, 2**40))
-def test_random_appearance_specs_parity(spec, seed, start):
-    compare(spec, num=3, start=start, seed=seed)
-
-
-def test_image_background_parity(tmp_path):
-    from PIL import Image
-
-    g = np.random.default_rng(0)
-    for i in range(3):
-        Image.fromarray(g.integers(0, 256, (40 + 7 * i, 50, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
-    for channels in (1, 3):
-        spec = mm.Spec.from_preset("segmentation@1", {"background.kind": "image", "background.image_folder":
-                                                      str(tmp_path), "canvas.channels": channels})
-        compare(spec, num=4)
-
-
+# -- internal chunking, compile ------------------------------------------------------------------------------------
 def test_chunking_does_not_change_output(monkeypatch):
     """Sub-batches, frame chunks and patch-group slices are an implementation detail."""
     spec = mm.Spec.from_preset("segmentation@1", {"annotations.flow": True, "annotations.amodal_masks": True,
@@ -343,16 +238,6 @@ def test_chunking_does_not_change_output(monkeypatch):
     monkeypatch.setattr(torch_general, "CPU_FLOW_PIXELS", 2 * 64 * 64)  # flow 2 frames at a time
     tgen = tb.TorchGenerator(generator=gen, device="cpu", kernels="torch", batch_size=2)
     assert_parity(expected, tgen.render(0, 5))
-
-
-def test_index_order_and_repeats_do_not_matter():
-    tgen = tb.TorchGenerator("affine@1", seed=5, source=GLYPHS, device="cpu", kernels="torch", batch_size=3)
-    together = tgen.render(10, 6)
-    picked = [15, 10, 12, 12]
-    shuffled = tgen.render_indices(torch.tensor(picked))
-    for position, index in enumerate(picked):
-        for name, tensor in together.items():
-            assert torch.equal(shuffled[name][position].nan_to_num(-7), tensor[index - 10].nan_to_num(-7)), name
 
 
 def test_no_python_loop_over_sequences(monkeypatch):
@@ -419,18 +304,6 @@ def test_get_batch_and_datasets_pass_compile():
     np.testing.assert_array_equal(as_numpy(ds[5]["frames"]), expected.frames[0])
     stream = mmt.MovingMNISTIterableDataset(spec, seed=1, source=GLYPHS, kernels="torch", compile=True)
     assert stream.generator.compile
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
-@pytest.mark.parametrize("preset", ["segmentation@1", "affine@1"])
-def test_cuda_parity(preset):
-    spec = mm.Spec.from_preset(preset, {"annotations.flow": True, "annotations.amodal_masks": True})
-    gen = mm.Generator(spec, seed=3, source=GLYPHS)
-    tgen = tb.TorchGenerator(generator=gen, device="cuda")
-    assert tgen.kernels == "torch" and tgen._general is not None
-    out = tgen.render(0, 64)
-    assert out["frames"].device.type == "cuda"
-    assert_parity(gen.render(0, 64), out)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")

@@ -464,7 +464,8 @@ class TorchGeneralRenderer:
             pan = plan.pan[b0:b1]
             pan_d = -(pan[:, f0 + 1 : te + 1] - pan[:, f0:te]).to(F64)  # (b, n, 2)
         else:
-            pan_d = torch.zeros((b, n, 2), dtype=F64, device=dev)
+            # -(0 - 0): the reference negates a zero pan step, so background flow is -0.0 there too.
+            pan_d = -torch.zeros((b, n, 2), dtype=F64, device=dev)
         fx = pan_d[:, :, 0:1].expand(b, n, hw)
         fy = pan_d[:, :, 1:2].expand(b, n, hw)
         dist = plan.distractors if plan is not None else None

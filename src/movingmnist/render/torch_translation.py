@@ -110,13 +110,13 @@ class TorchTranslationRenderer:
         if b == 0:
             return
         topleft = tracks.topleft[:, :t]
-        absent = ~scene.present[:, None, :]  # (B, 1, K)
         safe_gi = scene.safe_glyph_index  # (B, K)
         if ann.amodal_boxes:
             nan = torch.tensor(float("nan"), dtype=torch.float32, device=self.device)
-            ink_box = self.dglyphs.ink_box[safe_gi]  # (B, K, 4)
+            ink_box = self.dglyphs.ink_box[safe_gi]  # (B, K, 4); all zeros for a glyph without ink
             amodal = (topleft.repeat(1, 1, 1, 2) + ink_box[:, None]).to(torch.float32)
-            out["amodal_boxes"].copy_(torch.where(absent[..., None], nan, amodal))
+            none = ~scene.present | (ink_box[..., 2] <= ink_box[..., 0])
+            out["amodal_boxes"].copy_(torch.where(none[:, None, :, None], nan, amodal))
         ink_sum = None
         if ann.visibility:
             ink_sum = torch.where(scene.present, self.dglyphs.ink_sum[safe_gi], 0)  # (B, K) int64

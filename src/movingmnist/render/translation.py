@@ -203,13 +203,15 @@ class TranslationRenderer:
         glyphs[~scene.present] = 0
         draw_at = np.where(scene.present[:, None, :, None], topleft, 0)
 
-        inside = (
-            (draw_at[..., 0] >= 0).all()
-            and (draw_at[..., 1] >= 0).all()
-            and (draw_at[..., 0] <= big_w - w).all()
-            and (draw_at[..., 1] <= big_h - h).all()
+        # Glyph boxes that cross the canvas edge are drawn on canvases padded on every side. One glyph of padding
+        # holds every model but flip with a margin, whose walls (on the ink) can put a box further out.
+        beyond = max(
+            int(-draw_at[..., 0].min(initial=0)),
+            int(-draw_at[..., 1].min(initial=0)),
+            int(draw_at[..., 0].max(initial=0)) - (big_w - w),
+            int(draw_at[..., 1].max(initial=0)) - (big_h - h),
         )
-        pad = 0 if inside else max(h, w)
+        pad = 0 if beyond <= 0 else max(h, w, beyond)
         need_owner = ann.needs_ownership
         frames_out = out["frames"].reshape(b, t, big_h, big_w)
         ws = self.workspace
@@ -251,5 +253,8 @@ class TranslationRenderer:
             )
         if ann.amodal_boxes:
             amodal = out["amodal_boxes"]
-            amodal[...] = np.tile(topleft, 2) + self.glyphs.ink_box[gi][:, None]
-            amodal[np.broadcast_to(~scene.present[:, None, :], amodal.shape[:3])] = np.nan
+            ink_box = self.glyphs.ink_box[gi]  # (B, K, 4); all zeros for a glyph with no ink above the threshold
+            amodal[...] = np.tile(topleft, 2) + ink_box[:, None]
+            # Absent objects and glyphs without ink have no box (as in the general renderers).
+            none = ~scene.present | (ink_box[..., 2] <= ink_box[..., 0])
+            amodal[np.broadcast_to(none[:, None, :], amodal.shape[:3])] = np.nan
