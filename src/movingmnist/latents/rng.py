@@ -28,12 +28,17 @@ _AXIS_BITS = 20  # each axis of a draw's shape may have up to 2**20 entries; up 
 _TWO_POW_M53 = 2.0**-53
 
 
+# The multipliers as each namespace's words (looked up once, not per call: mix runs on every draw).
+_MIX_CONSTANTS = {False: (np.uint64(_MUL1), np.uint64(_MUL2)), True: (_xp.signed(_MUL1), _xp.signed(_MUL2))}
+
+
 def mix(xp: Any, x: Any) -> Any:
     """splitmix64 finaliser, in place on 64-bit words (:func:`movingmnist.latents.xp.words`); returns ``x``."""
+    mul1, mul2 = _MIX_CONSTANTS[_xp.is_torch(xp)]
     x ^= _xp.lsr(xp, x, 30)
-    x *= _xp.word(xp, _MUL1)
+    x *= mul1
     x ^= _xp.lsr(xp, x, 27)
-    x *= _xp.word(xp, _MUL2)
+    x *= mul2
     x ^= _xp.lsr(xp, x, 31)
     return x
 

@@ -37,6 +37,7 @@ __all__ = [
     "namespace",
     "on_device",
     "quiet",
+    "signed",
     "word",
     "words",
 ]
@@ -56,10 +57,15 @@ def is_torch(xp: Any) -> bool:
 def word(xp: Any, value: int) -> Any:
     """A 64-bit constant as the scalar that mixes with :func:`words`: ``np.uint64`` for numpy, the ``int64`` with
     the same bits (a Python int) for torch."""
-    value = int(value) & _MASK64
     if is_torch(xp):
-        return value - (1 << 64) if value >= 1 << 63 else value
-    return np.uint64(value)
+        return signed(value)
+    return np.uint64(int(value) & _MASK64)
+
+
+def signed(value: int) -> int:
+    """The int64 with the bits of the 64-bit word ``value`` (how torch holds it)."""
+    value = int(value) & _MASK64
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 def words(xp: Any, integers: Any) -> Any:
