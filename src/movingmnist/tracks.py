@@ -55,6 +55,30 @@ class Tracks:
     def present(self) -> Any:
         return self.scene.present
 
+    def rows(self, start: int, stop: int) -> Tracks:
+        """The tracks of sequences ``start .. stop - 1`` of this batch (views, no copies)."""
+        scene = self.scene
+        look = self.appearance
+        return Tracks(
+            scene=Scene(
+                index=scene.index[start:stop],
+                count=scene.count[start:stop],
+                present=scene.present[start:stop],
+                glyph_index=scene.glyph_index[start:stop],
+                labels=scene.labels[start:stop],
+            ),
+            topleft=None if self.topleft is None else self.topleft[start:stop],
+            matrix=None if self.matrix is None else self.matrix[start:stop],
+            appearance=None if look is None else Appearance(
+                angle=look.angle[start:stop],
+                scale=look.scale[start:stop],
+                shear=look.shear[start:stop],
+                brightness=look.brightness[start:stop],
+                colour=look.colour[start:stop],
+            ),
+            glyph_hw=self.glyph_hw,
+        )
+
     @property
     def num_frames(self) -> int:
         poses = self.topleft if self.topleft is not None else self.matrix
