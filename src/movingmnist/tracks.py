@@ -79,11 +79,6 @@ class Tracks:
             glyph_hw=self.glyph_hw,
         )
 
-    @property
-    def num_frames(self) -> int:
-        poses = self.topleft if self.topleft is not None else self.matrix
-        return int(poses.shape[1])
-
 
 def simulate_tracks(spec: Spec, seed: int, index: Any, glyphs: GlyphSet, num_frames: int, general: bool) -> Tracks:
     """Tracks of sequences ``index (B,)`` over ``num_frames`` frames (T1).

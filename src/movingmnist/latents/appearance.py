@@ -183,17 +183,6 @@ def linear_part(angle: Any, scale: Any, shear: Any) -> Any:
     return out
 
 
-def is_identity_linear(linear: Any) -> bool:
-    """Whether every linear part is the identity (a host read on accelerators)."""
-    xp = _xp.namespace(linear)
-    return bool(
-        xp.all(linear[..., 0, 0] == 1.0)
-        and xp.all(linear[..., 1, 1] == 1.0)
-        and xp.all(linear[..., 0, 1] == 0.0)
-        and xp.all(linear[..., 1, 0] == 0.0)
-    )
-
-
 def place(linear: Any, topleft: Any, glyph_hw: tuple[int, int]) -> Any:
     """Forward matrices ``(..., 2, 3)`` of glyphs turned by ``linear (..., 2, 2)`` about their centre and placed
     with their untransformed box's top-left at ``topleft (..., 2)`` (x, y)."""

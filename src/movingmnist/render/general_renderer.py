@@ -4,7 +4,6 @@ visibility, amodal masks and flow, drawn by the numba kernel when available and 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -94,8 +93,6 @@ class GeneralRenderer:
         dmap = ws.get("dmap", (b, t, big_h, big_w), np.int16) if (ann.flow and dist is not None) else None
 
         if self._kern is not None:
-            if plan is not None:  # the kernel mixes the noise key with uint64 words
-                plan = dataclasses.replace(plan, noise_key=np.uint64(plan.noise_key))
             _run_numba(
                 self._kern, self, index, plan, frames=frames, gidx=gidx, nzbox=nzbox, fix=fix, region=region,
                 gain=gain, gain_c=gain_c, labels=labels, nearest=nearest, unclipped=unclipped,
@@ -171,7 +168,7 @@ def _run_numba(kern, renderer, index, plan, *, frames, gidx, nzbox, fix, region,
         has_static=has_static,
         pan=plan.pan if plan is not None else np.zeros((b, t, 2), np.int64),
         dynamic_noise=plan is not None and plan.dynamic_noise,
-        noise_key=plan.noise_key if plan is not None else np.uint64(0),
+        noise_key=np.uint64(plan.noise_key if plan is not None else 0),  # mixed with uint64 words
         index=index,
         lut=plan.lut if plan is not None else np.zeros(256, np.uint8),
         enabled=plan is not None,
