@@ -1,6 +1,6 @@
 """Time of a 64-sequence GIF preview (issue target: under 2 s on the 2-core development machine).
 
-    python benchmarks/bench_viz.py [--source idx:../shared/data/mnist --split test] [--repeats 5]
+    python benchmarks/bench_viz.py [--source idx:/path/to/mnist --split test] [--repeats 5]
 
 Reports the median over repeats of: the whole CLI command (`movingmnist preview --preset srivastava --out p.gif`,
 rendering included) and `mm.viz.save_gif` of an already rendered batch, plain and with masks, boxes and trails.

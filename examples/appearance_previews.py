@@ -2,8 +2,8 @@
 
     python examples/appearance_previews.py docs/images [SOURCE]
 
-SOURCE defaults to the built-in ``glyphs``; the README images use the MNIST test digits
-(``idx:../shared/data/mnist`` on the project machines).
+SOURCE defaults to the built-in ``glyphs``; the README images use the MNIST test digits (``idx:/path/to/mnist``, a
+folder holding the IDX files).
 """
 
 from __future__ import annotations

@@ -7,8 +7,17 @@ records their checksums, so a change here is reported as a changed bank, not as 
 from __future__ import annotations
 
 import hashlib
+import os
+from pathlib import Path
 
 import numpy as np
+
+# Real MNIST test files for the integration tests (skipped where absent): MOVINGMNIST_TEST_MNIST, else the project
+# machines' copy beside the repository.
+MNIST_DIR = Path(
+    os.environ.get("MOVINGMNIST_TEST_MNIST", Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist")
+)
+HAVE_MNIST_TEST = (MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file()
 
 
 def make_test_bank(num: int = 200, size: int = 28, seed: int = 1234) -> tuple[np.ndarray, np.ndarray]:

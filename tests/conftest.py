@@ -3,14 +3,21 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
-from _banks import make_test_bank
+from _banks import HAVE_MNIST_TEST, MNIST_DIR, make_test_bank
 
-SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+# Property tests draw the same examples on every run ("repeatable", the default: CI stays green or red for the code,
+# not for the draw); HYPOTHESIS_PROFILE=explore draws new random examples on each run, to hunt for bugs.
+settings.register_profile("repeatable", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
+
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +27,6 @@ def bank() -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
-    if not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"real MNIST test files not found at {SHARED_MNIST} (only present on the project's machines)")
-    return SHARED_MNIST
+    if not HAVE_MNIST_TEST:
+        pytest.skip(f"real MNIST test files not found at {MNIST_DIR} (set MOVINGMNIST_TEST_MNIST to a folder of them)")
+    return MNIST_DIR

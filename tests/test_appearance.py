@@ -12,15 +12,13 @@ Tolerances stated here (measured on MNIST test digits, see the tests):
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import movingmnist as mm
-from _banks import blob_source
+from _banks import HAVE_MNIST_TEST, MNIST_DIR, blob_source
 from _strategies import appearance_specs
 from movingmnist.latents import appearance as app_mod
 from movingmnist.latents import background as backgrounds
@@ -33,9 +31,7 @@ try:
 except ImportError:  # pragma: no cover - numba is optional
     HAVE_NUMBA = False
 
-MNIST_DIR = Path("/work/shared/data/mnist")
 MNIST = f"idx:{MNIST_DIR}"
-HAVE_MNIST_TEST = (MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists() or (MNIST_DIR / "t10k-images-idx3-ubyte").exists()
 needs_mnist = pytest.mark.skipif(not HAVE_MNIST_TEST, reason="MNIST test files not found")
 needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="numba not installed")
 KERNELS = ["numpy"] + (["numba"] if HAVE_NUMBA else [])

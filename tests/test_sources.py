@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
+from _banks import MNIST_DIR
 from movingmnist.errors import DownloadError, SourceError
 from movingmnist.sources import GlyphBank, carve_split, load_source
 from movingmnist.sources import glyphs as glyphs_module
@@ -399,7 +400,7 @@ def test_builtin_families_table():
 # ------------------------------------------------------------------------------------------------------------
 # Real MNIST test split, when the shared data directory has it
 
-_MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+_MNIST_DIR = MNIST_DIR
 _MNIST_TEST = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 _needs_mnist = pytest.mark.skipif(
     not all((_MNIST_DIR / f).is_file() for f in _MNIST_TEST),

@@ -15,11 +15,11 @@ import pytest
 from PIL import Image, ImageDraw
 
 import movingmnist as mm
+from _banks import HAVE_MNIST_TEST, MNIST_DIR
 from movingmnist import viz, viz_cli
 from movingmnist.errors import MissingDependencyError
 from movingmnist.viz import _draw
 
-MNIST_DIR = Path("/work/shared/data/mnist")
 M, G = 4, 2  # outer margin and gap between tiles of a grid
 
 
@@ -440,7 +440,7 @@ def test_import_movingmnist_does_not_import_viz():
     subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": str(Path(mm.__file__).parents[1])})
 
 
-@pytest.mark.skipif(not MNIST_DIR.exists(), reason="MNIST test digits not present")
+@pytest.mark.skipif(not HAVE_MNIST_TEST, reason=f"real MNIST test files not found at {MNIST_DIR}")
 def test_preview_of_64_sequences_as_gif(tmp_path):
     """Correctness of the 64-sequence preview; its speed is measured by benchmarks/bench_viz.py."""
     b = mm.generate("srivastava", num=64, seed=0, source=f"idx:{MNIST_DIR}", split="test")

@@ -130,7 +130,7 @@ def _walls(spec: Spec, scene: Scene, ink_box: Any, linear: Any | None, glyph_hw:
         return motion.Walls(-ext[..., 0:2], far - ext[..., 2:4], glyph_hw, canvas_hw)
     lo = xp.zeros((b, k, 2), dtype=xp.float64, device=dev)
     room = xp.asarray([float(big_w - w), float(big_h - h)], dtype=xp.float64, device=dev)
-    return motion.Walls(lo, xp.asarray(xp.broadcast_to(room, (b, k, 2)), copy=True), glyph_hw, canvas_hw)
+    return motion.Walls(lo, _xp.broadcast_copy(xp, room, (b, k, 2)), glyph_hw, canvas_hw)
 
 
 def track_annotations(tracks: Tracks, num_frames: int, affine: bool) -> dict[str, Any]:

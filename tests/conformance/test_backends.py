@@ -142,6 +142,16 @@ REGRESSION_CASES = {
         num=16,
     ),
     "flow-zero-sign": Case("affine@1", ("annotations.flow=true",), source="test_bank", seed=0, start=0, num=4),
+    # Grey static noise broadcast to three channels: a plain copy kept the channel axis innermost, and the numba
+    # kernel (which takes C-contiguous backgrounds) failed to compile.
+    "static-grey-noise-in-colour": Case(
+        "segmentation@1",
+        ("canvas.channels=3", "background.kind=noise", "background.noise.dynamic=false", "background.colour=false"),
+        source="test_bank",
+        seed=0,
+        start=0,
+        num=4,
+    ),
 }
 
 
@@ -159,8 +169,8 @@ def _regression_params():
 
 @pytest.mark.parametrize("case, backend", _regression_params())
 def test_regressions(case, backend, banks, reference_output):
-    """amodal boxes of glyphs without ink above the threshold (NaN in every renderer), and the sign of zero of the
-    background flow (the reference's -0.0): compared byte for byte."""
+    """amodal boxes of glyphs without ink above the threshold (NaN in every renderer), the sign of zero of the
+    background flow (the reference's -0.0) and grey static noise on a colour canvas: compared byte for byte."""
     got = backend(case.spec(), case.seed, banks[case.source]).render(case.start, case.num)
     assert_identical(reference_output(case), got, f"{case.id} on {backend.name}")
 

@@ -62,7 +62,7 @@ def _draw(seed: int, stream: str, index: Any, k: int, bounds: tuple[float, float
 def _schedule(xp: Any, start: Any, num_frames: int) -> Any:
     """``(B, K)`` values held over ``num_frames`` frames: ``(B, T1, K)`` (a copy, writable)."""
     b, k = start.shape
-    return xp.asarray(xp.broadcast_to(start[:, None], (b, num_frames, k)), copy=True)
+    return _xp.broadcast_copy(xp, start[:, None], (b, num_frames, k))
 
 
 def sample_appearance(spec: Spec, seed: int, index: Any, labels: Any, num_frames: int) -> Appearance:

@@ -165,14 +165,14 @@ def plan_background(
     static_val = static_cov = None
     if bg.kind == "constant":
         level = _levels(seed, "background.level", index, (), bg.level, c, per_channel)  # (B, C)
-        static_val = xp.asarray(xp.broadcast_to(level[:, :, None, None], (b, c, big_h, big_w)), copy=True)
+        static_val = _xp.broadcast_copy(xp, level[:, :, None, None], (b, c, big_h, big_w))
     elif bg.kind == "noise" and not bg.noise.dynamic:
         lut = _xp.on_device(xp, noise_lut(bg.noise.mean, bg.noise.std), dev)
         rows = c * big_h if per_channel else big_h
         raw = noise_bytes(seed, "background.noise.static", index, NoiseRows(1, rows, big_w), mix=mix)[:, 0]
         static_val = xp.reshape(_xp.lookup(xp, lut, raw), (b, -1, big_h, big_w))
         if static_val.shape[1] != c:
-            static_val = xp.asarray(xp.broadcast_to(static_val, (b, c, big_h, big_w)), copy=True)
+            static_val = _xp.broadcast_copy(xp, static_val, (b, c, big_h, big_w))
     elif bg.kind == "image":
         static_val = _image_crops(spec, seed, index, big_h, big_w)
     if static_val is not None:
@@ -204,7 +204,7 @@ def _levels(seed, stream, index, shape, bounds, c, per_channel) -> Any:
     if per_channel:
         return xp.astype(rng.integers(seed, stream, index, (*shape, c), low, high), xp.uint8)
     grey = xp.astype(rng.integers(seed, stream, index, shape, low, high), xp.uint8)
-    return xp.asarray(xp.broadcast_to(grey[..., None], (*grey.shape, c)), copy=True)
+    return _xp.broadcast_copy(xp, grey[..., None], (*grey.shape, c))
 
 
 def _pan(spec: Spec, seed: int, index: Any, num_frames: int) -> Any:
@@ -218,7 +218,7 @@ def _pan(spec: Spec, seed: int, index: Any, num_frames: int) -> Any:
     offset = rng.integers(seed, "background.pan.start", index, (2,), 0, start_max)
     low, high = bg.pan
     if high == 0:
-        return xp.asarray(xp.broadcast_to(offset[:, None], (b, num_frames, 2)), copy=True)
+        return _xp.broadcast_copy(xp, offset[:, None], (b, num_frames, 2))
     out = xp.empty((b, num_frames, 2), dtype=xp.int64, device=_xp.device_of(index))
     steps = rng.integers(seed, "background.pan.step", index, (num_frames, 2), low, high)
     for t in range(num_frames):

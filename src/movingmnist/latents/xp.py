@@ -102,6 +102,14 @@ def f64(xp: Any, x: Any) -> Any:
     return xp.astype(x, xp.float64)
 
 
+def broadcast_copy(xp: Any, x: Any, shape: tuple[int, ...]) -> Any:
+    """``x`` broadcast to ``shape`` as a new C-contiguous array (a plain copy keeps the broadcast axes' stride order,
+    which the numba kernel's flat views cannot take)."""
+    if is_torch(xp):
+        return x.expand(shape).contiguous()
+    return np.array(np.broadcast_to(x, shape), order="C")
+
+
 def quiet(xp: Any) -> contextlib.AbstractContextManager:
     """A context in which numpy does not warn about 0/0, x/0 and overflow (torch never does)."""
     if is_torch(xp):
