@@ -2,7 +2,8 @@
 
     python benchmarks/bench_torch.py                         # everything that this machine can run
     python benchmarks/bench_torch.py --only cpu --presets srivastava stochastic
-    python benchmarks/bench_torch.py --only cuda --num 16384
+    python benchmarks/bench_torch.py --only cuda --nums 1024 16384 65536 --compile --profile
+    python benchmarks/bench_torch.py --only train-device --device cuda --train-batches 64 256
     python benchmarks/bench_torch.py --only train --steps 60
 
 ``cpu``: for each preset and annotation setting, the median rate (sequences/s) of ``movingmnist.torch.get_batch``
@@ -13,9 +14,14 @@ allocates, as a fresh batch would) and ``copy`` (``copy_`` between two warm tens
 The general path (``segmentation``, ``affine``: rotation, brightness, backgrounds, affine poses) renders
 ``--cpu-num-general`` sequences per call on CPU.
 
-``cuda``: the same on the GPU (torch kernels; ``--compile`` adds ``TorchGenerator(compile=True)``, the patch
-sampling fused by torch.compile), synchronised around each call; bounds from the device's own ``clone`` and
-``copy_`` of the same bytes (device memory bandwidth).
+``cuda``: the same on the GPU for each batch size of ``--nums`` (torch kernels; ``--compile`` adds
+``TorchGenerator(compile=True)``, the patch sampling fused by torch.compile, for the general path), synchronised around
+each call; bounds from the device's own ``clone`` and ``copy_`` of the same bytes (device memory bandwidth). A batch
+that does not fit in device memory is reported as such. ``--profile`` prints the torch profiler's kernel table of one
+call per preset at the largest size.
+
+``train-device``: the same ConvLSTM trained on the device, fed by ``get_batch`` on that device (``--device``): the
+share of each step spent generating (everything synchronised), for each batch size of ``--train-batches``.
 
 ``train``: a small ConvLSTM predicts frame t+1 from frames <= t; batches come from ``MovingMNISTDataset`` through
 ``DataLoader(num_workers=2)``; reports the share of each step spent waiting for the next batch.
@@ -108,51 +114,80 @@ def bench_device(args, device: torch.device) -> list[dict]:
         for label, frames_only in (("frames only", True), ("default", False)):
             spec = mm.Spec.from_preset(name, {"source.split": args.split})
             spec = spec.frames_only() if frames_only else spec
-            reason = mmt.unsupported_reason(spec)
-            row: dict = {"device": str(device), "preset": name, "annotations": label}
-            if reason is not None:
-                row["note"] = f"torch kernels do not render this preset yet: {reason}"
-                rows.append(row)
-                print(f"{name:<18}{label:<13} skipped: {row['note']}")
-                continue
             general = spec.general_renderer
-            num = args.num if cuda else (args.cpu_num_general if general else args.cpu_num)
-            rates = {}
-            kernel_sets = ("torch",) if cuda else ("torch", "auto")
-            for kernels in kernel_sets:
-                out = mmt.get_batch(spec, num, device=device, source=source, kernels=kernels)
-                rates[kernels] = num / median_seconds(
-                    batch_caller(spec, num, device, source, kernels, out), args.repeats, sync
-                )
-            nbytes = sum(t.numel() * t.element_size() for t in out.values())
-            if args.compile and general:
-                rates["torch+compile"] = num / median_seconds(
-                    generator_caller(spec, num, device, source, compile=True), args.repeats, sync
-                )
-            if not cuda:
-                rates["numpy"] = num / median_seconds(numpy_caller(spec, num, source), args.repeats)
-                if general and args.numpy_reference:
-                    rates["numpy-ref"] = num / median_seconds(numpy_caller(spec, num, source, "numpy"), args.repeats)
-            clone_s, copy_s = copy_bounds(nbytes, device, args.repeats, sync)
-            row.update(
-                {
-                    "seq_per_s": {k: round(v) for k, v in rates.items()},
-                    "bytes_per_seq": nbytes // num,
-                    "clone_bound_seq_per_s": round(num / clone_s),
-                    "copy_bound_seq_per_s": round(num / copy_s),
-                    "copy_GB_per_s": round(2 * nbytes / copy_s / 1e9, 1),
-                    "ratio_torch_to_copy_bound": round(rates["torch"] * copy_s / num, 5),
-                    "ratio_torch_to_clone_bound": round(rates["torch"] * clone_s / num, 5),
-                }
-            )
-            rows.append(row)
-            rates_text = "  ".join(f"{k} {v:>9.0f}" for k, v in rates.items())
-            print(
-                f"{name:<18}{label:<13}{rates_text}   clone {num / clone_s:>9.0f}  copy {num / copy_s:>9.0f}"
-                f"  torch/copy {rates['torch'] * copy_s / num:6.4f}  torch/clone {rates['torch'] * clone_s / num:6.4f}"
-                f"  {nbytes / num / 1e3:7.1f} kB/seq"
-            )
+            nums = args.nums if cuda else [args.cpu_num_general if general else args.cpu_num]
+            for num in nums:
+                row: dict = {"device": str(device), "preset": name, "annotations": label, "num": num}
+                try:
+                    compiled = general and args.compile and (not cuda or num == args.compile_num)
+                    row.update(time_one(args, spec, num, device, source, sync, compiled, f"{name:<14}{label:<13}"))
+                except torch.OutOfMemoryError:
+                    row["note"] = "out of device memory"
+                    print(f"{name:<14}{label:<13}{num:>7}  out of device memory")
+                    torch.cuda.empty_cache()
+                rows.append(row)
+                if cuda:
+                    torch.cuda.empty_cache()
     return rows
+
+
+def time_one(args, spec, num: int, device: torch.device, source, sync, compiled: bool, title: str) -> dict:
+    """Rates of one spec and batch size on one device, beside the copy bounds of the same bytes."""
+    cuda = device.type == "cuda"
+    general = spec.general_renderer
+    rates = {}
+    for kernels in ("torch",) if cuda else ("torch", "auto"):
+        out = mmt.get_batch(spec, num, device=device, source=source, kernels=kernels)
+        rates[kernels] = num / median_seconds(batch_caller(spec, num, device, source, kernels, out), args.repeats, sync)
+        del out
+    out = mmt.get_batch(spec, 1, device=device, source=source, kernels="torch")
+    nbytes = num * sum(t.numel() * t.element_size() for t in out.values())
+    if compiled:
+        rates["torch+compile"] = num / median_seconds(
+            generator_caller(spec, num, device, source, compile=True), args.repeats, sync
+        )
+    if not cuda:
+        rates["numpy"] = num / median_seconds(numpy_caller(spec, num, source), args.repeats)
+        if general and args.numpy_reference:
+            rates["numpy-ref"] = num / median_seconds(numpy_caller(spec, num, source, "numpy"), args.repeats)
+    clone_s, copy_s = copy_bounds(nbytes, device, args.repeats, sync)
+    best = max(rates.values())
+    print(
+        f"{title}{num:>7}  " + "  ".join(f"{k} {v:>10.0f}" for k, v in rates.items())
+        + f"   clone {num / clone_s:>10.0f}  copy {num / copy_s:>10.0f}  best/copy {best * copy_s / num:6.4f}"
+        f"  {nbytes / num / 1e3:6.1f} kB/seq"
+    )
+    return {
+        "seq_per_s": {k: round(v) for k, v in rates.items()},
+        "bytes_per_seq": nbytes // num,
+        "clone_bound_seq_per_s": round(num / clone_s),
+        "copy_bound_seq_per_s": round(num / copy_s),
+        "copy_GB_per_s": round(2 * nbytes / copy_s / 1e9, 1),
+        "ratio_torch_to_copy_bound": round(rates["torch"] * copy_s / num, 5),
+        "ratio_best_to_copy_bound": round(best * copy_s / num, 5),
+        "ratio_torch_to_clone_bound": round(rates["torch"] * clone_s / num, 5),
+    }
+
+
+def profile_device(args, device: torch.device) -> None:
+    """The torch profiler's table of the kernels of one get_batch call per preset (largest size of ``--nums``)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    source = source_for(args)
+    num = max(args.nums)
+    for name in args.presets:
+        for label, frames_only in (("frames only", True), ("default", False)):
+            spec = mm.Spec.from_preset(name, {"source.split": args.split})
+            spec = spec.frames_only() if frames_only else spec
+            out = mmt.get_batch(spec, num, device=device, source=source, kernels="torch")
+            torch.cuda.synchronize()
+            with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+                mmt.get_batch(spec, num, device=device, start=num, source=source, kernels="torch", out=out)
+                torch.cuda.synchronize()
+            print(f"\n== profile: {name}, {label}, {num} sequences ==")
+            print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=12, max_name_column_width=60))
+            del out
+            torch.cuda.empty_cache()
 
 
 class ConvLSTMCell(torch.nn.Module):
@@ -229,9 +264,57 @@ def bench_training(args) -> dict:
     return result
 
 
+def bench_training_on_device(args) -> list[dict]:
+    """The ConvLSTM trained on ``--device``, its batches made there by get_batch: share of step time generating."""
+    device = torch.device(args.device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    source = source_for(args)
+    spec = mm.Spec.from_preset("srivastava", {"frames": 10, "source.split": args.split}).frames_only()
+    results = []
+    for batch in args.train_batches:
+        torch.manual_seed(0)
+        model = NextFrame().to(device)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        out, gen_times, step_times = None, [], []
+        for step in range(args.steps):
+            sync()
+            t0 = time.perf_counter()
+            out = mmt.get_batch(spec, batch, device=device, start=step * batch, source=source, out=out)
+            frames = out["frames"].float().div_(255)  # what a training loop does with uint8 frames
+            sync()
+            t1 = time.perf_counter()
+            pred = model(frames[:, :-1])
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(pred, frames[:, 1:])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sync()
+            t2 = time.perf_counter()
+            if step >= 3:  # first calls build caches and pick kernels
+                gen_times.append(t1 - t0)
+                step_times.append(t2 - t0)
+        share = sum(gen_times) / sum(step_times)
+        row = {
+            "device": str(device),
+            "batch": batch,
+            "steps_timed": len(step_times),
+            "median_step_s": round(statistics.median(step_times), 5),
+            "median_generate_s": round(statistics.median(gen_times), 6),
+            "generate_share": round(share, 4),
+            "final_loss": round(float(loss.detach()), 4),
+        }
+        print(
+            f"training on {device}: batch {batch}, {len(step_times)} steps timed, median step "
+            f"{row['median_step_s'] * 1e3:.2f} ms, generating {row['median_generate_s'] * 1e3:.3f} ms = "
+            f"{100 * share:.2f}% of step time"
+        )
+        results.append(row)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["cpu", "cuda", "train"], action="append")
+    parser.add_argument("--only", choices=["cpu", "cuda", "train", "train-device"], action="append")
     parser.add_argument("--presets", nargs="*", default=[p.name for p in mm.list_presets()])
     parser.add_argument("--source", default="arrays", help="a source name, or 'arrays' (synthetic, no download)")
     parser.add_argument("--split", default="train")
@@ -241,13 +324,17 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="also time TorchGenerator(compile=True)")
     parser.add_argument("--numpy-reference", action="store_true",
                         help="also time the pure numpy reference of the general path (slow)")
-    parser.add_argument("--num", type=int, default=16384, help="sequences per get_batch call on CUDA")
+    parser.add_argument("--nums", type=int, nargs="+", default=[16384], help="sequences per get_batch call on CUDA")
+    parser.add_argument("--compile-num", type=int, default=16384, help="the CUDA batch size timed with --compile")
+    parser.add_argument("--profile", action="store_true", help="print the CUDA profiler table of each preset")
+    parser.add_argument("--device", default="cuda", help="device of the train-device part")
+    parser.add_argument("--train-batches", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args()
-    parts = args.only or ["cpu", "cuda", "train"]
+    parts = args.only or ["cpu", "cuda", "train"] + (["train-device"] if torch.cuda.is_available() else [])
     results: dict = {"torch": torch.__version__, "threads": torch.get_num_threads()}
     if "cpu" in parts:
         results["cpu"] = bench_device(args, torch.device("cpu"))
@@ -255,10 +342,14 @@ def main() -> None:
         if torch.cuda.is_available():
             results["cuda_device"] = torch.cuda.get_device_name()
             results["cuda"] = bench_device(args, torch.device("cuda"))
+            if args.profile:
+                profile_device(args, torch.device("cuda"))
         else:
             print("cuda: no CUDA device here, skipped")
     if "train" in parts:
         results["train"] = bench_training(args)
+    if "train-device" in parts:
+        results["train_device"] = bench_training_on_device(args)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=1)
