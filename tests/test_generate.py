@@ -328,3 +328,24 @@ def test_bounce_on_ink_lets_the_empty_margin_cross_the_wall(bank):
 def test_random_specs_render_and_keep_the_invariants(spec, seed, start, bank):
     gen = mm.Generator(spec, seed=seed, source=bank)
     check_invariants(gen, gen.render(start, 3))
+
+
+def test_generation_runs_with_one_blas_thread_and_gives_the_threads_back(bank, monkeypatch):
+    """Inside a render BLAS has one thread (small products cost more in hand-offs than they compute); the caller's
+    setting is restored when the call returns."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads() -> set[int]:
+        return {lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"}
+
+    if not blas_threads():
+        pytest.skip("numpy is not linked to a BLAS that threadpoolctl can see")
+    gen = mm.Generator("srivastava", seed=0, source=bank)
+    seen: list[set[int]] = []
+    render_into = gen._render_into
+    monkeypatch.setattr(gen, "_render_into", lambda *a: (seen.append(blas_threads()), render_into(*a)))
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        gen.render(0, 3)
+        gen.render_indices([5, 1])
+        assert blas_threads() == {2}
+    assert seen == [{1}, {1}]

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ._threads import one_blas_thread
 from .batch import SCHEMA, TRACK_ARRAYS, Batch
 from .errors import SpecError
 from .latents.background import plan_background
@@ -201,9 +202,10 @@ class Generator:
         elif len(out) < num:
             raise SpecError("out", f"a batch of {len(out)}", f"a batch of at least num={num} sequences")
         block = self.latent_block
-        for lo in range(0, num, block):
-            hi = min(num, lo + block)
-            self._render_into(np.arange(start + lo, start + hi, dtype=np.int64), out, lo)
+        with one_blas_thread():
+            for lo in range(0, num, block):
+                hi = min(num, lo + block)
+                self._render_into(np.arange(start + lo, start + hi, dtype=np.int64), out, lo)
         if len(out) > num:
             out = out[:num]
         return out
@@ -215,8 +217,9 @@ class Generator:
             raise SpecError("indices", int(indices.min()), "non-negative sequence indices")
         out = self.allocate(len(indices)) if out is None else out
         block = self.latent_block
-        for lo in range(0, len(indices), block):
-            self._render_into(indices[lo : lo + block], out, lo)
+        with one_blas_thread():
+            for lo in range(0, len(indices), block):
+                self._render_into(indices[lo : lo + block], out, lo)
         return out
 
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
