@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Moving-MNIST-style synthetic video datasets with complete ground truth.",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--verbose", action="store_true", help="full details of an error (anywhere on the line)")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).add_parser(subparsers)
@@ -61,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in argv  # accepted anywhere on the line: full details of an error
+    argv = [a for a in argv if a != "--verbose"]
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -86,7 +89,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except (MovingMNISTError, OSError) as exc:
-        print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
+        detail = getattr(exc, "detail", None)
+        if verbose and detail:
+            print(f"{PROG}: error: {detail}", file=sys.stderr)
+        elif detail:  # a short message of a few lines, written to be read as lines
+            print(f"{PROG}: error: {exc}", file=sys.stderr)
+        else:
+            print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
 
 

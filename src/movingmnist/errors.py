@@ -31,7 +31,12 @@ class SourceError(MovingMNISTError, ValueError):
 
 
 class DownloadError(SourceError):
-    """Every mirror of a file failed; the message lists the URLs tried and where to put the file by hand."""
+    """Every mirror of a file failed. The message is short (what failed, how many attempts, the fixes); ``detail``
+    lists every URL tried with its error and where to put each file by hand (the CLI prints it with ``--verbose``)."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail or message
 
 
 class DatasetError(MovingMNISTError, ValueError):

@@ -24,12 +24,15 @@ or, in tests, a family served from 127.0.0.1).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import DownloadError, SourceError
 from .bank import GlyphBank, carve_split
@@ -251,6 +254,29 @@ def _fetch(
 
     downloader = pooch.HTTPDownloader(progressbar=False)
     failures: list[tuple[RemoteFile, Path, list[str]]] = []
+    with _quiet_pooch(pooch):
+        _download_all(todo, family, mirrors, directory, downloader, failures)
+    if failures:
+        raise DownloadError(_short_download_message(family, failures), _download_message(family, failures, cache_dir))
+    return paths
+
+
+@contextlib.contextmanager
+def _quiet_pooch(pooch: Any) -> Iterator[None]:
+    """pooch logs a "Downloading data from ..." line per attempt; the outcome is ours to report."""
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _download_all(todo, family, mirrors, directory, downloader, failures) -> None:
+    """Download each file of ``todo`` from the first mirror that works; append the others to ``failures``."""
+    import pooch
+
     for file, path in todo:
         errors = []
         for base in mirror_urls(family, mirrors):
@@ -264,9 +290,22 @@ def _fetch(
                 errors.append(f"    {url}: {_describe(exc)}")
         else:
             failures.append((file, path, errors))
-    if failures:
-        raise DownloadError(_download_message(family, failures, cache_dir))
-    return paths
+
+
+def _short_download_message(family: Family, failures: list[tuple[RemoteFile, Path, list[str]]]) -> str:
+    """At most three lines: what failed (with one error as an example), the fixes, where the details are."""
+    attempts = [e for _, _, errors in failures for e in errors]
+    example = attempts[0].split(": ", 1)[1] if attempts else "no mirrors to try"
+    return "\n".join(
+        [
+            f"could not download {len(failures)} file(s) of source {family.name!r}: {len(attempts)} attempt(s) "
+            f"failed (e.g. {example[:120]})",
+            f"offline? use --source glyphs (built in), or run `movingmnist download {family.name}` on a connected "
+            f"machine and copy its cache here (or read copied IDX files with idx:/path/to/folder)",
+            f"other mirrors: ${MIRRORS_ENV} (comma-separated base URLs); every URL tried and where to save each file "
+            f"by hand: --verbose (DownloadError.detail)",
+        ]
+    )
 
 
 def _download_message(family: Family, failures: list[tuple[RemoteFile, Path, list[str]]], cache: Path) -> str:
