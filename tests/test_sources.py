@@ -300,8 +300,8 @@ def test_bad_downloads_rejected_and_never_cached(server, family, tmp_path, behav
         bad = server.serve("bad", blobs, behaviour)
     with pytest.raises(DownloadError) as info:
         load_mnist_family(name, "test", cache_dir=tmp_path, mirrors=[bad])
-    assert f"{bad}t10k-images-idx3-ubyte.gz: " in str(info.value)
-    assert reason in str(info.value)
+    assert f"{bad}t10k-images-idx3-ubyte.gz: " in info.value.detail
+    assert reason in info.value.detail
     # Nothing was left behind under the file's name, nor as a temporary file.
     cache = tmp_path / name
     assert not cache.exists() or list(cache.iterdir()) == []
@@ -317,7 +317,11 @@ def test_all_mirrors_fail_message(server, family, tmp_path, refused_url):
     html = server.serve("html", blobs, "html")
     with pytest.raises(DownloadError) as info:
         load_mnist_family(name, "test", cache_dir=tmp_path, mirrors=[refused_url, missing, html])
-    message = str(info.value)
+    short = str(info.value).splitlines()
+    assert len(short) <= 3 and "6 attempt(s) failed" in short[0]
+    assert "--source glyphs" in short[1] and f"movingmnist download {name}" in short[1]
+    assert "MOVINGMNIST_MIRRORS" in short[2] and "--verbose" in short[2]
+    message = info.value.detail  # every URL with its error, and where to put each file by hand
     for file in _test_files(blobs):
         for base in (refused_url, missing, html):
             assert f"{base}{file}" in message
@@ -337,8 +341,9 @@ def test_corrupt_cached_file_is_not_trusted(server, family, tmp_path, refused_ur
     with pytest.raises(SourceError, match="checksum does not match") as info:
         load_mnist_family(name, "test", cache_dir=tmp_path, download=False)
     assert not isinstance(info.value, DownloadError)
-    with pytest.raises(DownloadError, match="does not match this checksum: not used"):
+    with pytest.raises(DownloadError) as info:
         load_mnist_family(name, "test", cache_dir=tmp_path, mirrors=[refused_url])
+    assert "does not match this checksum: not used" in info.value.detail
     good = server.serve("good", blobs)
     bank = load_mnist_family(name, "test", cache_dir=tmp_path, mirrors=[good])
     np.testing.assert_array_equal(bank.images, arrays["test"][0])
@@ -627,3 +632,19 @@ def test_load_source_errors():
         load_source("not-a-source", "train")
     with pytest.raises(SourceError, match="split='dev'"):
         load_source("glyphs", "dev")
+
+
+def test_cli_download_failure_is_three_lines_without_pooch_chatter(server, family, tmp_path, refused_url, capsys,
+                                                                   monkeypatch, caplog):
+    """Offline, the CLI says what failed, the fixes and where the details are; --verbose gives every URL."""
+    from movingmnist.cli import main
+
+    name, _, _ = family
+    monkeypatch.setenv("MOVINGMNIST_MIRRORS", refused_url)
+    assert main(["download", name, "--cache-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 3 and "--source glyphs" in err
+    assert "Downloading data from" not in err + caplog.text  # pooch's per-attempt log lines are silenced
+    assert main(["download", name, "--cache-dir", str(tmp_path), "--verbose"]) == 2
+    err = capsys.readouterr().err
+    assert f"{refused_url}t10k-images-idx3-ubyte.gz" in err and str(tmp_path / name) in err

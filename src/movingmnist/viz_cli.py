@@ -124,11 +124,23 @@ def _open_dataset(path: str):
     return opener(path)
 
 
-def _generator(preset: str, args: argparse.Namespace):
+def _generator(preset: str, args: argparse.Namespace, source: str | None = None):
+    """A Generator of ``preset``; without ``--source``, the preset's own source, or the built-in glyphs (with a note)
+    where that source cannot be downloaded: a preview is a look, and works offline."""
+    from .errors import DownloadError
     from .generator import Generator, resolve_spec
 
-    spec = resolve_spec(preset, args.overrides or None, source=args.source, split=args.split)
-    return Generator(spec, seed=args.seed, source=args.source)
+    source = args.source or source
+    spec = resolve_spec(preset, args.overrides or None, source=source, split=args.split)
+    try:
+        return Generator(spec, seed=args.seed, source=source)
+    except DownloadError as exc:
+        if source is not None:
+            raise
+        first = str(exc).splitlines()[0]
+        print(f"movingmnist: note: {first}; showing the built-in glyphs instead (--source glyphs)", file=sys.stderr)
+        spec = resolve_spec(preset, args.overrides or None, source="glyphs", split=args.split)
+        return Generator(spec, seed=args.seed, source="glyphs")
 
 
 def _preview(args: argparse.Namespace) -> str:
@@ -212,7 +224,7 @@ def _parse_tile(text: str | None) -> tuple[int, int] | None:
     return rows, cols
 
 
-def _stats_of(target: str, args: argparse.Namespace):
+def _stats_of(target: str, args: argparse.Namespace, source: str | None = None):
     from . import viz
     from .presets import get_preset
 
@@ -222,7 +234,7 @@ def _stats_of(target: str, args: argparse.Namespace):
         get_preset(target)
     except MovingMNISTError:
         raise ValueError(f"{target!r} is neither an existing path nor a preset") from None
-    gen = _generator(target, args)
+    gen = _generator(target, args, source)
     return viz.compute_stats(gen, args.num or STATS_NUM, name=target,
                              class_names=gen.metadata()["source"]["class_names"])
 
@@ -238,7 +250,9 @@ def _stats(args: argparse.Namespace) -> str:
                          "on disk")
     stats = [_stats_of(args.target, args)]
     if args.compare:
-        stats.append(_stats_of(args.compare, args))
+        # A preset compared with a dataset on disk uses that dataset's source unless --source says otherwise.
+        own = _open_dataset(args.target).spec.source.name if Path(args.target).exists() else None
+        stats.append(_stats_of(args.compare, args, source=own))
     fig = viz.plot_stats(*stats)
     fig.savefig(args.out)
     return f"wrote {args.out} ({', '.join(f'{s.name}: {s.num} sequences' for s in stats)})"
