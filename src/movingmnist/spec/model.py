@@ -184,8 +184,8 @@ def _spec_error(exc: ValidationError, data: Mapping[str, Any]) -> SpecError:
     if kind == "extra_forbidden":
         section = field.rsplit(".", 1)[0] if "." in field else ""
         model = _section_model(section)
-        names = ", ".join(f"{section + '.' if section else ''}{n}" for n in model.model_fields) if model else "?"
-        return SpecError(field, value, f"a known field; this is not one. Known fields: {names}")
+        names = [f"{section + '.' if section else ''}{n}" for n in model.model_fields] if model else []
+        return SpecError.unknown(field, "field", names)
     if kind.startswith("literal_error"):
         return SpecError(field, value, f"one of {ctx.get('expected')}")
     return SpecError(field, value, error["msg"].removeprefix("Value error, "))

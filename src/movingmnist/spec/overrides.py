@@ -38,11 +38,11 @@ def set_dotted(data: dict[str, Any], key: str):
     for part in parts[:-1]:
         path.append(part)
         if not isinstance(node, dict) or not isinstance(node.get(part), dict):
-            raise SpecError(".".join(path), "unknown section", f"one of the sections {_sections(data)}")
+            raise SpecError.unknown(".".join(path), "section", _sections(data, ".".join(path[:-1])))
         node = node[part]
     last = parts[-1]
     if not isinstance(node, dict) or last not in node:
-        raise SpecError(key, "unknown field", f"one of {_allowed(node, prefix='.'.join(parts[:-1]))}")
+        raise SpecError.unknown(key, "field", _allowed(node, prefix=".".join(parts[:-1])))
 
     def setter(value: Any) -> None:
         node[last] = value
@@ -50,15 +50,19 @@ def set_dotted(data: dict[str, Any], key: str):
     return setter
 
 
-def _sections(data: dict[str, Any]) -> str:
-    return ", ".join(k for k, v in data.items() if isinstance(v, dict))
-
-
-def _allowed(node: Any, prefix: str = "") -> str:
-    if not isinstance(node, dict):
-        return "(none)"
+def _sections(data: dict[str, Any], prefix: str = "") -> list[str]:
+    node: Any = data
+    for part in filter(None, prefix.split(".")):
+        node = node.get(part) if isinstance(node, dict) else None
     pre = f"{prefix}." if prefix else ""
-    return ", ".join(f"{pre}{k}" for k in node)
+    return [f"{pre}{k}" for k, v in node.items() if isinstance(v, dict)] if isinstance(node, dict) else []
+
+
+def _allowed(node: Any, prefix: str = "") -> list[str]:
+    if not isinstance(node, dict):
+        return []
+    pre = f"{prefix}." if prefix else ""
+    return [f"{pre}{k}" for k in node]
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
