@@ -57,3 +57,62 @@ def test_cli_did_you_mean(tmp_path, capsys):
     line = cli_error(capsys, gen(tmp_path, "--preset", "srivastava", "--source", "mnsit"))
     assert "did you mean 'mnist'?" in line
     assert not (tmp_path / "d.zarr").exists()
+
+
+# -- configs: no alias bombs, no duplicate keys, text only, known presets -------------------------------------------
+def _alias_bomb(flow: bool = False) -> str:
+    """About 300 bytes of YAML whose last alias expands to 9**9 (~387 million) items."""
+    names = "abcdefghi"
+    items = ["a: &a [1,1,1,1,1,1,1,1,1]"]
+    items += [f"{n}: &{n} [{','.join(['*' + names[i]] * 9)}]" for i, n in enumerate(names[1:])]
+    if flow:
+        return "{" + ", ".join(items) + "}"
+    return "\n".join(items) + "\nmotion:\n  speed: *i\n"
+
+
+def test_config_with_yaml_aliases_is_refused(tmp_path, capsys):
+    path = tmp_path / "bomb.yaml"
+    path.write_text(_alias_bomb())
+    with pytest.raises(SpecError, match=r"^config='.*bomb.yaml' is not allowed: YAML without anchors .*&a on line 1"):
+        mm.Spec.from_file(path)
+    line = cli_error(capsys, gen(tmp_path, "--config", str(path)))
+    assert "YAML without anchors (&) or aliases (*)" in line
+    line = cli_error(capsys, gen(tmp_path, "--preset", "srivastava", "--set", "motion.speed=" + _alias_bomb(True)))
+    assert line.startswith("movingmnist: error: motion.speed=") and "YAML without anchors" in line
+    assert len(line) < 400  # the value is shown cut short
+
+
+def test_error_messages_cut_huge_values():
+    bomb: list = [1] * 9
+    for _ in range(8):  # 9**9 items by shared references: a full repr would never finish
+        bomb = [bomb] * 9
+    with pytest.raises(SpecError) as info:
+        mm.Spec.from_dict({"motion": {"speed": bomb}})
+    assert str(info.value).startswith("motion.speed=[[") and len(str(info.value)) < 300
+    long = "x" * 10_000
+    assert len(str(SpecError("source.name", long, "a name"))) < 150
+
+
+def test_config_duplicate_keys_binary_files_and_bad_presets(tmp_path, capsys):
+    dup = tmp_path / "dup.yaml"
+    dup.write_text("frames: 3\nmotion:\n  speed: 1\n  speed: 2\n")
+    with pytest.raises(SpecError, match=r"each key once per mapping; 'speed' is repeated on line 4"):
+        mm.Spec.from_file(dup)
+    assert "'speed' is repeated" in cli_error(capsys, gen(tmp_path, "--config", str(dup)))
+
+    binary = tmp_path / "bin.yaml"
+    binary.write_bytes(b"\xff\xfe\x00\x89PNG\x00\x01")
+    with pytest.raises(SpecError, match=r"a YAML or JSON text file in UTF-8 \(byte 0 is not UTF-8\)"):
+        mm.Spec.from_file(binary)
+    assert "UTF-8" in cli_error(capsys, gen(tmp_path, "--config", str(binary)))
+
+    nosuch = tmp_path / "nosuch.yaml"
+    nosuch.write_text("preset: nosuch\nframes: 5\n")
+    with pytest.raises(SpecError, match=r"^preset='nosuch' is not allowed: one of srivastava"):
+        mm.Spec.from_file(nosuch)
+    assert "preset='nosuch' is not allowed" in cli_error(capsys, gen(tmp_path, "--config", str(nosuch)))
+    number = tmp_path / "number.yaml"
+    number.write_text("preset: 5\n")
+    with pytest.raises(SpecError, match=r"^preset=5 is not allowed: a preset name"):
+        mm.Spec.from_file(number)
+    assert not (tmp_path / "d.zarr").exists()

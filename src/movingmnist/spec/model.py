@@ -15,7 +15,7 @@ from ..preset_recipes import find_recipe, recipe_key
 from .appearance import AppearanceSpec
 from .background import BackgroundSpec
 from .fields import Section
-from .overrides import flatten, parse_overrides, set_dotted
+from .overrides import flatten, load_yaml, parse_overrides, set_dotted
 from .sections import (
     ANNOTATION_SWITCHES,
     AnnotationsSpec,
@@ -118,14 +118,24 @@ class Spec(Section):
 
         path = Path(path)
         try:
-            data = yaml.safe_load(path.read_text())
+            raw = path.read_bytes()
         except OSError as exc:
             raise SpecError("config", str(path), "a readable YAML or JSON file", str(exc)) from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SpecError(
+                "config", str(path), "a YAML or JSON text file in UTF-8", f"byte {exc.start} is not UTF-8"
+            ) from None
+        try:
+            data = load_yaml(text, "config", str(path))
         except yaml.YAMLError as exc:
             raise SpecError("config", str(path), "valid YAML or JSON", str(exc).splitlines()[0]) from None
         if not isinstance(data, dict):
             raise SpecError("config", str(path), "a mapping of spec fields at the top level")
         preset = data.pop("preset", None)
+        if preset is not None and not isinstance(preset, str):
+            raise SpecError("preset", preset, f"a preset name such as 'srivastava' (in {path})")
         if preset:
             spec = cls.from_preset(preset, flatten(data))
         else:
