@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import movingmnist as mm
+from _io_helpers import write_idx_source
 from movingmnist.cli import main
 from movingmnist.errors import SourceError, SpecError
 from movingmnist.sources import load_source
@@ -116,3 +117,69 @@ def test_config_duplicate_keys_binary_files_and_bad_presets(tmp_path, capsys):
     with pytest.raises(SpecError, match=r"^preset=5 is not allowed: a preset name"):
         mm.Spec.from_file(number)
     assert not (tmp_path / "d.zarr").exists()
+
+
+# -- accepted nonsense and raw tracebacks ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "override",
+    ["frames=true", "canvas.height=false", "canvas.channels=true", "objects.size=true", "objects.count=[true, 2]",
+     "motion.max_step=true", "motion.speed=[false, 2]", "annotations.ignore_label=true"],
+)
+def test_booleans_are_not_numbers(override):
+    field = override.split("=")[0]
+    with pytest.raises(SpecError, match=rf"^{field}=(True|False) is not allowed: a number, not the boolean"):
+        mm.Spec.from_preset("srivastava", [override])
+    assert mm.Spec.from_preset("srivastava", ["frames=3"]).frames == 3
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory) -> str:
+    return write_idx_source(tmp_path_factory.mktemp("glyphs"))
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--start", str(2**63)], f"start={2**63} is not allowed: an integer in [0, 2**63-1-num] = [0, {2**63 - 3}]"),
+        (["--start", str(2**63 - 2)], "sequence indices start..start+num-1 are 64-bit"),
+        (["--num", str(10**15)], "num=1000000000000000 is not allowed: at most "),
+        (["--num", str(10**15)], "bytes of raw arrays, over the limit of 2**48 bytes (256 TiB) per dataset"),
+        (["--compression", "zstd:"], "compression='zstd:' is not allowed: zstd:LEVEL with LEVEL an integer in [-7, "),
+        (["--compression", "zstd:+3"], "compression='zstd:+3' is not allowed"),
+        (["--compression", "none:"], "compression='none:' is not allowed: 'none' without a level"),
+        (["--compression", ""], "compression='' is not allowed: one of zstd"),
+        (["--set", "frames=true"], "frames=True is not allowed: a number, not the boolean true"),
+    ],
+)
+def test_generate_refuses_up_front(tmp_path, capsys, source, extra, message):
+    argv = ["generate", "--preset", "srivastava", "--source", source, "--num", "2", "--set", "frames=3",
+            "--out", str(tmp_path / "d.zarr"), "--quiet", *extra]
+    line = cli_error(capsys, argv)
+    assert message in line, line
+    assert not (tmp_path / "d.zarr").exists()
+
+
+def test_generate_at_the_last_indices(tmp_path, source):
+    out = tmp_path / "end.zarr"
+    mm.write_dataset("srivastava", seed=0, num=2, path=out, source=source, start=2**63 - 3,
+                     overrides=["frames=3"], progress=False)
+    assert mm.open(out)[:].index.tolist() == [2**63 - 3, 2**63 - 2]
+
+
+def test_dataset_indexing_refuses_bad_keys(tmp_path, source):
+    out = tmp_path / "tiny.zarr"
+    mm.write_dataset("srivastava", seed=0, num=3, path=out, source=source, overrides=["frames=3"], progress=False)
+    ds = mm.open(out)
+    with pytest.raises(TypeError, match=r"dataset index 1.5 is not allowed: use an integer row"):
+        ds[1.5]
+    with pytest.raises(TypeError, match=r"is a boolean"):
+        ds[True]
+    with pytest.raises(TypeError, match=r"dataset index \['a'\] is not allowed"):
+        ds[["a"]]
+    with pytest.raises(IndexError, match=r"boolean mask of shape \(2,\) does not match a dataset of 3 sequences"):
+        ds[[True, False]]
+    with pytest.raises(IndexError, match=r"row 3 is out of range for a dataset of 3 sequences"):
+        ds[[0, 3]]
+    assert ds[[True, False, True]].index.tolist() == [0, 2]
+    assert ds[[-1, 0]].index.tolist() == [2, 0]
+    assert ds[[]].index.tolist() == []

@@ -14,7 +14,7 @@ from ..errors import SpecError
 from ..preset_recipes import find_recipe, recipe_key
 from .appearance import AppearanceSpec
 from .background import BackgroundSpec
-from .fields import Section
+from .fields import Int, Section
 from .overrides import flatten, load_yaml, parse_overrides, set_dotted
 from .sections import (
     ANNOTATION_SWITCHES,
@@ -35,7 +35,7 @@ class Spec(Section):
 
     preset: str | None = None
     canvas: CanvasSpec = CanvasSpec()
-    frames: int = 20
+    frames: Int = 20
     objects: ObjectsSpec = ObjectsSpec()
     source: SourceSpec = SourceSpec()
     motion: MotionSpec = MotionSpec()
