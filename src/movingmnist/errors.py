@@ -2,6 +2,33 @@
 
 from __future__ import annotations
 
+import difflib
+import reprlib
+from collections.abc import Iterable
+
+#: Values shown in messages are cut to about this many characters: a huge value (a YAML alias bomb, a big
+#: array) must never be turned into its full repr just to report it.
+MAX_SHOWN = 80
+
+_repr = reprlib.Repr()
+_repr.maxstring = MAX_SHOWN
+_repr.maxother = MAX_SHOWN
+_repr.maxlist = _repr.maxtuple = _repr.maxdict = _repr.maxset = 6
+_repr.maxlevel = 3
+
+
+def shown(value: object) -> str:
+    """A repr of ``value`` cut to about :data:`MAX_SHOWN` characters (reprlib also limits depth and length, so
+    the cost stays small however large the value is)."""
+    text = _repr.repr(value)
+    return text if len(text) <= MAX_SHOWN + 20 else text[:MAX_SHOWN] + "..."
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``" (did you mean 'x'?)"`` for the closest of ``choices`` to ``word``, or ``""`` when none is close."""
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
 
 class MovingMNISTError(Exception):
     """Base class of every error this package raises on purpose."""
@@ -16,14 +43,29 @@ class SpecError(MovingMNISTError, ValueError):
         allowed: human-readable description of what is allowed.
     """
 
-    def __init__(self, field: str, value: object, allowed: str, hint: str | None = None):
+    def __init__(
+        self, field: str, value: object, allowed: str, hint: str | None = None, *, message: str | None = None
+    ):
         self.field = field
         self.value = value
         self.allowed = allowed
-        message = f"{field}={value!r} is not allowed: {allowed}"
-        if hint:
-            message += f" ({hint})"
+        if message is None:
+            message = f"{field}={shown(value)} is not allowed: {allowed}"
+            if hint:
+                message += f" ({hint})"
         super().__init__(message)
+
+    @classmethod
+    def unknown(cls, field: str, kind: str, known: Iterable[str]) -> SpecError:
+        """``field`` names no ``kind`` ("field", "section"): the message says so, suggests the closest known
+        name and lists them all."""
+        known = list(known)
+        # Compare the last parts only: a shared "motion." prefix would make every motion field look close.
+        last = {name.rsplit(".", 1)[-1]: name for name in known}
+        close = difflib.get_close_matches(field.rsplit(".", 1)[-1], list(last), n=1, cutoff=0.6)
+        hint = f" (did you mean {last[close[0]]}?)" if close else ""
+        message = f"{field} is not a {kind}{hint}; known {kind}s: {', '.join(known) or '(none)'}"
+        return cls(field, None, f"one of {', '.join(known)}", message=message)
 
 
 class SourceError(MovingMNISTError, ValueError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import SpecError
+from .errors import SpecError, did_you_mean
 
 _MNIST_TRAIN_ALL = {"name": "mnist", "split": "train", "val_size": 0}
 _MNIST_TRAIN_VAL = {"name": "mnist", "split": "train", "val_size": None}  # val = the last 10,000 training images
@@ -211,7 +211,7 @@ def find_recipe(name: str) -> dict[str, Any]:
     by_name = recipe_versions()
     base, _, version = name.partition("@")
     if base not in by_name:
-        raise SpecError("preset", name, f"one of {', '.join(by_name)}")
+        raise SpecError("preset", name, f"one of {', '.join(by_name)}{did_you_mean(base, by_name)}")
     versions = by_name[base]
     if not version:
         return versions[-1]

@@ -19,6 +19,7 @@ rewrites the metadata, which is how a dataset is marked complete once every chun
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -229,19 +230,20 @@ class Writer:
     @classmethod
     def check_compression(cls, compression: str | None) -> str:
         """``"zstd"``, ``"zstd:3"``, ``"none"``... -> canonical ``name:level`` (or ``none``)."""
-        text = (compression or cls.compressions[0]).strip().lower()
-        name, _, level = text.partition(":")
+        text = (cls.compressions[0] if compression is None else compression).strip().lower()
+        name, colon, level = text.partition(":")
         if name not in cls.compressions:
             raise SpecError("compression", compression, f"one of {', '.join(cls.compressions)} for format {cls.format}")
         if name == "none":
-            if level:
+            if colon:
                 raise SpecError("compression", compression, "'none' without a level")
             return "none"
         low, high, default = _LEVELS[name]
-        try:
-            value = int(level) if level else cls.default_level.get(name, default)
-        except ValueError:
+        # Why fullmatch: int() also takes "", " 3", "+3", "3_0" and non-ASCII digits; "zstd:" is a typo, not a default.
+        if colon and not re.fullmatch(r"-?[0-9]{1,3}", level):
             value = None
+        else:
+            value = int(level) if colon else cls.default_level.get(name, default)
         if value is None or not low <= value <= high:
             raise SpecError("compression", compression, f"{name}:LEVEL with LEVEL an integer in [{low}, {high}]")
         return f"{name}:{value}"

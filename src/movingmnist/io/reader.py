@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..batch import SCHEMA, Batch
-from ..errors import DatasetError
+from ..errors import DatasetError, shown
 from .backends import H5Array, H5File, NpyFile, ZarrApi, ZarrShards, classic_view
 from .layout import Layout
 from .lazy_array import LazyArray
@@ -229,7 +229,10 @@ class Dataset:
         return self.num
 
     def __getitem__(self, key: Any) -> dict[str, np.ndarray] | Batch:
-        """``ds[i]``: sequence in row i as a dict of arrays; ``ds[lo:hi]`` or ``ds[[i, j]]``: a Batch."""
+        """``ds[i]``: sequence in row i as a dict of arrays; ``ds[lo:hi]``, ``ds[[i, j]]`` or ``ds[mask]`` (a
+        boolean mask of length ``len(ds)``): a Batch. Other keys raise TypeError, out-of-range rows IndexError."""
+        if isinstance(key, (bool, np.bool_)):  # why: True is an int, and would silently read row 1
+            raise TypeError(f"dataset index {key!r} is a boolean: use an integer row, a slice, rows or a mask")
         if isinstance(key, (int, np.integer)):
             i = int(key) + (self.num if key < 0 else 0)
             if not 0 <= i < self.num:
@@ -242,11 +245,36 @@ class Dataset:
                 values = {name: array.read(lo, hi) for name, array in self.arrays.items()}
                 return self._batch(rows, values)
             key = np.arange(lo, hi, step)
-        rows = np.asarray(key)
-        if rows.dtype == bool:
-            rows = np.flatnonzero(rows)
-        rows = np.where(rows < 0, rows + self.num, rows).astype(np.int64)
+        rows = self._rows(key)
         return self._batch(rows, {name: array.take(rows) for name, array in self.arrays.items()})
+
+    def _rows(self, key: Any) -> np.ndarray:
+        """Row numbers (int64, in range) of an integer sequence or a boolean mask; TypeError / IndexError else."""
+        try:
+            rows = np.asarray(key)
+        except (TypeError, ValueError):
+            rows = np.asarray(None)
+        if rows.dtype == bool:
+            if rows.shape != (self.num,):
+                raise IndexError(
+                    f"boolean mask of shape {rows.shape} does not match a dataset of {self.num} sequences: "
+                    f"give one of shape ({self.num},)"
+                )
+            return np.flatnonzero(rows).astype(np.int64)
+        if rows.size == 0 and rows.ndim == 1:  # ds[[]]: numpy makes an empty list float64
+            return np.zeros(0, dtype=np.int64)
+        if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
+            raise TypeError(
+                f"dataset index {shown(key)} is not allowed: use an integer row, a slice, a 1-D sequence of integer "
+                f"rows or a boolean mask of length {self.num}"
+            )
+        bad = (rows < -self.num) | (rows >= self.num)
+        if bad.any():
+            raise IndexError(
+                f"row {int(rows[bad][0])} is out of range for a dataset of {self.num} sequences "
+                f"(rows -{self.num}..{self.num - 1})"
+            )
+        return np.where(rows < 0, rows + self.num, rows).astype(np.int64)
 
     def _batch(self, rows: np.ndarray, values: dict[str, np.ndarray]) -> Batch:
         fields = {a.name: values.get(a.name) for a in SCHEMA}

@@ -81,10 +81,14 @@ def write_dataset(
         A :class:`WriteSummary`. Raises :class:`Interrupted` (a KeyboardInterrupt) on Ctrl-C, after recording the
         chunks that finished; DatasetError / SpecError for bad arguments, existing data, full disks.
     """
-    num = _check_int("num", num, 1)
+    num = _check_int("num", num, 1, MAX_INDEX, "an integer >= 1 and <= 2**63-1")
     path = _output_path(path)
     seed = _check_int("seed", seed, 0, 2**63 - 1)
-    start = _check_int("start", start, 0)
+    # Why: sequence indices are 64-bit; the last one, start+num-1, must fit (else an OverflowError deep inside).
+    start = _check_int(
+        "start", start, 0, MAX_INDEX - num, f"an integer in [0, 2**63-1-num] = [0, {MAX_INDEX - num}] "
+        "(sequence indices start..start+num-1 are 64-bit)"
+    )
     workers = _check_int("workers", workers, 1)
     if chunk_size is not None:
         chunk_size = _check_int("chunk_size", chunk_size, 1, num, f"an integer in [1, num={num}]")
@@ -106,6 +110,7 @@ def write_dataset(
     gen = Generator(
         resolve_spec(spec, overrides, source=source, split=split), seed=seed, source=source, cache_dir=cache_dir
     )
+    _check_output_size(num, sequence_bytes(gen.shapes))
     layout = make_layout(
         writer_cls,
         gen.shapes,
@@ -155,6 +160,24 @@ def write_dataset(
     finally:
         if own_client is not None:
             own_client.close()
+
+
+#: The largest sequence index (indices are int64).
+MAX_INDEX = 2**63 - 1
+#: Datasets whose raw (uncompressed) arrays would exceed this many bytes (256 TiB) are refused up front: no disk
+#: holds them, and planning their chunks alone would take minutes and all the memory before failing.
+MAX_OUTPUT_BYTES = 2**48
+
+
+def _check_output_size(num: int, per_sequence: int) -> None:
+    """Refuse a ``num`` whose raw output would exceed :data:`MAX_OUTPUT_BYTES`, naming the bytes needed."""
+    needed = num * per_sequence
+    if needed > MAX_OUTPUT_BYTES:
+        most = MAX_OUTPUT_BYTES // max(per_sequence, 1)
+        raise SpecError(
+            "num", num, f"at most {most:,} sequences of this spec: {num:,} x {per_sequence:,} bytes = {needed:,} "
+            f"bytes of raw arrays, over the limit of 2**48 bytes (256 TiB) per dataset"
+        )
 
 
 def _check_int(name: str, value: Any, low: int, high: int | None = None, allowed: str | None = None) -> int:

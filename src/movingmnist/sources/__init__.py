@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import SourceError
+from ..errors import SourceError, did_you_mean, shown
 from .bank import SPLITS, GlyphBank, carve_split, content_checksum
 
 __all__ = [
@@ -102,4 +102,5 @@ def _load_named(
         from .folder import load_folder_source
 
         return load_folder_source(name, split, val_size=val_size)
-    raise SourceError(f"source={name!r} is not allowed: choose one of {', '.join(available_sources())}")
+    hint = did_you_mean(name, [*BUILTIN_SOURCES, *PREFIX_SOURCES])
+    raise SourceError(f"source={shown(name)} is not allowed: choose one of {', '.join(available_sources())}{hint}")

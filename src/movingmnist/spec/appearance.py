@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import model_validator
 
 from ..errors import SpecError
-from .fields import FloatRange, Section, check_range
+from .fields import Float, FloatRange, Int, Section, check_range
 
 
 class RotationSpec(Section):
@@ -25,7 +25,7 @@ class RotationSpec(Section):
     velocity: FloatRange = (0.0, 0.0)
     integer: bool = False
     hint: bool = False
-    hint_scale: float = 2.0
+    hint_scale: Float = 2.0
 
     @model_validator(mode="after")
     def _check(self) -> RotationSpec:
@@ -78,7 +78,7 @@ class BrightnessSpec(Section):
     start: FloatRange = (1.0, 1.0)
     end: FloatRange = (1.0, 1.0)
     rate: FloatRange = (0.1, 0.1)
-    duty: float = 0.5
+    duty: Float = 0.5
 
     @model_validator(mode="after")
     def _check(self) -> BrightnessSpec:
@@ -101,7 +101,7 @@ class ColourSpec(Section):
     mode: Literal["white", "hue", "palette"] = "white"
     saturation: FloatRange = (1.0, 1.0)
     value: FloatRange = (1.0, 1.0)
-    palette: tuple[tuple[int, int, int], ...] = ()
+    palette: tuple[tuple[Int, Int, Int], ...] = ()
 
     @model_validator(mode="after")
     def _check(self) -> ColourSpec:

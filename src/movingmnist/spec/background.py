@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import model_validator
 
 from ..errors import SpecError
-from .fields import FloatRange, IntRange, Section, check_range
+from .fields import Float, FloatRange, Int, IntRange, Section, check_range
 
 SHAPE_KINDS = ("rectangle", "ellipse", "circle", "triangle")
 
@@ -64,8 +64,8 @@ class NoiseSpec(Section):
     """Gaussian noise N(mean, std) per pixel, clipped to [0, 255] (never wrapped); ``dynamic``: redrawn each
     frame, else drawn once per sequence on the background canvas (and panned with it)."""
 
-    mean: float = 127.0
-    std: float = 127.0
+    mean: Float = 127.0
+    std: Float = 127.0
     dynamic: bool = True
 
     @model_validator(mode="after")
@@ -93,7 +93,7 @@ class BackgroundSpec(Section):
     level: IntRange = (0, 0)
     noise: NoiseSpec = NoiseSpec()
     image_folder: str | None = None
-    extent: int = 0
+    extent: Int = 0
     pan: IntRange = (0, 0)
     colour: bool = False
     shapes: ShapesSpec = ShapesSpec()

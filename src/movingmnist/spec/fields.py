@@ -27,8 +27,21 @@ def parse_range(value: Any) -> Any:
     return value
 
 
-IntRange = Annotated[tuple[int, int], BeforeValidator(parse_range)]
-FloatRange = Annotated[tuple[float, float], BeforeValidator(parse_range)]
+def refuse_bool(value: Any) -> Any:
+    """Why: pydantic (and YAML's ``true``) would pass ``True`` as the integer 1, so ``frames=true`` meant one
+    frame; a count or a size must be written as a number."""
+    if isinstance(value, bool):
+        raise ValueError(f"a number, not the boolean {str(value).lower()}")
+    return value
+
+
+#: An integer field (a count, a size, a label) that refuses booleans.
+Int = Annotated[int, BeforeValidator(refuse_bool)]
+#: A float field that refuses booleans.
+Float = Annotated[float, BeforeValidator(refuse_bool)]
+
+IntRange = Annotated[tuple[Int, Int], BeforeValidator(parse_range)]
+FloatRange = Annotated[tuple[Float, Float], BeforeValidator(parse_range)]
 
 
 class Section(BaseModel):

@@ -14,8 +14,8 @@ from ..errors import SpecError
 from ..preset_recipes import find_recipe, recipe_key
 from .appearance import AppearanceSpec
 from .background import BackgroundSpec
-from .fields import Section
-from .overrides import flatten, parse_overrides, set_dotted
+from .fields import Int, Section
+from .overrides import flatten, load_yaml, parse_overrides, set_dotted
 from .sections import (
     ANNOTATION_SWITCHES,
     AnnotationsSpec,
@@ -35,7 +35,7 @@ class Spec(Section):
 
     preset: str | None = None
     canvas: CanvasSpec = CanvasSpec()
-    frames: int = 20
+    frames: Int = 20
     objects: ObjectsSpec = ObjectsSpec()
     source: SourceSpec = SourceSpec()
     motion: MotionSpec = MotionSpec()
@@ -118,14 +118,24 @@ class Spec(Section):
 
         path = Path(path)
         try:
-            data = yaml.safe_load(path.read_text())
+            raw = path.read_bytes()
         except OSError as exc:
             raise SpecError("config", str(path), "a readable YAML or JSON file", str(exc)) from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SpecError(
+                "config", str(path), "a YAML or JSON text file in UTF-8", f"byte {exc.start} is not UTF-8"
+            ) from None
+        try:
+            data = load_yaml(text, "config", str(path))
         except yaml.YAMLError as exc:
             raise SpecError("config", str(path), "valid YAML or JSON", str(exc).splitlines()[0]) from None
         if not isinstance(data, dict):
             raise SpecError("config", str(path), "a mapping of spec fields at the top level")
         preset = data.pop("preset", None)
+        if preset is not None and not isinstance(preset, str):
+            raise SpecError("preset", preset, f"a preset name such as 'srivastava' (in {path})")
         if preset:
             spec = cls.from_preset(preset, flatten(data))
         else:
@@ -184,8 +194,8 @@ def _spec_error(exc: ValidationError, data: Mapping[str, Any]) -> SpecError:
     if kind == "extra_forbidden":
         section = field.rsplit(".", 1)[0] if "." in field else ""
         model = _section_model(section)
-        names = ", ".join(f"{section + '.' if section else ''}{n}" for n in model.model_fields) if model else "?"
-        return SpecError(field, value, f"a known field; this is not one. Known fields: {names}")
+        names = [f"{section + '.' if section else ''}{n}" for n in model.model_fields] if model else []
+        return SpecError.unknown(field, "field", names)
     if kind.startswith("literal_error"):
         return SpecError(field, value, f"one of {ctx.get('expected')}")
     return SpecError(field, value, error["msg"].removeprefix("Value error, "))

@@ -7,12 +7,12 @@ The ``appearance`` and ``background`` sections are in :mod:`movingmnist.spec.app
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import model_validator
+from pydantic import BeforeValidator, model_validator
 
 from ..errors import SpecError
-from .fields import FloatRange, IntRange, Section, check_range
+from .fields import Float, FloatRange, Int, IntRange, Section, check_range, refuse_bool
 
 #: The on/off fields of ``annotations`` (what :meth:`Spec.frames_only` switches off).
 ANNOTATION_SWITCHES = ("semantic", "instance", "boxes", "amodal_boxes", "visibility", "tracks", "amodal_masks", "flow")
@@ -23,9 +23,9 @@ COMPOSITING_MODES = ("max", "sum", "over")
 class CanvasSpec(Section):
     """Frame size. ``channels``: 1 (grey) or 3 (RGB colour; see ``appearance.colour`` and ``background.colour``)."""
 
-    height: int = 64
-    width: int = 64
-    channels: Literal[1, 3] = 1
+    height: Int = 64
+    width: Int = 64
+    channels: Annotated[Literal[1, 3], BeforeValidator(refuse_bool)] = 1
 
     @model_validator(mode="after")
     def _check(self) -> CanvasSpec:
@@ -46,7 +46,7 @@ class SourceSpec(Section):
 
     name: str = "mnist"
     split: Literal["train", "val", "test"] = "train"
-    val_size: int | None = None
+    val_size: Int | None = None
 
     @model_validator(mode="after")
     def _check(self) -> SourceSpec:
@@ -65,7 +65,7 @@ class ObjectsSpec(Section):
     """
 
     count: IntRange = (2, 2)
-    size: int | None = None
+    size: Int | None = None
 
     @model_validator(mode="after")
     def _check(self) -> ObjectsSpec:
@@ -135,11 +135,11 @@ class MotionSpec(Section):
     speed_unit: Literal["px", "free_range"] = "free_range"
     integer_speed: bool = False
     direction: FloatRange = (0.0, 360.0)
-    max_step: int = 4
+    max_step: Int = 4
     deterministic: bool = False
     bounce_on: Literal["box", "ink"] = "box"
     wrap: bool = False
-    margin: float = 2.0
+    margin: Float = 2.0
     boundary: Literal["none", "bounce"] = "none"
     affine: AffineStepSpec = AffineStepSpec()
 
@@ -170,8 +170,8 @@ class AnnotationsSpec(Section):
     amodal_boxes: bool = True
     visibility: bool = True
     tracks: bool = True
-    ignore_label: int = 255
-    mask_threshold: int = 0
+    ignore_label: Int = 255
+    mask_threshold: Int = 0
     amodal_masks: bool = False
     flow: bool = False
 
