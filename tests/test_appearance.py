@@ -599,8 +599,8 @@ def test_affine_latent_distributions():
 
 
 def test_affine_readme_ranges_mostly_leave_the_canvas():
-    """The README ranges make digits leave the canvas within a few frames (the original's behaviour; PROTOCOLS.md
-    quotes 11.7% empty last frames for its newer README ranges, +-5 degrees, +-5 px, 0.9..1.1, +-2 degrees, 1-3
+    """The README ranges make digits leave the canvas within a few frames (the original's behaviour; the origin
+    reports 11.7% empty last frames for its newer README ranges, +-5 degrees, +-5 px, 0.9..1.1, +-2 degrees, 1-3
     digits, which this model gives too)."""
     newer = {"motion.affine.angle": "-5..5", "motion.affine.translate": [[-5, 5], [-5, 5]],
              "motion.affine.scale": "0.9..1.1", "motion.affine.shear": "-2..2", "objects.count": "1..3",

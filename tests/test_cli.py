@@ -284,3 +284,22 @@ def test_import_stays_light():
            "if m in sys.modules))"
     run = subprocess.run([sys.executable, "-c", code], env=subprocess_env(), capture_output=True, text=True)
     assert run.stdout.strip() == "[]", run.stderr
+
+
+def test_format_that_contradicts_the_suffix_is_refused(tmp_path, capsys):
+    """An HDF5 file named .zarr would mislead every later reader: the error names both, and nothing is written."""
+    from movingmnist.cli import main
+
+    out = tmp_path / "x.zarr"
+    code = main(["generate", "--preset", "srivastava", "--source", "glyphs", "--num", "4", "--format", "hdf5",
+                 "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "format='hdf5'" in err and "zarr" in err and not out.exists()
+
+
+def test_classic_npy_output_says_it_is_frames_only(tmp_path, capsys):
+    from movingmnist.cli import main
+
+    assert main(["generate", "--preset", "srivastava", "--source", "glyphs", "--num", "4", "--out",
+                 str(tmp_path / "x.npy")]) == 0
+    assert "frames only" in capsys.readouterr().out

@@ -161,7 +161,7 @@ def test_ink_conserved_without_overlap(preset, bank):
 
 # -- exact protocol rules -------------------------------------------------------------------------------------------
 def test_srivastava_follows_the_2015_rule_to_the_pixel(bank):
-    """Recompute the trajectory with a scalar re-implementation of PROTOCOLS.md section 1."""
+    """Recompute the trajectory with a scalar re-implementation of the 2015 rule (docs/presets.md)."""
     seed, n = 21, 30
     gen = mm.Generator("srivastava", seed=seed, source=bank)
     batch = gen.render(0, n)
@@ -240,7 +240,7 @@ def test_stochastic_svg_rules(bank):
 
 @pytest.mark.parametrize("deterministic", [False, True])
 def test_stochastic_follows_svg_to_the_pixel(bank, deterministic):
-    """Scalar re-implementation of SVG's loop (PROTOCOLS.md section 2) fed with the same random draws."""
+    """Scalar re-implementation of SVG's loop (docs/presets.md) fed with the same random draws."""
     seed, n, frames = 13, 25, 30
     batch = mm.generate(
         "stochastic", num=n, seed=seed, source=bank, frames=frames, motion__deterministic=deterministic

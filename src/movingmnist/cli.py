@@ -135,7 +135,8 @@ def _add_generate(subparsers: Any) -> None:
     what.add_argument("--config", metavar="FILE", help="spec file (YAML or JSON; a 'preset:' key starts from one)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a spec field, e.g. --set motion.speed=2..6 (repeatable)")
-    p.add_argument("--source", help="glyph source: mnist, fashion-mnist, kmnist, glyphs, idx:PATH, folder:PATH")
+    p.add_argument("--source", help="glyph source: mnist, fashion-mnist, kmnist, glyphs, idx:PATH, folder:PATH "
+                   "(default: the spec's, mnist for most presets: downloaded on first use; glyphs: built in, offline)")
     p.add_argument("--split", choices=("train", "val", "test"), help="source split (default: the spec's)")
     p.add_argument("--num", type=int, required=True, help="number of sequences")
     p.add_argument("--seed", type=int, default=0, help="dataset seed (default 0, a seed like any other)")
@@ -186,6 +187,9 @@ def _generate(args: argparse.Namespace) -> int:
         command=shlex.join([PROG, *args.argv]),
     )
     print(summary.line())
+    if summary.format == "classic-npy":
+        print(f"note: {args.out} holds the frames only (the classic layout: one uint8 array (N, T, H, W)); "
+              "use .npy-dir, .zarr or .h5 for the annotations")
     return 0
 
 

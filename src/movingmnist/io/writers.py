@@ -33,10 +33,15 @@ def get_writer(name: str) -> type[Writer]:
     return writers[name]
 
 
-def infer_format(path: str) -> str:
-    """The format a new dataset at ``path`` gets from its suffix: .zarr, .h5/.hdf5, .npy-dir, .npy; else zarr."""
-    lowered = path.rstrip("/").lower()
+def suffix_format(path: str) -> str | None:
+    """The format that the suffix of ``path`` names (.zarr, .h5/.hdf5, .npy-dir, .npy), or None."""
+    lowered = str(path).rstrip("/").lower()
     for name, cls in registered_writers().items():
         if any(lowered.endswith(s) for s in cls.suffixes):
             return name
-    return "zarr"
+    return None
+
+
+def infer_format(path: str) -> str:
+    """The format a new dataset at ``path`` gets from its suffix: .zarr, .h5/.hdf5, .npy-dir, .npy; else zarr."""
+    return suffix_format(path) or "zarr"

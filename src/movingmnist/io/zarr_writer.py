@@ -12,8 +12,10 @@ Writing: a worker renders its chunk, encodes every inner chunk with the array's 
 as zarr does), assembles each shard (chunk bytes + crc32c-protected index at the end, the ``sharding_indexed``
 codec's format) and writes it to a temporary file that is fsync'ed and renamed over the shard's key. A shard is
 therefore never seen half-written, no process reads another's data, and zarr's per-chunk Python overhead (measured
-~1,100 sequences/s per core through ``Array.__setitem__``) is avoided. Stores that are not local directories
-(``s3://...`` and other fsspec URLs) are written through zarr's own API, one whole shard per assignment.
+~1,100 sequences/s per core through ``Array.__setitem__``) is avoided. This class would write a store that is not a
+local directory through zarr's own API (one whole shard per assignment), but :func:`movingmnist.write_dataset` and
+the CLI take local or shared-filesystem paths only: object-store URLs are refused there until they are supported
+end to end (resume, locking, verification).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from ..io.base import make_layout
 from ..io.files import disk_usage
 from ..io.layout import Layout
 from ..io.reader import KIND
-from ..io.writers import get_writer, infer_format
+from ..io.writers import get_writer, infer_format, suffix_format
 from ..spec import Spec
 from .chunks import sequence_bytes
 from .executors import connect
@@ -99,6 +99,10 @@ def write_dataset(
     )
     if format is not None:
         get_writer(format)
+        named = suffix_format(str(path))
+        if named is not None and named != format:  # an HDF5 file called .zarr would mislead every later reader
+            raise SpecError("format", format, f"the format that the suffix of {str(path)!r} names, {named} (or give "
+                            "the output a suffix of its format, or none)")
 
     existing = find_existing(path, durable)
     _refuse_existing(path, existing, resume=resume, overwrite=overwrite)
