@@ -7,6 +7,7 @@ import functools
 import gzip
 import hashlib
 import http.server
+import os
 import shutil
 import socket
 import threading
@@ -182,6 +183,9 @@ class _Server:
                     return
                 if behaviour == "html":  # an error page served with status 200
                     body = b"<html><body>Service unavailable, try later</body></html>"
+                if behaviour in ("trickle", "endless"):
+                    self._send_forever(body, behaviour)
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", "application/octet-stream")
                 # "cut": the connection drops half-way; "short": a complete response of half the file.
@@ -190,6 +194,25 @@ class _Server:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body[: len(body) // 2] if behaviour == "cut" else body)
+
+            def _send_forever(self, body: bytes, behaviour: str) -> None:
+                """"trickle": one byte every 0.2 s; "endless": no length, bytes without end (until the client goes)."""
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                if behaviour == "trickle":
+                    self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                try:
+                    if behaviour == "trickle":
+                        for i in range(len(body)):
+                            self.wfile.write(body[i : i + 1])
+                            self.wfile.flush()
+                            time.sleep(0.2)
+                    else:
+                        while True:
+                            self.wfile.write(b"\0" * 65536)
+                except OSError:  # the client hung up: what these behaviours are for
+                    pass
 
             def log_message(self, *args) -> None:
                 pass
@@ -648,3 +671,36 @@ def test_cli_download_failure_is_three_lines_without_pooch_chatter(server, famil
     assert main(["download", name, "--cache-dir", str(tmp_path), "--verbose"]) == 2
     err = capsys.readouterr().err
     assert f"{refused_url}t10k-images-idx3-ubyte.gz" in err and str(tmp_path / name) in err
+
+
+@pytest.mark.parametrize("behaviour", ["trickle", "endless"])
+def test_slow_or_endless_mirror_is_left_for_the_next(server, family, tmp_path, monkeypatch, behaviour):
+    """A mirror sending a byte at a time is given up after the time limit; one sending more than the file's known
+    size is cut at that size; either way the next mirror is tried and nothing is left in the cache."""
+    name, blobs, arrays = family
+    monkeypatch.setenv("MOVINGMNIST_DOWNLOAD_TIMEOUT", "1.5")
+    bad = server.serve("bad", blobs, behaviour)
+    good = server.serve("good", blobs)
+    start = time.monotonic()
+    bank = load_mnist_family(name, "test", cache_dir=tmp_path, mirrors=[bad, good])
+    assert time.monotonic() - start < 20
+    np.testing.assert_array_equal(bank.images, arrays["test"][0])
+    with pytest.raises(DownloadError) as info:
+        load_mnist_family(name, "train", cache_dir=tmp_path, mirrors=[bad])
+    assert ("too slow" if behaviour == "trickle" else "longer than the file") in info.value.detail
+    assert sorted(p.name for p in (tmp_path / name).iterdir()) == sorted(_test_files(blobs))
+
+
+def test_stale_download_temporaries_are_removed(server, family, tmp_path):
+    """A download killed mid-way leaves pooch's temporary file: the next download removes it once it is older than
+    any download may take, and leaves a fresh one (another process may be writing it)."""
+    name, blobs, _ = family
+    cache = tmp_path / name
+    cache.mkdir()
+    stale, fresh = cache / "tmpkilled", cache / "tmpwriting"
+    stale.write_bytes(b"partial")
+    fresh.write_bytes(b"partial")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    load_mnist_family(name, "test", cache_dir=tmp_path, mirrors=[server.serve("good", blobs)])
+    assert not stale.exists() and fresh.exists()

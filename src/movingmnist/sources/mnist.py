@@ -29,6 +29,7 @@ import hashlib
 import logging
 import os
 import re
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,7 @@ __all__ = [
 
 CACHE_ENV = "MOVINGMNIST_CACHE"
 MIRRORS_ENV = "MOVINGMNIST_MIRRORS"
+TIMEOUT_ENV = "MOVINGMNIST_DOWNLOAD_TIMEOUT"
 
 
 @dataclass(frozen=True)
@@ -252,10 +254,11 @@ def _fetch(
         )
     import pooch
 
-    downloader = pooch.HTTPDownloader(progressbar=False)
+    directory.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(directory, 2 * download_timeout(max(f.size for f, _ in todo)))
     failures: list[tuple[RemoteFile, Path, list[str]]] = []
     with _quiet_pooch(pooch):
-        _download_all(todo, family, mirrors, directory, downloader, failures)
+        _download_all(todo, family, mirrors, directory, failures)
     if failures:
         raise DownloadError(_short_download_message(family, failures), _download_message(family, failures, cache_dir))
     return paths
@@ -273,11 +276,77 @@ def _quiet_pooch(pooch: Any) -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _download_all(todo, family, mirrors, directory, downloader, failures) -> None:
+def download_timeout(size: int) -> float:
+    """Seconds one file of ``size`` bytes may take in all: ``$MOVINGMNIST_DOWNLOAD_TIMEOUT``, else 30 s plus the time
+    at 100 kB/s (a mirror that trickles is left for the next one; a read that stalls gives up after 30 s)."""
+    env = os.environ.get(TIMEOUT_ENV)
+    if env:
+        try:
+            return max(0.1, float(env))
+        except ValueError:
+            raise SourceError(f"${TIMEOUT_ENV}={env!r} is not allowed: a number of seconds") from None
+    return 30.0 + size / 100e3
+
+
+def _bounded_downloader(size: int, timeout: float) -> Any:
+    """A pooch downloader that stops past ``size`` bytes (the file's known size) and past ``timeout`` seconds."""
+
+    def download(url: str, output_file: Any, _pooch: Any) -> None:
+        import requests
+
+        deadline = time.monotonic() + timeout
+        with requests.get(url, stream=True, timeout=(10, min(30.0, timeout))) as response:
+            response.raise_for_status()
+            sink = open(output_file, "w+b") if isinstance(output_file, (str, os.PathLike)) else output_file
+            try:
+                received = 0
+                for block in _blocks_as_they_arrive(response):
+                    received += len(block)
+                    if received > size:
+                        raise OSError(f"the response is longer than the file's {size:,} bytes: stopped")
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{received:,} of {size:,} bytes after {timeout:.0f} s: too slow, stopped "
+                                           f"(${TIMEOUT_ENV} sets the limit)")
+                    sink.write(block)
+            finally:
+                if sink is not output_file:
+                    sink.close()
+
+    return download
+
+
+def _blocks_as_they_arrive(response: Any) -> Iterator[bytes]:
+    """The body in blocks of whatever has arrived (a fixed block size would wait for a trickling mirror to fill it,
+    past the time limit)."""
+    raw = response.raw
+    if not hasattr(raw, "read1"):  # urllib3 < 2
+        yield from response.iter_content(chunk_size=1 << 10)
+        return
+    from urllib3.exceptions import HTTPError
+
+    try:
+        while block := raw.read1(1 << 16, decode_content=True):
+            yield block
+    except HTTPError as exc:  # a dropped connection (IncompleteRead): an OSError like requests' own errors
+        raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _remove_stale_temporaries(directory: Path, age: float) -> None:
+    """Temporary files of downloads killed mid-way (pooch names them ``tmp*``): removed once no download could still
+    be writing them (untouched for ``age`` seconds, longer than a download may take)."""
+    cutoff = time.time() - age
+    for tmp in directory.glob("tmp*"):
+        with contextlib.suppress(OSError):
+            if tmp.is_file() and tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+
+
+def _download_all(todo, family, mirrors, directory, failures) -> None:
     """Download each file of ``todo`` from the first mirror that works; append the others to ``failures``."""
     import pooch
 
     for file, path in todo:
+        downloader = _bounded_downloader(file.size, download_timeout(file.size))
         errors = []
         for base in mirror_urls(family, mirrors):
             url = base + file.name
