@@ -17,7 +17,7 @@ from ..io.files import disk_usage, remove_path, storage_error
 from ..io.layout import Layout
 from ..io.manifest import Manifest
 from .chunks import ChunkJob, ChunkResult
-from .executors import run_dask, run_inprocess, run_pool
+from .executors import UnguardedMainError, run_dask, run_inprocess, run_pool
 from .existing import ExistingDataset, identity, remove_dataset
 from .summary import Interrupted, Progress, WriteSummary
 
@@ -66,6 +66,7 @@ def write_chunks(
     """Write the chunks that ``manifest`` does not record (all of them, after creating the dataset, when it is
     None; ``existing`` is then removed first) and mark the dataset complete; fills in ``summary``."""
     path, layout, num = plan.path, plan.layout, plan.num
+    created = manifest is None
     if manifest is None:
         if existing is not None:
             remove_dataset(path, existing.format)
@@ -109,6 +110,11 @@ def write_chunks(
     except KeyboardInterrupt:
         bar.close()
         raise Interrupted(path, done_rows + written, num) from None
+    except UnguardedMainError:
+        bar.close()
+        if created and written == 0:  # nothing came of this run: leave no incomplete dataset to trip the next one
+            remove_dataset(path, plan.metadata["format"])
+        raise
     except DatasetError as exc:
         bar.close()
         raise DatasetError(f"{exc} ({done_rows + written:,} of {num:,} sequences are written)") from None

@@ -18,7 +18,7 @@ from ..io.reader import KIND
 from ..io.writers import get_writer, infer_format
 from ..spec import Spec
 from .chunks import sequence_bytes
-from .executors import connect
+from .executors import connect, refuse_unguarded_main
 from .existing import ExistingDataset, find_existing, remove_dataset, resume_point
 from .loop import WritePlan, write_chunks
 from .summary import WriteSummary
@@ -81,6 +81,7 @@ def write_dataset(
         A :class:`WriteSummary`. Raises :class:`Interrupted` (a KeyboardInterrupt) on Ctrl-C, after recording the
         chunks that finished; DatasetError / SpecError for bad arguments, existing data, full disks.
     """
+    refuse_unguarded_main()  # first: a spawned worker re-running an unguarded script must not touch the path
     num = _check_int("num", num, 1)
     path = _output_path(path)
     seed = _check_int("seed", seed, 0, 2**63 - 1)
