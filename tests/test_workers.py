@@ -35,4 +35,5 @@ def test_unguarded_script_with_workers_names_the_guard_and_leaves_nothing(tmp_pa
     assert proc.stderr.count("Traceback") == 1, proc.stderr
     assert "already exists" not in proc.stderr and "worker process died" not in proc.stderr
     assert not out.exists()
+    assert not out.parent.exists()  # the directory this run made for it too
 

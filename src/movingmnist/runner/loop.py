@@ -66,14 +66,14 @@ def write_chunks(
     """Write the chunks that ``manifest`` does not record (all of them, after creating the dataset, when it is
     None; ``existing`` is then removed first) and mark the dataset complete; fills in ``summary``."""
     path, layout, num = plan.path, plan.layout, plan.num
-    created = manifest is None
+    created: list[str] | None = None  # the parent directories this run made, when it created the dataset
     if manifest is None:
         if existing is not None:
             remove_dataset(path, existing.format)
         manifest = Manifest(
             plan.writer_cls.manifest_path(path), layout.num_chunks, identity(plan.metadata), durable=plan.durable
         )
-        create_dataset(plan.writer_cls, path, layout, plan.metadata, manifest)
+        created = create_dataset(plan.writer_cls, path, layout, plan.metadata, manifest)
 
     # -- run the missing chunks -------------------------------------------------------------------------------------
     missing = manifest.missing()
@@ -112,8 +112,9 @@ def write_chunks(
         raise Interrupted(path, done_rows + written, num) from None
     except UnguardedMainError:
         bar.close()
-        if created and written == 0:  # nothing came of this run: leave no incomplete dataset to trip the next one
+        if created is not None and written == 0:  # nothing came of this run: leave nothing to trip the next one
             remove_dataset(path, plan.metadata["format"])
+            _remove_empty(created)
         raise
     except DatasetError as exc:
         bar.close()
@@ -151,9 +152,10 @@ def _mark_complete(plan: WritePlan, manifest: Manifest) -> None:
 
 def create_dataset(
     writer_cls: type[Writer], path: str, layout: Layout, metadata: Mapping[str, Any], manifest: Manifest
-) -> None:
+) -> list[str]:
     """Create an empty dataset: the manifest first (so that an interruption leaves something recognisable),
-    then the structure. On failure, remove what this call created and raise a one-line DatasetError."""
+    then the structure; returns the parent directories it made. On failure, remove what this call created and
+    raise a one-line DatasetError."""
     parent = os.path.dirname(os.path.abspath(path))
     new_parents = []
     p = parent
@@ -174,6 +176,7 @@ def create_dataset(
     except OSError as exc:
         _undo_create(writer_cls, path, dir_existed, new_parents)
         raise storage_error(exc, path, "creating the dataset", resumable=False) from None
+    return new_parents
 
 
 def _undo_create(writer_cls: type[Writer], path: str, dir_existed: bool, new_parents: list[str]) -> None:
@@ -188,6 +191,11 @@ def _undo_create(writer_cls: type[Writer], path: str, dir_existed: bool, new_par
             remove_path(os.path.join(path, name))
     else:
         remove_path(path)
-    for created in new_parents:
+    _remove_empty(new_parents)
+
+
+def _remove_empty(directories: list[str]) -> None:
+    """Remove the directories (innermost first) that are empty."""
+    for created in directories:
         if os.path.isdir(created) and not os.listdir(created):
             os.rmdir(created)
