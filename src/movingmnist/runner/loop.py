@@ -10,16 +10,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import DatasetError
+from ..errors import DatasetError, SpecError
 from ..generator import Generator
 from ..io.base import Writer
 from ..io.files import disk_usage, remove_path, storage_error
 from ..io.layout import Layout
 from ..io.manifest import Manifest
-from .chunks import ChunkJob, ChunkResult
+from .chunks import ChunkJob, ChunkResult, sequence_bytes
 from .executors import UnguardedMainError, run_dask, run_inprocess, run_pool
 from .existing import ExistingDataset, identity, remove_dataset
 from .summary import Interrupted, Progress, WriteSummary
+
+#: Raw bytes below which ``workers > 1`` runs in this process instead: starting the spawned pool (imports and set-up
+#: in every worker) took ~5 s here, while one process renders and writes the default srivastava spec at ~1,300
+#: sequences/s (~110 MB/s raw), so below ~512 MiB (~6,500 such sequences) one process is done before the pool starts.
+#: The environment variable MOVINGMNIST_POOL_MIN_BYTES overrides it (0: always use the pool).
+POOL_MIN_BYTES = 512 * 2**20
+
+
+def _pool_min_bytes() -> int:
+    value = os.environ.get("MOVINGMNIST_POOL_MIN_BYTES")
+    if value is None:
+        return POOL_MIN_BYTES
+    if not value.isdigit():
+        raise SpecError("MOVINGMNIST_POOL_MIN_BYTES", value, "a whole number of bytes (0: always start the pool)")
+    return int(value)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,6 +81,7 @@ def write_chunks(
     """Write the chunks that ``manifest`` does not record (all of them, after creating the dataset, when it is
     None; ``existing`` is then removed first) and mark the dataset complete; fills in ``summary``."""
     path, layout, num = plan.path, plan.layout, plan.num
+    pool_min = _pool_min_bytes()  # checked before anything is created
     created: list[str] | None = None  # the parent directories this run made, when it created the dataset
     if manifest is None:
         if existing is not None:
@@ -102,6 +118,12 @@ def write_chunks(
         if client is not None:
             summary.workers = len(client.nthreads())
             run_dask(job, missing, on_result, client)
+        elif workers > 1 and len(missing) > 1 and (num - done_rows) * sequence_bytes(plan.gen.shapes) < pool_min:
+            summary.note = (
+                f"in this process, not {workers} workers: {num - done_rows:,} sequences take less time than "
+                "starting the workers"
+            )
+            run_inprocess(job, missing, on_result, plan.gen)
         elif workers > 1 and len(missing) > 1:
             summary.workers = min(workers, len(missing))
             run_pool(job, missing, on_result, summary.workers)
