@@ -18,6 +18,10 @@ settings.register_profile("repeatable", derandomize=True, print_blob=True)
 settings.register_profile("explore", derandomize=False, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
+# Tests write tiny datasets with workers=2 to exercise the pool: start it however small the job (spawned test
+# processes inherit this). test_workers.py checks the default, which runs tiny jobs in-process.
+os.environ["MOVINGMNIST_POOL_MIN_BYTES"] = "0"
+
 
 
 @pytest.fixture(scope="session")

@@ -2,11 +2,41 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import re
 import shutil
 
 from ..errors import DatasetError
+
+#: Temporary files of :func:`atomic_write`: ``.<name>.<pid>-<8 hex digits>.tmp``.
+TEMP_SUFFIX = ".tmp"
+_TEMP_NAME = re.compile(r"^\..+\.\d+-[0-9a-f]{8}\.tmp$")
+
+
+def remove_stale_temps(path: str) -> int:
+    """Remove the temporary files that killed writes left in the dataset at ``path`` (inside it, and its sidecar
+    files' beside it). Only for a run that holds the dataset's writer lock: no other write can be under way."""
+    path = path.rstrip("/" + os.sep)
+    directory, name = os.path.split(os.path.abspath(path))
+    # beside it: only the temporaries of the file itself and of its sidecars, never another dataset's
+    beside = re.compile(rf"^\.{re.escape(name)}(\.json|\.manifest\.json)?\.\d+-[0-9a-f]{{8}}\.tmp$")
+    found = [os.path.join(directory, n) for n in _listdir(directory) if beside.match(n)]
+    if os.path.isdir(path):
+        for root, _, files in os.walk(path):
+            found += [os.path.join(root, n) for n in files if _TEMP_NAME.match(n)]
+    for item in found:
+        with contextlib.suppress(OSError):
+            os.remove(item)
+    return len(found)
+
+
+def _listdir(directory: str) -> list[str]:
+    try:
+        return os.listdir(directory)
+    except OSError:
+        return []
 
 
 def fsync_dir(path: str) -> None:
@@ -26,27 +56,32 @@ def fsync_dir(path: str) -> None:
 def atomic_write(path: str, data: bytes | memoryview | list, *, durable: bool = True) -> int:
     """Write ``data`` (bytes, or a list of buffers written one after the other) to ``path`` atomically.
 
-    The bytes go to a temporary file beside ``path`` (fixed name, so an interrupted write leaves no litter once
-    the same file is written again), are fsync'ed when ``durable``, and replace ``path`` with ``os.replace``.
-    Returns the number of bytes written.
+    The bytes go to a temporary file beside ``path``, named for this process and call (two writers of the same
+    file never share one; a failed write removes it, and :func:`remove_stale_temps` clears those a killed run left),
+    are fsync'ed when ``durable``, and replace ``path`` with ``os.replace``. Returns the number of bytes written.
     """
     directory, name = os.path.split(path)
-    tmp = os.path.join(directory, f".{name}.tmp")
+    tmp = os.path.join(directory, f".{name}.{os.getpid()}-{os.urandom(4).hex()}{TEMP_SUFFIX}")
     parts = data if isinstance(data, list) else [data]
     total = 0
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
-        for part in parts:
-            view = memoryview(part).cast("B")
-            while view.nbytes:
-                written = os.write(fd, view)
-                total += written
-                view = view[written:]
-        if durable:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        try:
+            for part in parts:
+                view = memoryview(part).cast("B")
+                while view.nbytes:
+                    written = os.write(fd, view)
+                    total += written
+                    view = view[written:]
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
     if durable:
         fsync_dir(directory or ".")
     return total

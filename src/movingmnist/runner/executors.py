@@ -22,6 +22,12 @@ from .chunks import ChunkJob, ChunkResult, process_state, release_process_state,
 OnResult = Callable[[ChunkResult], None]
 
 _POOL_JOB: ChunkJob | None = None
+#: Set in the pool's environment: a worker that re-runs the user's unguarded script creates this file and exits.
+_RERUN_MARKER = "MOVINGMNIST_POOL_RERUN_MARKER"
+UNGUARDED_MAIN = (
+    "the worker processes re-ran the main script, which calls write_dataset again: put the call under "
+    '`if __name__ == "__main__":` (or use workers=1)'
+)
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
@@ -37,6 +43,38 @@ def run_inprocess(job: ChunkJob, chunks: list[int], on_result: OnResult, gen: Ge
 
 
 # -- local process pool -------------------------------------------------------------------------------------------
+class UnguardedMainError(DatasetError):
+    """write_dataset was called while a spawned process re-imports the main script (no ``__main__`` guard)."""
+
+
+def _in_spawn_bootstrap() -> bool:
+    """True while a spawned child re-executes the parent's main module (multiprocessing's ``prepare`` step)."""
+    import sys
+
+    # the stack is the only sure sign: parent_process() and sys.modules["__main__"] are only set after this step
+    frame = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name in ("_fixup_main_from_path", "_fixup_main_from_name") and "multiprocessing" in code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def refuse_unguarded_main() -> None:
+    """Called first by write_dataset. In a worker of our pool that is re-running the user's unguarded script, tell
+    the parent (marker file) and exit quietly, so that the parent prints one line instead of N tracebacks; in
+    other spawned processes (the user's own pools) raise UnguardedMainError."""
+    if not _in_spawn_bootstrap():
+        return
+    marker = os.environ.get(_RERUN_MARKER)
+    if marker:
+        with contextlib.suppress(OSError):
+            open(marker, "a").close()
+        raise SystemExit(1)  # a child that cannot start: its traceback would only repeat the parent's message
+    raise UnguardedMainError(UNGUARDED_MAIN)
+
+
 def _init_pool_worker(job: ChunkJob) -> None:
     import signal
 
@@ -65,6 +103,20 @@ def _one_thread_per_worker() -> Iterator[None]:
                 os.environ.pop(var, None)
             else:
                 os.environ[var] = value
+
+
+@contextlib.contextmanager
+def _environ(var: str, value: str) -> Iterator[None]:
+    """``var=value`` in the environment (spawned workers inherit it), restored afterwards."""
+    saved = os.environ.get(var)
+    os.environ[var] = value
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = saved
 
 
 class _PoolRun:
@@ -117,9 +169,11 @@ class _PoolRun:
 def run_pool(job: ChunkJob, chunks: list[int], on_result: OnResult, workers: int) -> None:
     """Run the chunks on ``workers`` spawned processes."""
     import multiprocessing
+    import tempfile
     from concurrent.futures import ProcessPoolExecutor
 
-    with _one_thread_per_worker():
+    marker = os.path.join(tempfile.gettempdir(), f"movingmnist-rerun-{os.getpid()}-{os.urandom(4).hex()}")
+    with _one_thread_per_worker(), _environ(_RERUN_MARKER, marker):
         executor = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
@@ -134,6 +188,9 @@ def run_pool(job: ChunkJob, chunks: list[int], on_result: OnResult, workers: int
             raise
         finally:
             executor.shutdown(wait=pool.error is None, cancel_futures=True)
+    if os.path.exists(marker):
+        os.remove(marker)
+        raise UnguardedMainError(UNGUARDED_MAIN)
     if pool.error is not None:
         raise pool.error
 

@@ -10,16 +10,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import DatasetError
+from ..errors import DatasetError, SpecError
 from ..generator import Generator
 from ..io.base import Writer
 from ..io.files import disk_usage, remove_path, storage_error
 from ..io.layout import Layout
 from ..io.manifest import Manifest
-from .chunks import ChunkJob, ChunkResult
-from .executors import run_dask, run_inprocess, run_pool
+from .chunks import ChunkJob, ChunkResult, sequence_bytes
+from .executors import UnguardedMainError, run_dask, run_inprocess, run_pool
 from .existing import ExistingDataset, identity, remove_dataset
 from .summary import Interrupted, Progress, WriteSummary
+
+#: Raw bytes below which ``workers > 1`` runs in this process instead: starting the spawned pool (imports and set-up
+#: in every worker) took ~5 s here, while one process renders and writes the default srivastava spec at ~1,300
+#: sequences/s (~110 MB/s raw), so below ~512 MiB (~6,500 such sequences) one process is done before the pool starts.
+#: The environment variable MOVINGMNIST_POOL_MIN_BYTES overrides it (0: always use the pool).
+POOL_MIN_BYTES = 512 * 2**20
+
+
+def _pool_min_bytes() -> int:
+    value = os.environ.get("MOVINGMNIST_POOL_MIN_BYTES")
+    if value is None:
+        return POOL_MIN_BYTES
+    if not value.isdigit():
+        raise SpecError("MOVINGMNIST_POOL_MIN_BYTES", value, "a whole number of bytes (0: always start the pool)")
+    return int(value)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,13 +81,15 @@ def write_chunks(
     """Write the chunks that ``manifest`` does not record (all of them, after creating the dataset, when it is
     None; ``existing`` is then removed first) and mark the dataset complete; fills in ``summary``."""
     path, layout, num = plan.path, plan.layout, plan.num
+    pool_min = _pool_min_bytes()  # checked before anything is created
+    created: list[str] | None = None  # the parent directories this run made, when it created the dataset
     if manifest is None:
         if existing is not None:
             remove_dataset(path, existing.format)
         manifest = Manifest(
             plan.writer_cls.manifest_path(path), layout.num_chunks, identity(plan.metadata), durable=plan.durable
         )
-        create_dataset(plan.writer_cls, path, layout, plan.metadata, manifest)
+        created = create_dataset(plan.writer_cls, path, layout, plan.metadata, manifest)
 
     # -- run the missing chunks -------------------------------------------------------------------------------------
     missing = manifest.missing()
@@ -101,6 +118,12 @@ def write_chunks(
         if client is not None:
             summary.workers = len(client.nthreads())
             run_dask(job, missing, on_result, client)
+        elif workers > 1 and len(missing) > 1 and (num - done_rows) * sequence_bytes(plan.gen.shapes) < pool_min:
+            summary.note = (
+                f"in this process, not {workers} workers: {num - done_rows:,} sequences take less time than "
+                "starting the workers"
+            )
+            run_inprocess(job, missing, on_result, plan.gen)
         elif workers > 1 and len(missing) > 1:
             summary.workers = min(workers, len(missing))
             run_pool(job, missing, on_result, summary.workers)
@@ -109,6 +132,12 @@ def write_chunks(
     except KeyboardInterrupt:
         bar.close()
         raise Interrupted(path, done_rows + written, num) from None
+    except UnguardedMainError:
+        bar.close()
+        if created is not None and written == 0:  # nothing came of this run: leave nothing to trip the next one
+            remove_dataset(path, plan.metadata["format"])
+            _remove_empty(created)
+        raise
     except DatasetError as exc:
         bar.close()
         raise DatasetError(f"{exc} ({done_rows + written:,} of {num:,} sequences are written)") from None
@@ -145,9 +174,10 @@ def _mark_complete(plan: WritePlan, manifest: Manifest) -> None:
 
 def create_dataset(
     writer_cls: type[Writer], path: str, layout: Layout, metadata: Mapping[str, Any], manifest: Manifest
-) -> None:
+) -> list[str]:
     """Create an empty dataset: the manifest first (so that an interruption leaves something recognisable),
-    then the structure. On failure, remove what this call created and raise a one-line DatasetError."""
+    then the structure; returns the parent directories it made. On failure, remove what this call created and
+    raise a one-line DatasetError."""
     parent = os.path.dirname(os.path.abspath(path))
     new_parents = []
     p = parent
@@ -168,6 +198,7 @@ def create_dataset(
     except OSError as exc:
         _undo_create(writer_cls, path, dir_existed, new_parents)
         raise storage_error(exc, path, "creating the dataset", resumable=False) from None
+    return new_parents
 
 
 def _undo_create(writer_cls: type[Writer], path: str, dir_existed: bool, new_parents: list[str]) -> None:
@@ -182,6 +213,11 @@ def _undo_create(writer_cls: type[Writer], path: str, dir_existed: bool, new_par
             remove_path(os.path.join(path, name))
     else:
         remove_path(path)
-    for created in new_parents:
+    _remove_empty(new_parents)
+
+
+def _remove_empty(directories: list[str]) -> None:
+    """Remove the directories (innermost first) that are empty."""
+    for created in directories:
         if os.path.isdir(created) and not os.listdir(created):
             os.rmdir(created)

@@ -29,6 +29,7 @@ class WriteSummary:
     complete: bool = True
     pids: set[int] = field(default_factory=set)  # processes that rendered and wrote chunks
     peak_rss: dict[int, int] = field(default_factory=dict)  # pid -> peak resident memory (bytes) seen so far
+    note: str = ""  # how the run was carried out, when not as asked (e.g. a pool not worth starting)
 
     @property
     def seq_per_s(self) -> float:
@@ -46,6 +47,7 @@ class WriteSummary:
             f"{self.write_seconds - self.compress_seconds:.1f} s over "
             f"{self.workers} worker{'s' if self.workers != 1 else ''}): {self.num:,} sequences, "
             f"{human_bytes(self.nbytes)} on disk, {self.format} at {self.path}"
+            + (f" ({self.note})" if self.note else "")
         )
 
 

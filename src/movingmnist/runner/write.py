@@ -12,14 +12,15 @@ from typing import Any
 from ..errors import DatasetError, SpecError
 from ..generator import Generator, SourceLike, resolve_spec
 from ..io.base import make_layout
-from ..io.files import disk_usage
+from ..io.files import disk_usage, remove_stale_temps
 from ..io.layout import Layout
 from ..io.reader import KIND
 from ..io.writers import get_writer, infer_format, suffix_format
 from ..spec import Spec
 from .chunks import sequence_bytes
-from .executors import connect
+from .executors import connect, refuse_unguarded_main
 from .existing import ExistingDataset, find_existing, remove_dataset, resume_point
+from .lock import writer_lock
 from .loop import WritePlan, write_chunks
 from .summary import WriteSummary
 
@@ -81,6 +82,7 @@ def write_dataset(
         A :class:`WriteSummary`. Raises :class:`Interrupted` (a KeyboardInterrupt) on Ctrl-C, after recording the
         chunks that finished; DatasetError / SpecError for bad arguments, existing data, full disks.
     """
+    refuse_unguarded_main()  # first: a spawned worker re-running an unguarded script must not touch the path
     num = _check_int("num", num, 1, MAX_INDEX, "an integer >= 1 and <= 2**63-1")
     path = _output_path(path)
     seed = _check_int("seed", seed, 0, 2**63 - 1)
@@ -104,66 +106,69 @@ def write_dataset(
             raise SpecError("format", format, f"the format that the suffix of {str(path)!r} names, {named} (or give "
                             "the output a suffix of its format, or none)")
 
-    existing = find_existing(path, durable)
-    _refuse_existing(path, existing, resume=resume, overwrite=overwrite)
-    fmt = format or (existing.format if existing is not None and resume else infer_format(path))
-    writer_cls = get_writer(fmt)
-    if distributed and not writer_cls.distributed:
-        raise SpecError("format", fmt, "zarr with a dask cluster (its workers write shards directly)")
+    with writer_lock(path):  # before anything at the path is looked at: one run per dataset
+        existing = find_existing(path, durable)
+        _refuse_existing(path, existing, resume=resume, overwrite=overwrite)
+        fmt = format or (existing.format if existing is not None and resume else infer_format(path))
+        writer_cls = get_writer(fmt)
+        if distributed and not writer_cls.distributed:
+            raise SpecError("format", fmt, "zarr with a dask cluster (its workers write shards directly)")
 
-    gen = Generator(
-        resolve_spec(spec, overrides, source=source, split=split), seed=seed, source=source, cache_dir=cache_dir
-    )
-    _check_output_size(num, sequence_bytes(gen.shapes))
-    layout = make_layout(
-        writer_cls,
-        gen.shapes,
-        num=num,
-        start=start,
-        chunk_size=chunk_size or _default_chunk_size(num, sequence_bytes(gen.shapes)),
-        compression=compression,
-    )
-    writer_cls.check_layout(layout)
-    metadata = _metadata(gen, fmt, layout, command)
-    already_complete = False
-    manifest = None
-    if existing is not None and resume:
-        explicit = {
-            "format": format,
-            "chunk_size": chunk_size,
-            "compression": writer_cls.check_compression(compression) if compression else None,
-        }
-        point = resume_point(path, existing, layout, metadata, explicit)
-        layout, metadata, manifest, already_complete = point.layout, point.metadata, point.manifest, point.complete
-    elif existing is not None and overwrite:
-        remove_dataset(path, existing.format)
+        gen = Generator(
+            resolve_spec(spec, overrides, source=source, split=split), seed=seed, source=source, cache_dir=cache_dir
+        )
+        _check_output_size(num, sequence_bytes(gen.shapes))
+        layout = make_layout(
+            writer_cls,
+            gen.shapes,
+            num=num,
+            start=start,
+            chunk_size=chunk_size or _default_chunk_size(num, sequence_bytes(gen.shapes)),
+            compression=compression,
+        )
+        writer_cls.check_layout(layout)
+        metadata = _metadata(gen, fmt, layout, command)
+        already_complete = False
+        manifest = None
+        if existing is not None and resume:
+            explicit = {
+                "format": format,
+                "chunk_size": chunk_size,
+                "compression": writer_cls.check_compression(compression) if compression else None,
+            }
+            point = resume_point(path, existing, layout, metadata, explicit)
+            layout, metadata, manifest, already_complete = point.layout, point.metadata, point.manifest, point.complete
+            if not already_complete:
+                remove_stale_temps(path)  # left by a killed run; we hold the lock, so none is being written
+        elif existing is not None and overwrite:
+            remove_dataset(path, existing.format)
 
-    summary = WriteSummary(path, fmt, num, 0, num, 0, 0.0, chunks=layout.num_chunks)
-    if already_complete:
-        summary.nbytes = disk_usage(writer_cls.owned_paths(path))
-        return summary
+        summary = WriteSummary(path, fmt, num, 0, num, 0, 0.0, chunks=layout.num_chunks)
+        if already_complete:
+            summary.nbytes = disk_usage(writer_cls.owned_paths(path))
+            return summary
 
-    plan = WritePlan(
-        path=path,
-        writer_cls=writer_cls,
-        layout=layout,
-        metadata=metadata,
-        gen=gen,
-        source=source,
-        seed=seed,
-        num=num,
-        cache_dir=cache_dir,
-        durable=durable,
-        render_rows=render_rows,
-    )
-    own_client = None
-    if scheduler is not None:  # connect before anything is written
-        client = own_client = connect(scheduler)
-    try:
-        return write_chunks(plan, manifest, existing, summary, progress=progress, workers=workers, client=client)
-    finally:
-        if own_client is not None:
-            own_client.close()
+        plan = WritePlan(
+            path=path,
+            writer_cls=writer_cls,
+            layout=layout,
+            metadata=metadata,
+            gen=gen,
+            source=source,
+            seed=seed,
+            num=num,
+            cache_dir=cache_dir,
+            durable=durable,
+            render_rows=render_rows,
+        )
+        own_client = None
+        if scheduler is not None:  # connect before anything is written
+            client = own_client = connect(scheduler)
+        try:
+            return write_chunks(plan, manifest, existing, summary, progress=progress, workers=workers, client=client)
+        finally:
+            if own_client is not None:
+                own_client.close()
 
 
 #: The largest sequence index (indices are int64).
