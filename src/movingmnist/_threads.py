@@ -9,20 +9,25 @@ a user's own numpy work keeps its threads.
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 _local = threading.local()
 _controller: Any = None
+_modules_seen = 0  # len(sys.modules) when the controller looked for BLAS libraries
 
 
 def _get_controller() -> Any:
-    global _controller
-    if _controller is None:
+    """threadpoolctl's view of the loaded BLAS libraries, looked up again (~5 ms) only after new imports (which may
+    have loaded another BLAS: torch, scipy)."""
+    global _controller, _modules_seen
+    if _controller is None or len(sys.modules) != _modules_seen:
         from threadpoolctl import ThreadpoolController
 
-        _controller = ThreadpoolController()  # finds the loaded BLAS libraries once (~5 ms)
+        _controller = ThreadpoolController()
+        _modules_seen = len(sys.modules)
     return _controller
 
 
