@@ -18,10 +18,12 @@ rewrites the metadata, which is how a dataset is marked complete once every chun
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -55,6 +57,40 @@ def make_layout(
         rows = storage_chunk_rows(row_bytes, chunk_size, writer.chunk_target_bytes)
         arrays[name] = ArrayLayout(name, tuple(int(s) for s in shape), np.dtype(dtype).name, rows)
     return Layout(writer.format, int(num), int(start), int(chunk_size), compression, arrays)
+
+
+class CommitGate:
+    """The chunk commits under way in this process. :meth:`close` waits for them to finish and lets no new one
+    start: a pool worker whose parent died calls it before exiting, so that it never leaves a half-made edit (an
+    HDF5 file is edited in place) and never writes after the run that owned the dataset is gone."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._active = 0
+        self._closed = False
+
+    @contextlib.contextmanager
+    def commit(self) -> Iterator[None]:
+        with self._cond:
+            while self._closed:  # the process is about to exit: this commit never starts
+                self._cond.wait()
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._active -= 1
+                self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            while self._active:
+                self._cond.wait()
+
+
+#: The one gate of this process, used by every ChunkSink.
+COMMITS = CommitGate()
 
 
 # -- writer interface ---------------------------------------------------------------------------------------------
@@ -132,7 +168,8 @@ class ChunkSink:
             self._abort()
             raise DatasetError(f"chunk {self.chunk} got {self.filled} of its {self.rows} sequences; nothing committed")
         try:
-            self._commit()
+            with COMMITS.commit():
+                self._commit()
         except OSError as exc:
             self._abort()
             raise storage_error(exc, self.writer.path, f"writing chunk {self.chunk}") from None
@@ -265,6 +302,15 @@ class Writer:
     def create(cls, path: str, layout: Layout, metadata: Mapping[str, Any]) -> None:
         """Make the empty structure at ``path`` (which does not exist, or is an empty directory) with ``metadata``."""
         raise NotImplementedError
+
+    @classmethod
+    def salvage(
+        cls, path: str, layout: Layout, metadata: Mapping[str, Any], done: set[int]
+    ) -> tuple[set[int], str | None]:
+        """Before a resume: which of the recorded work chunks ``done`` the dataset really holds, and what was
+        wrong (None: nothing), repairing its structure if an interrupted write damaged it. Formats whose chunks are
+        written atomically (each to its own file) need no repair: all of them, None."""
+        return set(done), None
 
     # -- instance API -----------------------------------------------------------------------------------------------
     def chunk(self, chunk: int) -> ChunkSink:

@@ -81,6 +81,29 @@ def _init_pool_worker(job: ChunkJob) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and lets running chunks finish
     global _POOL_JOB
     _POOL_JOB = job
+    exit_with_parent()
+
+
+def exit_with_parent() -> None:
+    """In a spawned worker: exit as soon as the parent process dies (killed with SIGKILL, out of memory), after the
+    chunk commit under way, if any, finishes and before another starts. Without this, orphaned workers go on
+    writing chunks that no manifest records, race with a later ``--resume`` and then block forever on their pipes.
+    A thread waits on the pipe that the parent holds open (portable; it wakes only when the parent is gone)."""
+    import multiprocessing
+    import threading
+
+    from ..io.base import COMMITS
+
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()  # returns when the parent's end of the pipe closes: the parent is gone
+        COMMITS.close()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="movingmnist-parent-watch", daemon=True).start()
 
 
 def _pool_chunk(chunk: int) -> ChunkResult:

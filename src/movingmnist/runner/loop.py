@@ -90,6 +90,8 @@ def write_chunks(
             plan.writer_cls.manifest_path(path), layout.num_chunks, identity(plan.metadata), durable=plan.durable
         )
         created = create_dataset(plan.writer_cls, path, layout, plan.metadata, manifest)
+    else:
+        _salvage(plan, manifest, summary)
 
     # -- run the missing chunks -------------------------------------------------------------------------------------
     missing = manifest.missing()
@@ -119,7 +121,7 @@ def write_chunks(
             summary.workers = len(client.nthreads())
             run_dask(job, missing, on_result, client)
         elif workers > 1 and len(missing) > 1 and (num - done_rows) * sequence_bytes(plan.gen.shapes) < pool_min:
-            summary.note = (
+            summary.add_note(
                 f"in this process, not {workers} workers: {num - done_rows:,} sequences take less time than "
                 "starting the workers"
             )
@@ -152,6 +154,26 @@ def write_chunks(
     summary.complete = True
     summary.nbytes = disk_usage(plan.writer_cls.owned_paths(path))
     return summary
+
+
+def _salvage(plan: WritePlan, manifest: Manifest, summary: WriteSummary) -> None:
+    """Before a resume: repair a dataset that an interrupted write damaged (an HDF5 file is rebuilt from its intact
+    chunks) and forget the recorded chunks it does not really hold, so that they are written again."""
+    try:
+        kept, problem = plan.writer_cls.salvage(plan.path, plan.layout, plan.metadata, set(manifest.done))
+    except OSError as exc:
+        raise storage_error(exc, plan.path, "repairing the dataset") from None
+    if problem is None:
+        return
+    lost = manifest.done - kept
+    if lost:
+        manifest.done = set(kept)
+        manifest.save()
+    rows = sum(hi - lo for lo, hi in (plan.layout.chunk_range(c) for c in lost))
+    summary.add_note(
+        f"the file was damaged by an interrupted write ({problem}) and was rebuilt: "
+        + (f"{rows:,} sequences whose data was lost are written again" if rows else "no written sequence was lost")
+    )
 
 
 def _mark_complete(plan: WritePlan, manifest: Manifest) -> None:

@@ -31,6 +31,9 @@ class WriteSummary:
     peak_rss: dict[int, int] = field(default_factory=dict)  # pid -> peak resident memory (bytes) seen so far
     note: str = ""  # how the run was carried out, when not as asked (e.g. a pool not worth starting)
 
+    def add_note(self, text: str) -> None:
+        self.note = f"{self.note}; {text}" if self.note else text
+
     @property
     def seq_per_s(self) -> float:
         return self.written / self.seconds if self.seconds > 0 else 0.0
