@@ -120,7 +120,7 @@ def test_ink_conserved_under_rotation():
 
 def test_affine_step_matches_torchvision_formula():
     """The step matrix is the inverse of torchvision's ``_get_inverse_affine_matrix`` about the canvas centre."""
-    spec = mm.Spec.from_preset("affine")
+    spec = mm.Spec.from_preset("affine@1")
     index = np.arange(8)
     p = app_mod.affine_step_params(spec, 0, index, 2)
     linear, translate = app_mod.affine_step(spec, 0, index, 2)
@@ -142,7 +142,7 @@ def test_affine_step_matches_torchvision_formula():
 
 
 def test_affine_frames_compose_the_step():
-    spec = mm.Spec.from_preset("affine", {"annotations.tracks": True})
+    spec = mm.Spec.from_preset("affine@1", {"annotations.tracks": True})
     gen = mm.Generator(spec, seed=2, source=BLOBS)
     tracks = gen.tracks(np.arange(4), 10)
     scene, matrix = tracks.scene, tracks.matrix
@@ -155,11 +155,76 @@ def test_affine_frames_compose_the_step():
 
 
 def test_affine_bounce_keeps_digits_on_canvas():
-    spec = mm.Spec.from_preset("affine", {"motion.boundary": "bounce", "motion.affine.scale": "0.9..1.0"})
+    spec = mm.Spec.from_preset("affine@1", {"motion.boundary": "bounce", "motion.affine.scale": "0.9..1.0"})
     batch = mm.Generator(spec, seed=0, source=BLOBS).render(0, 64)
     assert (batch.frames.reshape(64, 10, -1).max(-1) > 0).all()
     drift = mm.Generator(spec.replace({"motion.boundary": "none"}), seed=0, source=BLOBS).render(0, 64)
     assert (drift.frames.reshape(64, 10, -1).max(-1) == 0).any()
+
+
+def _torchvision_forward(angle: float, tx: float, ty: float, scale: float, shear: float, c: float) -> np.ndarray:
+    """The forward 3x3 matrix of torchvision's ``affine`` about centre ``(c, c)``: the inverse of the matrix its
+    ``_get_inverse_affine_matrix`` documents (clockwise angle, x-shear), written out independently here."""
+    rot, sx = np.radians(angle), np.radians(shear)
+    a_, b_ = np.cos(rot), -np.cos(rot) * np.tan(sx) - np.sin(rot)
+    c_, d_ = np.sin(rot), -np.sin(rot) * np.tan(sx) + np.cos(rot)
+    inv = np.array([[d_, -b_], [-c_, a_]]) / scale
+    inv_t = inv @ np.array([-c - tx, -c - ty]) + c
+    return np.linalg.inv(np.array([[*inv[0], inv_t[0]], [*inv[1], inv_t[1]], [0, 0, 1]]))
+
+
+def test_affine_schedule_follows_linear_schedules():
+    """affine@2: frame t is torchvision's affine of the centred glyph with each parameter at a + t (b - a) / (T - 1)
+    between its two draws (the code torch_moving_mnist's README documents)."""
+    spec = mm.Spec.from_preset("affine@2", {"annotations.tracks": True})
+    assert spec.motion.affine.rule == "schedule" and spec.motion.affine.placement == "centre"
+    gen = mm.Generator(spec, seed=3, source=BLOBS)
+    tracks = gen.tracks(np.arange(5), spec.frames)
+    k = tracks.scene.present.shape[1]
+    a = app_mod.affine_step_params(spec, 3, tracks.scene.index, k)
+    b = app_mod.affine_step_params(spec, 3, tracks.scene.index, k, end=True)
+    place = np.eye(3)
+    place[:2, 2] = 18.0  # the 28 x 28 glyph padded to 64 x 64: its box starts at (64 - 28) // 2
+    for s in range(5):
+        for j in range(k):
+            for t in range(spec.frames):
+                names = ("angle", "tx", "ty", "scale", "shear")
+                values = [a[n][s, j] + t * (b[n][s, j] - a[n][s, j]) / 9 for n in names]
+                want = _torchvision_forward(*values, c=31.5) @ place
+                np.testing.assert_allclose(tracks.matrix[s, t, j], want[:2], atol=1e-9)
+    assert np.abs(np.corrcoef(a["angle"].ravel(), b["angle"].ravel())[0, 1]) < 0.5  # two independent draws
+
+
+def test_affine_schedule_keeps_digits_in_view():
+    """With the README ranges the scheduled transforms never compound: no sequence ends empty and the ink per frame
+    stays nearly constant (affine@1, which compounds a step, loses most digits)."""
+    frames = mm.generate("affine@2", num=400, seed=0, source=BLOBS).frames.reshape(400, 10, -1)
+    assert (frames.max(-1) > 0).all()
+    ink = frames.astype(np.float64).sum(-1).mean(0)
+    assert ink.min() > 0.85 * ink.max(), ink
+    old = mm.generate("affine@1", num=400, seed=0, source=BLOBS).frames.reshape(400, 10, -1)
+    assert (old[:, -1].max(-1) == 0).mean() > 0.5
+
+
+def test_affine_schedule_bounce_and_single_frame():
+    spec = mm.Spec.from_preset("affine@2", {"motion.boundary": "bounce", "motion.affine.scale": "0.9..1.0",
+                                            "motion.affine.translate": [[-60, 60], [-60, 60]]})
+    batch = mm.Generator(spec, seed=0, source=BLOBS).render(0, 64)
+    assert (batch.frames.reshape(64, 10, -1).max(-1) > 0).all()
+    boxes = batch.boxes[batch.visibility > 0]
+    assert boxes.min() >= 0 and boxes[:, 2:].max() <= 64
+    one = mm.generate("affine@2", num=4, seed=0, source=BLOBS, overrides={"frames": 1})
+    assert one.frames.shape == (4, 1, 1, 64, 64) and one.frames.max() > 0
+
+
+def test_affine_compound_preset():
+    spec = mm.Spec.from_preset("affine-compound")
+    aff = spec.motion.affine
+    assert (spec.frames, spec.objects.count, aff.rule, aff.placement) == (4, (1, 2), "compose", "jitter")
+    assert (aff.angle, aff.scale, aff.shear) == ((-4.0, 4.0), (0.8, 1.2), (-3.0, 3.0))
+    assert spec.appearance.interpolation == "nearest"
+    frames = mm.generate("affine-compound", num=300, seed=0, source=BLOBS).frames.reshape(300, 4, -1)
+    assert (frames[:, -1].max(-1) == 0).mean() < 0.05
 
 
 # -- masks, boxes, visibility ---------------------------------------------------------------------------------------
@@ -584,7 +649,7 @@ def test_segmentation_digits_move_at_2_to_6_px_per_frame():
 
 
 def test_affine_latent_distributions():
-    spec = mm.Spec.from_preset("affine")
+    spec = mm.Spec.from_preset("affine@1")
     assert spec.preset == "affine@1" and spec.frames == 10 and spec.compositing == "max"
     assert spec.objects.count == (1, 2) and spec.motion.boundary == "none"
     p = app_mod.affine_step_params(spec, 0, np.arange(N), 2)
@@ -606,7 +671,7 @@ def test_affine_readme_ranges_mostly_leave_the_canvas():
              "motion.affine.scale": "0.9..1.1", "motion.affine.shear": "-2..2", "objects.count": "1..3",
              "annotations.semantic": False, "annotations.instance": False, "annotations.boxes": False,
              "annotations.visibility": False}
-    frames = mm.generate("affine", num=1500, seed=0, source=BLOBS, overrides=newer).frames
+    frames = mm.generate("affine@1", num=1500, seed=0, source=BLOBS, overrides=newer).frames
     empty = (frames[:, -1].reshape(1500, -1).max(-1) == 0).mean()
     assert 0.07 < empty < 0.17
 
@@ -630,4 +695,5 @@ def test_presets_listed():
     names = [p.name for p in mm.list_presets()]
     assert "segmentation" in names and "affine" in names
     assert mm.get_preset("segmentation@1").version == 1 and mm.get_preset("affine@1").version == 1
+    assert mm.get_preset("affine").version == 2 and "affine-compound" in names
 

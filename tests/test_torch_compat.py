@@ -33,7 +33,7 @@ README_AFFINE = dict(
 
 @pytest.fixture
 def affine():
-    return "affine"
+    return "affine@1"
 
 
 @pytest.fixture

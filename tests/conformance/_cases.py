@@ -178,6 +178,19 @@ GENERAL_CASES = (
         num=5,
     ),
     Case("affine@1", ("motion.boundary=bounce", "annotations.mask_threshold=40"), source="blank_heavy", num=5),
+    # The schedule rule (affine@2): centred placement, nearest; with bounce, bilinear sampling, tracks and flow; and a
+    # single frame (its schedules hold their first value).
+    Case("affine@2", ("objects.count=1..3",), seed=5, start=11, num=6),
+    Case(
+        "affine@2",
+        ("motion.boundary=bounce", "appearance.interpolation=bilinear", "annotations.flow=true",
+         "annotations.amodal_masks=true", "canvas.height=45", "canvas.width=37"),
+        seed=5,
+        start=11,
+        num=6,
+    ),
+    Case("affine@2", ("frames=1",), seed=2, start=0, num=4),
+    Case("affine-compound@1", ("objects.count=1..3",), seed=5, start=11, num=6),
 )
 
 CASES = TRANSLATION_CASES + GENERAL_CASES

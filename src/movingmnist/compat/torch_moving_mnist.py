@@ -35,7 +35,8 @@ from ..torch.stats import Normalize  # noqa: E402
 
 __all__ = ["MovingMNIST", "affine_params", "mnist_stats", "padding", "show_image", "show_images"]
 
-PRESET = "affine"
+#: The preset this layer renders (pinned to its version: the layer's defaults are those of its rules).
+PRESET = "affine@1"
 mnist_stats = ([0.131], [0.308])
 affine_params = SimpleNamespace(
     angle=(-4, 4),

@@ -12,7 +12,9 @@ Conventions (used by every renderer):
   x-shear). With angle 0, scale 1 and shear 0, ``A`` is an exact integer translation and the renderer reproduces
   the translation-only output bit for bit.
 - ``affine`` poses (torch_moving_mnist): ``A_t = M^t P0 T(c) L_t T(-c)`` with ``P0`` the start placement and ``M``
-  one step about the canvas centre, built as ``torchvision.transforms.functional.affine`` builds it.
+  one step about the canvas centre, built as ``torchvision.transforms.functional.affine`` builds it
+  (``rule="compose"``); or ``A_t = S_t P0 T(c) L_t T(-c)`` with ``S_t`` the transform of frame t of the linear
+  schedules (``rule="schedule"``).
 
 Written once over the array namespace of the inputs (numpy, or torch on any device): sines and cosines come from
 :func:`movingmnist.latents.rng.sincos_turns`, so every backend gets the same bits. Only :func:`decompose` (the
@@ -252,16 +254,18 @@ def ink_extents(linear: Any, ink_box: Any, glyph_hw: tuple[int, int]) -> Any:
 
 
 # -- the affine motion model (torch_moving_mnist) ----------------------------------------------------------------
-def affine_step_params(spec: Spec, seed: int, index: Any, k: int) -> dict[str, Any]:
+def affine_step_params(spec: Spec, seed: int, index: Any, k: int, end: bool = False) -> dict[str, Any]:
     """The drawn step of each object, ``(B, K)`` each: angle (degrees, clockwise as torchvision), tx, ty (pixels),
-    scale, shear (degrees); and ``place`` ``(B, K, 2)`` in [0, 1), the start placement."""
+    scale, shear (degrees); and ``place`` ``(B, K, 2)`` in [0, 1), the start placement. ``end``: the second draw
+    of each parameter (where the schedules of ``rule="schedule"`` end), from streams of its own."""
     aff = spec.motion.affine
+    tail = ".end" if end else ""
     return {
-        "angle": _draw(seed, "motion.affine.angle", index, k, aff.angle),
-        "tx": _draw(seed, "motion.affine.translate.x", index, k, aff.translate[0]),
-        "ty": _draw(seed, "motion.affine.translate.y", index, k, aff.translate[1]),
-        "scale": _draw(seed, "motion.affine.scale", index, k, aff.scale),
-        "shear": _draw(seed, "motion.affine.shear", index, k, aff.shear),
+        "angle": _draw(seed, "motion.affine.angle" + tail, index, k, aff.angle),
+        "tx": _draw(seed, "motion.affine.translate.x" + tail, index, k, aff.translate[0]),
+        "ty": _draw(seed, "motion.affine.translate.y" + tail, index, k, aff.translate[1]),
+        "scale": _draw(seed, "motion.affine.scale" + tail, index, k, aff.scale),
+        "shear": _draw(seed, "motion.affine.shear" + tail, index, k, aff.shear),
         "place": rng.uniform(seed, "motion.affine.place", index, (k, 2)),
     }
 
@@ -303,24 +307,26 @@ def affine_poses(spec: Spec, seed: int, index: Any, local: Any, num_frames: int,
     index = xp.astype(index, xp.int64)
     params = affine_step_params(spec, seed, index, k)
     pad = xp.asarray([float((big_w - w) // 2), float((big_h - h) // 2)], dtype=xp.float64, device=dev)
-    offset = (2.0 * params["place"] - 1.0) * pad  # U(-pad, pad)
-    room = xp.asarray([float(big_w - w), float(big_h - h)], dtype=xp.float64, device=dev)
-    start = room / 2.0 + offset  # top-left of the glyph box
-    linear, translate = _affine_step(xp, params)  # the step is about the canvas centre
+    if spec.motion.affine.placement == "centre":
+        start = xp.broadcast_to(pad, (b, k, 2))  # the glyph padded to the canvas: its box's top-left
+    else:
+        offset = (2.0 * params["place"] - 1.0) * pad  # U(-pad, pad)
+        room = xp.asarray([float(big_w - w), float(big_h - h)], dtype=xp.float64, device=dev)
+        start = room / 2.0 + offset  # top-left of the glyph box
     centre = ((big_w - 1) / 2.0, (big_h - 1) / 2.0)
-
-    def step_matrix(trans: Any) -> Any:
-        m = xp.empty((b, k, 2, 3), dtype=xp.float64, device=dev)
-        m[..., :2] = linear
-        m[..., 0, 2] = centre[0] + trans[..., 0] - (linear[..., 0, 0] * centre[0] + linear[..., 0, 1] * centre[1])
-        m[..., 1, 2] = centre[1] + trans[..., 1] - (linear[..., 1, 0] * centre[0] + linear[..., 1, 1] * centre[1])
-        return m
-
-    step = step_matrix(translate)
     eye = xp.broadcast_to(xp.eye(2, dtype=xp.float64, device=dev), (b, k, 2, 2))
     glob = place(eye, start, frame.glyph_hw)  # P0
     local_m = place(local, xp.zeros((*local.shape[:-2], 2), dtype=xp.float64, device=dev), frame.glyph_hw)
     rect = _xp.f64(xp, frame.ink_box) - 0.5
+    if spec.motion.affine.rule == "schedule":
+        end = affine_step_params(spec, seed, index, k, end=True)
+        return _scheduled_poses(xp, spec, params, end, glob, local_m, num_frames, centre, frame.canvas_hw, rect)
+    linear, translate = _affine_step(xp, params)  # the step is about the canvas centre
+
+    def step_matrix(trans: Any) -> Any:
+        return _about_centre(xp, linear, trans, centre)
+
+    step = step_matrix(translate)
     bounce = spec.motion.boundary == "bounce"
     out = xp.empty((b, num_frames, k, 2, 3), dtype=xp.float64, device=dev)
     for t in range(num_frames):
@@ -332,6 +338,54 @@ def affine_poses(spec: Spec, seed: int, index: Any, local: Any, num_frames: int,
             step = step_matrix(translate)
         out[:, t, ...] = full
     return out
+
+
+def _about_centre(xp: Any, linear: Any, trans: Any, centre: tuple[float, float]) -> Any:
+    """Matrices ``(..., 2, 3)`` of ``x -> c + t + L (x - c)`` for ``linear (..., 2, 2)`` and ``trans (..., 2)``."""
+    m = xp.empty((*linear.shape[:-2], 2, 3), dtype=xp.float64, device=_xp.device_of(linear))
+    m[..., :2] = linear
+    m[..., 0, 2] = centre[0] + trans[..., 0] - (linear[..., 0, 0] * centre[0] + linear[..., 0, 1] * centre[1])
+    m[..., 1, 2] = centre[1] + trans[..., 1] - (linear[..., 1, 0] * centre[0] + linear[..., 1, 1] * centre[1])
+    return m
+
+
+def _scheduled_poses(
+    xp: Any,
+    spec: Spec,
+    start: dict[str, Any],
+    end: dict[str, Any],
+    glob: Any,
+    local_m: Any,
+    num_frames: int,
+    centre: tuple[float, float],
+    canvas_hw: tuple[int, int],
+    rect: Any,
+) -> Any:
+    """``rule="schedule"``: ``A_t = S_t P0 T(c) L_t T(-c)``, ``(B, T1, K, 2, 3)``, each parameter of ``S_t`` at
+    ``a + t (b - a) / (T - 1)`` between its two draws (frames past T, with tracks, continue the line; a single
+    frame holds ``a``). With ``boundary="bounce"`` each frame's ink box is shifted back onto the canvas."""
+    span = max(spec.frames - 1, 1)
+    ts = xp.asarray([float(t) for t in range(num_frames)], dtype=xp.float64, device=_xp.device_of(glob))
+    ts = ts[None, :, None]
+
+    def line(name: str) -> Any:  # (B, T1, K), in the origin's order of operations
+        a, b = start[name][:, None, :], end[name][:, None, :]
+        return ts * (b - a) / span + a
+
+    params = {name: line(name) for name in ("angle", "tx", "ty", "scale", "shear")}
+    linear, translate = _affine_step(xp, params)  # (B, T1, K, 2, 2), (B, T1, K, 2)
+    full = compose(compose(_about_centre(xp, linear, translate, centre), glob[:, None]), local_m)
+    if spec.motion.boundary != "bounce":
+        return full
+    big_h, big_w = canvas_hw
+    box = transformed_box(full, rect[:, None]) + 0.5  # pixel edges
+    full = xp.asarray(full, copy=True)
+    for axis, size in ((0, big_w), (1, big_h)):
+        lo, hi = box[..., axis], box[..., axis + 2]
+        shift = xp.where(lo < 0, -lo, xp.where(hi > size, size - hi, 0.0))
+        shift = xp.where(hi - lo > size, size / 2.0 - (lo + hi) / 2.0, shift)
+        full[..., axis, 2] = xp.where(shift != 0.0, full[..., axis, 2] + shift, full[..., axis, 2])
+    return full
 
 
 def _bounce_affine(xp: Any, glob: Any, full: Any, local_t: Any, translate: Any, canvas_hw: tuple[int, int], rect):

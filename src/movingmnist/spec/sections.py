@@ -78,19 +78,29 @@ class ObjectsSpec(Section):
 
 
 class AffineStepSpec(Section):
-    """One affine step per glyph, drawn once and applied t times for frame t (``motion.model="affine"``).
+    """The affine motion of each glyph (``motion.model="affine"``), as ``torchvision.transforms.functional.affine``
+    parameters: ``angle`` in degrees (clockwise, as torchvision's affine), ``translate`` in pixels per axis (x, y),
+    ``scale`` a factor, ``shear`` an x-shear angle in degrees; every transform turns and scales about the canvas
+    centre. Two rules, after the two generations of torch_moving_mnist:
 
-    Parameters follow ``torchvision.transforms.functional.affine``: ``angle`` in degrees (clockwise, as torchvision's
-    affine), ``translate`` in pixels per axis (x, y), ``scale`` a factor, ``shear`` an x-shear angle in degrees. The
-    step turns and scales about the canvas centre, so rotation and scale compound (torch_moving_mnist).
-    Defaults are torch_moving_mnist's defaults; its README uses angle -20..20, translate ((-30, 30), (-30, 30)),
-    scale 0.8..1.3, shear -20..20 (the ``affine`` preset).
+    - ``rule="compose"``: one step drawn per glyph and applied t times for frame t, so rotation and scale compound
+      (the later code, which re-warped the previous frame; we sample the pristine glyph once per frame instead).
+    - ``rule="schedule"``: for each parameter two values drawn from its range and a linear schedule from the first
+      to the second over the frames (``a + t (b - a) / (T - 1)``); frame t applies that frame's transform to the
+      glyph at its placement (the code its README documents). Nothing compounds, so digits stay in view.
+
+    ``placement``: where frame 0 puts the glyph: ``centre`` (the glyph box centred on the canvas, as padding the
+    digit to the canvas does) or ``jitter`` (the centre plus a uniform offset in +-(canvas - glyph) // 2 per axis).
+    Defaults are the later code's; its README uses angle -20..20, translate ((-30, 30), (-30, 30)), scale 0.8..1.3,
+    shear -20..20.
     """
 
     angle: FloatRange = (-4.0, 4.0)
     translate: tuple[FloatRange, FloatRange] = ((-5.0, 5.0), (-5.0, 5.0))
     scale: FloatRange = (0.8, 1.2)
     shear: FloatRange = (-3.0, 3.0)
+    rule: Literal["compose", "schedule"] = "compose"
+    placement: Literal["jitter", "centre"] = "jitter"
 
     @model_validator(mode="after")
     def _check(self) -> AffineStepSpec:
@@ -117,10 +127,10 @@ class MotionSpec(Section):
     - ``flip``: the segmentation notebook (docs/appearance.md): start uniform over the free range, record,
       then a velocity component flips when the next position would leave ``[lo - margin, hi + margin]``;
       top-left pixel by truncation toward zero (as ``astype(int)``).
-    - ``affine``: torch_moving_mnist (section 4): each glyph is placed around the canvas centre (offset uniform in
-      +-(canvas - glyph) // 2 per axis) and one affine step (``motion.affine``) is applied t times for frame t.
-      ``boundary="bounce"`` keeps the glyph's transformed ink box on the canvas (clamp, and the step's translation
-      component on that axis is negated); ``"none"`` lets glyphs drift off, as the original.
+    - ``affine``: torch_moving_mnist (section 4): each glyph is placed at or around the canvas centre and moved by
+      the affine transforms of ``motion.affine`` (one step compounded, or linear schedules of the parameters).
+      ``boundary="bounce"`` keeps the glyph's transformed ink box on the canvas (clamp; with ``rule="compose"`` the
+      step's translation component on that axis is also negated); ``"none"`` lets glyphs drift off, as the original.
 
     ``speed`` (polar models srivastava, reflect, free, flip): speed range, in pixels per frame or, with
     ``speed_unit="free_range"``, in units of the free range (canvas minus glyph size) per frame;
