@@ -1,0 +1,165 @@
+"""Fidelity: statistics of a preset beside those of the generator it reproduces, on the same MNIST test digits.
+
+For each preset, both sides generate sequences from one pool of digits (the MNIST test images); each statistic's
+distribution is compared with the two-sample Kolmogorov-Smirnov statistic (KS) against the origin, next to the noise
+floor: the KS between two of our own runs with different seeds. A ratio KS / floor near 1 means the preset cannot be
+told from its origin by that statistic with these sample sizes.
+
+    python benchmarks/bench_fidelity.py --mnist DIR --origins DIR [--num 1000] [--presets affine@2 affine-compound@1]
+
+``--origins`` is a folder holding the origin generators (torch_moving_mnist's ``data.py`` at commit 7c1dfcb as
+``tmm_data_7c1dfcb.py`` and at 8a22f02 as ``tmm_data_8a22f02.py``); they need ``torchvision`` and ``fastprogress``
+(``pip install --no-deps torchvision==<the version matching torch> fastprogress``). Presets whose origin is missing are
+skipped with a note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import importlib.util
+import os
+import random
+import sys
+import types
+from collections.abc import Callable
+
+import numpy as np
+
+import movingmnist as mm
+
+
+# -- statistics ----------------------------------------------------------------------------------------------------
+def ks(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sample Kolmogorov-Smirnov statistic of samples ``a`` and ``b``."""
+    a, b = np.sort(np.ravel(a)), np.sort(np.ravel(b))
+    if not a.size or not b.size:
+        return float("nan")
+    grid = np.concatenate([a, b])
+    fa = np.searchsorted(a, grid, side="right") / a.size
+    fb = np.searchsorted(b, grid, side="right") / b.size
+    return float(np.abs(fa - fb).max())
+
+
+def statistics(frames: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Per-frame and per-pixel samples of ``frames (N, T, H, W)`` uint8."""
+    n, t, h, w = frames.shape
+    x = frames.reshape(n, t, -1).astype(np.float64)
+    ink = x.sum(-1)
+    yy, xx = np.mgrid[:h, :w]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cy = (x * yy.ravel()).sum(-1) / ink
+        cx = (x * xx.ravel()).sum(-1) / ink
+    step = np.hypot(np.diff(cx, axis=1), np.diff(cy, axis=1))
+    nonzero = frames[frames > 0]
+    return {
+        "frame mean": x.mean(-1).ravel(),
+        "frame std": x.std(-1).ravel(),
+        "pixel values (nonzero)": rng.choice(nonzero, size=min(200_000, nonzero.size), replace=False),
+        "nonzero fraction": (x > 0).mean(-1).ravel(),
+        "ink per frame": ink.ravel(),
+        "empty frame": (ink == 0).ravel().astype(np.float64),
+        "ink centre x": cx[np.isfinite(cx)],
+        "ink centre y": cy[np.isfinite(cy)],
+        "centre displacement": step[np.isfinite(step)],
+    }
+
+
+# -- origins -------------------------------------------------------------------------------------------------------
+def load_mnist_test(directory: str) -> tuple[np.ndarray, np.ndarray]:
+    with gzip.open(os.path.join(directory, "t10k-images-idx3-ubyte.gz")) as f:
+        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)
+    with gzip.open(os.path.join(directory, "t10k-labels-idx1-ubyte.gz")) as f:
+        labels = np.frombuffer(f.read(), np.uint8, offset=8)
+    return images, labels
+
+
+def torch_moving_mnist(origins: str, file: str, images: np.ndarray) -> types.ModuleType | None:
+    """The origin module ``file`` with its MNIST replaced by ``images`` (None when it cannot be loaded here)."""
+    path = os.path.join(origins, file)
+    if not os.path.isfile(path):
+        return None
+    try:
+        import torch
+
+        # torchvision's CUDA wheel registers fake kernels of detection ops on import; affine does not need them
+        sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
+        import torchvision  # noqa: F401
+    except ImportError as exc:
+        print(f"skipping {file}: {exc}")
+        return None
+    spec = importlib.util.spec_from_file_location(file[:-3], path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except ImportError as exc:
+        print(f"skipping {file}: {exc}")
+        return None
+    data = torch.from_numpy(images.copy())
+
+    class LocalMNIST:
+        def __init__(self, *args, **kwargs) -> None:
+            self.data = data
+
+    module.MNIST = LocalMNIST
+    return module
+
+
+def origin_runner(name: str, origins: str, images: np.ndarray) -> Callable[[int, int], np.ndarray] | None:
+    """``run(num, seed) -> (N, T, H, W)`` of the origin of preset ``name``."""
+    import contextlib
+    import io
+
+    if name.startswith("affine@2"):
+        module = torch_moving_mnist(origins, "tmm_data_7c1dfcb.py", images)
+        params = dict(angle=(-20, 20), translate=((-30, 30), (-30, 30)), scale=(0.8, 1.3), shear=(-20, 20))
+        kwargs = dict(affine_params=params, num_frames=10, num_digits=[1, 2, 3], img_size=64, normalize=False)
+    elif name.startswith("affine-compound"):
+        module = torch_moving_mnist(origins, "tmm_data_8a22f02.py", images)
+        kwargs = dict(num_frames=4, num_digits=[1, 2], img_size=64, normalize=False)
+    else:
+        return None
+    if module is None:
+        return None
+    with contextlib.redirect_stdout(io.StringIO()):
+        ds = module.MovingMNIST(path=".", **kwargs)
+
+    def run(num: int, seed: int) -> np.ndarray:
+        import torch
+
+        random.seed(seed)
+        torch.manual_seed(seed)
+        return np.stack([ds[0][:, 0].numpy() for _ in range(num)])
+
+    return run
+
+
+# -- main ----------------------------------------------------------------------------------------------------------
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mnist", required=True, help="folder of the MNIST test IDX .gz files")
+    parser.add_argument("--origins", required=True, help="folder of the origin generators")
+    parser.add_argument("--num", type=int, default=1000, help="sequences per side")
+    parser.add_argument("--presets", nargs="+", default=["affine@2", "affine-compound@1"])
+    args = parser.parse_args()
+    images, labels = load_mnist_test(args.mnist)
+    rng = np.random.default_rng(0)
+    for name in args.presets:
+        run = origin_runner(name, args.origins, images)
+        if run is None:
+            print(f"{name}: no runnable origin here, skipped")
+            continue
+        ours = [mm.generate(name, num=args.num, seed=s, source=(images, labels)).frames[:, :, 0] for s in (0, 1)]
+        theirs = run(args.num, 0)
+        a, b, o = (statistics(f, rng) for f in (*ours, theirs))
+        print(f"\n{name} vs its origin ({args.num} sequences per side, MNIST test digits)")
+        print(f"{'statistic':26s} {'ours':>10s} {'origin':>10s} {'KS':>7s} {'floor':>7s} {'ratio':>6s}")
+        for stat in a:
+            d, floor = ks(a[stat], o[stat]), ks(a[stat], b[stat])
+            print(f"{stat:26s} {np.mean(a[stat]):10.3f} {np.mean(o[stat]):10.3f} {d:7.3f} {floor:7.3f} "
+                  f"{d / max(floor, 1e-9):6.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
