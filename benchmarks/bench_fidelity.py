@@ -134,6 +134,33 @@ def origin_runner(name: str, origins: str, images: np.ndarray) -> Callable[[int,
     return run
 
 
+def compare_compat(origins: str, images: np.ndarray, labels: np.ndarray, bs: int) -> None:
+    """The README example through ``movingmnist.compat.torch_moving_mnist`` beside the origin (7c1dfcb): mean and
+    std of normalised batches, next to the spread between our own seeds."""
+    import contextlib
+    import io
+
+    module = torch_moving_mnist(origins, "tmm_data_7c1dfcb.py", images)
+    if module is None:
+        print("compat: no runnable origin here, skipped")
+        return
+    from movingmnist.compat.torch_moving_mnist import MovingMNIST
+
+    readme = dict(angle=(-20, 20), translate=((-30, 30), (-30, 30)), scale=(0.8, 1.3), shear=(-20, 20))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        theirs = module.MovingMNIST(path=".", affine_params=readme, num_frames=10, num_digits=[1, 2, 3], img_size=64)
+        ours = [MovingMNIST(affine_params=readme, num_frames=10, num_digits=[1, 2, 3], img_size=64,
+                            source=(images, labels), seed=s) for s in (0, 1)]
+    lines = out.getvalue().splitlines()
+    random.seed(0)
+    b = theirs.get_batch(bs=bs)
+    rows = [("origin", b)] + [(f"ours, seed {s}", d.get_batch(bs=bs)) for s, d in enumerate(ours)]
+    print(f"\ncompat README example, {bs} sequences per batch; printed: {lines[0]!r} (ours) / {lines[-1]!r} (origin)")
+    for name, batch in rows:
+        print(f"  {name:14s} mean {float(batch.mean()):+.4f}  std {float(batch.std()):.4f}")
+
+
 # -- main ----------------------------------------------------------------------------------------------------------
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -144,6 +171,7 @@ def main() -> int:
     args = parser.parse_args()
     images, labels = load_mnist_test(args.mnist)
     rng = np.random.default_rng(0)
+    compare_compat(args.origins, images, labels, bs=512)
     for name in args.presets:
         run = origin_runner(name, args.origins, images)
         if run is None:

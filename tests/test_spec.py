@@ -32,7 +32,20 @@ INVALID = [
     (["source.val_size=-5"], "source.val_size", "0 (no val)"),
     (["nosection.x=1"], "nosection", "canvas, objects, source, motion, appearance, background, annotations"),
     (["frames"], "--set", "KEY=VALUE"),
+    (["objects.choices=[]"], "objects.choices", "1 to 1024 counts"),
+    (["objects.choices=[1,300]"], "objects.count", "<= 255"),
+    (["motion.affine.rule=twice"], "motion.affine.rule", "'compose' or 'schedule'"),
+    (["motion.affine.placement=corner"], "motion.affine.placement", "'jitter' or 'centre'"),
 ]
+
+
+def test_count_choices_set_the_count_range_and_weigh_by_repeats():
+    spec = mm.Spec.from_preset("srivastava", ["objects.choices=[0,2,2,3]"])
+    assert spec.objects.count == (0, 3) and spec.objects.choices == (0, 2, 2, 3)
+    counts = mm.generate(spec.frames_only(), num=4000, seed=1, source="glyphs").present.sum(1)
+    share = np.bincount(counts, minlength=4) / 4000
+    assert share[1] == 0 and abs(share[2] - 0.5) < 0.03 and abs(share[0] - 0.25) < 0.03
+    assert mm.Spec.from_preset("srivastava").fingerprint == mm.Spec.from_preset("srivastava@1").fingerprint
 
 
 @pytest.mark.parametrize(("overrides", "field", "allowed"), INVALID)

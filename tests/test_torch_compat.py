@@ -31,9 +31,12 @@ README_AFFINE = dict(
 )
 
 
+LATER_AFFINE = SimpleNamespace(angle=(-4, 4), translate=((-5, 5), (-5, 5)), scale=(0.8, 1.2), shear=(-3, 3))
+
+
 @pytest.fixture
 def affine():
-    return "affine@1"
+    return "affine@2"
 
 
 @pytest.fixture
@@ -42,45 +45,74 @@ def segmentation():
 
 
 # -- torch_moving_mnist ---------------------------------------------------------------------------------------------
-def test_readme_calls(affine):
-    ds = tmm.MovingMNIST(MNIST_LIKE, affine_params=README_AFFINE, n=10, num_digits=[1, 2, 3], img_size=64)
+def test_readme_calls(affine, capsys):
+    """The README's calls (only the import and the MNIST given changed) print the origin's stats line, word for word,
+    and return its shapes; get_batch normalises with those statistics."""
+    ds = tmm.MovingMNIST(MNIST_LIKE, affine_params=README_AFFINE, num_frames=10, num_digits=[1, 2, 3], img_size=64)
+    assert capsys.readouterr().out == "New computed stats for MovingMNIST: ([0.07522265625], [0.17685937499999999])\n"
+    assert ds.spec.preset == "affine@2" and ds.spec.motion.affine.rule == "schedule"
     sequence = ds[0]
     t = sequence
     assert type(t) is torch.Tensor and t.shape == torch.Size([10, 1, 64, 64]) and t.dtype == torch.uint8
     assert torch.equal(ds[0], sequence)  # index-addressable now
-    b = ds.get_batch(128)
+    b = ds.get_batch(bs=128)
     assert b.shape == torch.Size([128, 10, 1, 64, 64]) and b.dtype == torch.float32
-    assert float(b.min()) >= 0.0 and float(b.max()) <= 1.0 and float(b.max()) > 0.5
+    raw = b * 0.17685937499999999 + 0.07522265625
+    assert float(raw.min()) >= -1e-5 and float(raw.max()) <= 1 + 1e-5 and float(raw.max()) > 0.5
     assert not torch.equal(ds.get_batch(4)[0], b[0])  # the cursor moves on
 
 
-def test_defaults_shapes_concat_and_len(affine):
+def test_defaults_shapes_concat_and_len(affine, capsys):
     ds = tmm.MovingMNIST(source=SOURCE)
-    assert len(ds) == 10_000 and ds.pad == 18
+    assert "New computed stats for MovingMNIST: ([0.0752" in capsys.readouterr().out  # normalize=True, 3 digits
+    assert len(ds) == 10_000 and ds.pad == 18 and ds.num_digits == [3]
+    assert ds.spec.objects.count == (3, 3) and ds.spec.motion.affine.angle == (-20.0, 20.0)
     assert ds[5].shape == (4, 1, 64, 64)
     frames = tmm.MovingMNIST(source=SOURCE, concat=False, num_frames=3, img_size=48)[5]
     assert isinstance(frames, list) and len(frames) == 3 and frames[0].shape == (1, 48, 48)
     assert ds.get_batch().shape == (32, 4, 1, 64, 64)
-    with pytest.raises(mm.SpecError, match="num_digits"):
-        tmm.MovingMNIST(source=SOURCE, num_digits=[1, 3])
+    for bad in ([0, 1], [], "2", [1.5]):
+        with pytest.raises(mm.SpecError, match="num_digits"):
+            tmm.MovingMNIST(source=SOURCE, num_digits=bad)
+
+
+def test_num_digits_is_random_choice_of_the_list(affine):
+    """As ``random.choice``: [2, 2, 3] draws 2 two times in three; [1, 3] never draws 2."""
+    ds = tmm.MovingMNIST(source=SOURCE, num_digits=[2, 2, 3], normalize=False)
+    assert ds.spec.objects.choices == (2, 2, 3)
+    counts = mm.generate(ds.spec, num=3000, seed=0, source=SOURCE).present.sum(1)
+    assert abs((counts == 2).mean() - 2 / 3) < 0.03 and set(counts) == {2, 3}
+    gap = tmm.MovingMNIST(source=SOURCE, num_digits=[1, 3], normalize=False)
+    assert set(mm.generate(gap.spec, num=500, seed=0, source=SOURCE).present.sum(1)) == {1, 3}
+    assert tmm.MovingMNIST(source=SOURCE, num_digits=[1, 2], normalize=False).spec.objects.choices is None
 
 
 def test_normalize_exact_and_origin(affine):
-    exact = tmm.MovingMNIST(source=SOURCE, normalize=True, stats_samples=64)
+    exact = tmm.MovingMNIST(source=SOURCE, normalize_stats="exact", stats_samples=64)
     x = exact.get_batch(64)
     assert x.dtype == torch.float32
     # get_batch's first 64 sequences are the stats sample itself: mean 0, std 1 (float32 rounding aside)
     assert abs(float(x.double().mean())) < 1e-5 and abs(float(x.double().std(unbiased=False)) - 1) < 1e-5
-    origin = tmm.MovingMNIST(source=SOURCE, normalize=True, normalize_stats="origin", num_digits=[1, 2])
+    origin = tmm.MovingMNIST(source=SOURCE, num_digits=[1, 2])
     ratio = (28 / 64) ** 2 * 2
     assert origin.stats == pytest.approx((0.131 * ratio, 0.308 * ratio))
-    plain = tmm.MovingMNIST(source=SOURCE)
+    plain = tmm.MovingMNIST(source=SOURCE, normalize=False)
     raw = plain._frames(0, 3)
     assert torch.allclose(origin.batch_tfms(raw), (raw.float() / 255 - 0.131 * ratio) / (0.308 * ratio))
+    assert torch.equal(plain.get_batch(2), raw[:2].float() / 255)
+
+
+def test_presets_of_both_generations(affine):
+    later = tmm.MovingMNIST(source=SOURCE, preset="affine-compound", affine_params=LATER_AFFINE, num_digits=[1, 2],
+                            normalize=False)
+    assert later.spec.motion.affine.rule == "compose" and later.spec.motion.affine.angle == (-4.0, 4.0)
+    assert tmm.MovingMNIST(source=SOURCE, preset="affine@1", normalize=False).spec.preset == "affine@1"
+    with pytest.raises(mm.SpecError, match="preset"):
+        tmm.MovingMNIST(source=SOURCE, preset="srivastava")
 
 
 def test_save(affine, tmp_path):
-    ds = tmm.MovingMNIST(source=SOURCE, num_frames=3)
+    ds = tmm.MovingMNIST(source=SOURCE, num_frames=3, normalize=False)
     fname = ds.save(str(tmp_path / "mmnist.pt"), n_batches=2, bs=4)
     data = torch.load(fname)
     assert data.shape == (8, 3, 1, 64, 64) and data.dtype == torch.float32
@@ -103,7 +135,8 @@ def test_affine_params_reach_the_spec():
         "motion.affine.shear": [-20.0, 20.0],
         "motion.affine.translate": [[-30.0, 30.0], [-30.0, 30.0]],
     }
-    assert tmm.affine_overrides(tmm.affine_params)["motion.affine.angle"] == [-4.0, 4.0]  # the namespace form
+    assert tmm.affine_overrides(tmm.affine_params)["motion.affine.angle"] == [-20.0, 20.0]  # the namespace form
+    assert tmm.affine_overrides(LATER_AFFINE)["motion.affine.angle"] == [-4.0, 4.0]
     with pytest.raises(mm.SpecError, match="affine_params.shear"):
         tmm.affine_overrides({"angle": (0, 1), "translate": ((0, 1), (0, 1)), "scale": (1, 1)})
     ds = tmm.MovingMNIST(source=SOURCE, affine_params=README_AFFINE)

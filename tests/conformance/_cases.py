@@ -117,6 +117,7 @@ TRANSLATION_CASES = (
         for mode in ("max", "sum", "over")
         for threshold in (0, 40)
     ),
+    Case("srivastava@1", ("objects.choices=[0,2,2,3]",), source="test_bank", seed=4, start=1, num=8),
     # Blank glyphs: no ink, so no visible or amodal box.
     Case("srivastava@1", ("objects.count=1..3",), source="blank_heavy", seed=3, start=0, num=6),
     # A canvas width that is not a multiple of 8 (the word-wise reductions end mid-word).
@@ -191,6 +192,8 @@ GENERAL_CASES = (
     ),
     Case("affine@2", ("frames=1",), seed=2, start=0, num=4),
     Case("affine-compound@1", ("objects.count=1..3",), seed=5, start=11, num=6),
+    # Counts drawn from a list (random.choice semantics), in both renderers.
+    Case("affine@2", ("objects.choices=[1,1,3]",), seed=3, start=2, num=8),
 )
 
 CASES = TRANSLATION_CASES + GENERAL_CASES

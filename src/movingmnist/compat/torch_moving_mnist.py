@@ -1,15 +1,19 @@
-"""The API of tcapelle/torch_moving_mnist (``MovingMNIST``), rendered by the ``affine`` preset.
+"""The API of tcapelle/torch_moving_mnist (``MovingMNIST``), as its README documents it (the ``affine@2`` preset).
 
 Migration: replace ``from torch_moving_mnist.data import MovingMNIST`` with
 ``from movingmnist.compat.torch_moving_mnist import MovingMNIST`` (and ``show_images`` likewise); calls from
-its README run unchanged. What differs, on purpose (docs/appearance.md lists the defects fixed):
+its README run unchanged and behave as there: the defaults are that code's (README ranges, ``num_digits=[3]``,
+``num_frames=4``, ``normalize=True``), ``num_digits`` is a list drawn with ``random.choice`` semantics (``[2, 2, 3]``
+gives 2 with probability 2/3), and ``normalize=True`` prints ``New computed stats for MovingMNIST: ...`` and uses
+those hand-scaled MNIST statistics. What differs, on purpose (docs/appearance.md lists the defects fixed):
 
 - ``ds[i]`` is sequence ``i`` of a seeded dataset (the original ignored the index and drew fresh random digits
   on every call, so ``torch.stack([ds[0] for _ in range(bs)])`` now repeats one sequence: use
-  ``ds.get_batch(bs)``, which walks through the dataset, or distinct indices).
-- each frame is the pristine digit under the composed transform (no re-sampling blur); ``len(ds)`` is ``num``.
-- ``normalize=True`` uses the exact statistics of this dataset (:func:`movingmnist.torch.dataset_stats`) instead
-  of MNIST's scaled by hand; ``normalize_stats="origin"`` restores the hand-scaled values.
+  ``ds.get_batch(bs)``, which walks through the dataset, or distinct indices); ``len(ds)`` is ``num``.
+- ``normalize_stats="exact"`` normalises with the exact statistics of this dataset
+  (:func:`movingmnist.torch.dataset_stats`) instead of MNIST's scaled by hand.
+- ``preset="affine-compound"`` gives the later code's compounding rule (pass its smaller ``affine_params``);
+  ``preset="affine@1"`` the layer's earlier behaviour.
 - no torchvision: digits come from movingmnist's sources (``source="mnist"`` by default; a torchvision
   download under ``path/MNIST/raw`` is reused when present; an MNIST dataset object may be passed as ``path``).
 """
@@ -35,14 +39,15 @@ from ..torch.stats import Normalize  # noqa: E402
 
 __all__ = ["MovingMNIST", "affine_params", "mnist_stats", "padding", "show_image", "show_images"]
 
-#: The preset this layer renders (pinned to its version: the layer's defaults are those of its rules).
-PRESET = "affine@1"
+#: The preset this layer renders by default: the code torch_moving_mnist's README documents.
+PRESET = "affine@2"
 mnist_stats = ([0.131], [0.308])
+#: The README's ranges, the default of the code it documents.
 affine_params = SimpleNamespace(
-    angle=(-4, 4),
-    translate=((-5, 5), (-5, 5)),
-    scale=(0.8, 1.2),
-    shear=(-3, 3),
+    angle=(-20, 20),
+    translate=((-30, 30), (-30, 30)),
+    scale=(0.8, 1.3),
+    shear=(-20, 20),
 )
 
 
@@ -84,16 +89,23 @@ def affine_overrides(params: Any) -> dict[str, Any]:
     }
 
 
-def _count_range(num_digits: Any) -> str:
-    if isinstance(num_digits, (int, np.integer)):
+def _count_overrides(num_digits: Any) -> dict[str, Any]:
+    """``num_digits`` as the origin reads it (``random.choice`` of the list): a count range when the list is
+    consecutive counts once each (the same distribution), else ``objects.choices``."""
+    def whole(n: Any) -> bool:
+        return isinstance(n, (int, np.integer)) and not isinstance(n, bool)
+
+    if whole(num_digits):
         counts = [int(num_digits)]
+    elif isinstance(num_digits, (list, tuple)) and all(whole(n) for n in num_digits):
+        counts = [int(n) for n in num_digits]
     else:
-        counts = sorted({int(n) for n in num_digits})
-    if not counts or counts[0] < 1 or counts != list(range(counts[0], counts[-1] + 1)):
-        raise SpecError(
-            "num_digits", num_digits, "a list of consecutive digit counts >= 1 (drawn uniformly), e.g. [1, 2, 3]"
-        )
-    return f"{counts[0]}..{counts[-1]}"
+        counts = []
+    if not counts or min(counts) < 1 or max(counts) > 255:
+        raise SpecError("num_digits", num_digits, "a list of digit counts in [1, 255] (drawn as random.choice)")
+    if sorted(counts) == list(range(min(counts), max(counts) + 1)):
+        return {"objects.count": f"{min(counts)}..{max(counts)}", "objects.choices": None}
+    return {"objects.choices": counts}
 
 
 def _source(path: Any, source: Any) -> Any:
@@ -132,42 +144,48 @@ class MovingMNIST:
         path: where torchvision stored MNIST (``path/MNIST/raw`` is reused when present), or an MNIST dataset
             object with ``.data`` and ``.targets``.
         affine_params: dict or namespace of ``angle``, ``translate``, ``scale``, ``shear`` ranges (the origin's).
-        num_digits: digit counts, drawn uniformly (consecutive values). num_frames (alias ``n``): frames.
+        num_digits: digit counts, one drawn per sequence as ``random.choice(num_digits)`` (repeats weigh).
+        num_frames (alias ``n``): frames.
         img_size: canvas size. concat: ``ds[i]`` is ``[T, 1, H, W]`` (else a list of T ``[1, H, W]`` tensors).
         normalize: ``get_batch`` normalises (see ``normalize_stats``).
         seed: dataset seed. source: glyph source (default ``mnist``). split: ``train``, ``val`` or ``test``.
-        num: ``len(ds)``. normalize_stats: ``exact`` (:func:`~movingmnist.torch.dataset_stats` over
-            ``stats_samples`` sequences) or ``origin`` (MNIST's stats scaled by ``(28 / img_size)**2 *
-            max(num_digits)``). device: where batches are rendered.
+        num: ``len(ds)``. normalize_stats: ``origin`` (MNIST's stats scaled by ``(28 / img_size)**2 *
+            max(num_digits)``, printed as the origin prints them) or ``exact``
+            (:func:`~movingmnist.torch.dataset_stats` over ``stats_samples`` sequences). device: where batches are
+            rendered. preset: the rules (``affine@2``, the README's code; ``affine-compound``, the later code;
+            ``affine@1``).
     """
 
     def __init__(
         self,
         path: Any = ".",
         affine_params: Any = affine_params,
-        num_digits: Sequence[int] = (1, 2),
+        num_digits: Sequence[int] = (3,),
         num_frames: int = 4,
         img_size: int = 64,
         concat: bool = True,
-        normalize: bool = False,
+        normalize: bool = True,
         *,
         seed: int = 0,
         source: Any = "mnist",
         n: int | None = None,
         split: str = "train",
         num: int = 10_000,
-        normalize_stats: str = "exact",
+        normalize_stats: str = "origin",
         stats_samples: int = 256,
         device: str | torch.device = "cpu",
         cache_dir: str | None = None,
+        preset: str = PRESET,
     ) -> None:
         if n is not None:
             num_frames = n
         if normalize_stats not in ("exact", "origin"):
             raise SpecError("normalize_stats", normalize_stats, "'exact' or 'origin'")
-        base = get_preset(PRESET).spec()
+        if not str(preset).startswith("affine"):
+            raise SpecError("preset", preset, "affine@2, affine-compound or affine@1 (the rules of torch_moving_mnist)")
+        base = get_preset(preset).spec()
         overrides = {
-            "objects.count": _count_range(num_digits),
+            **_count_overrides(num_digits),
             "frames": int(num_frames),
             "canvas.height": int(img_size),
             "canvas.width": int(img_size),
@@ -191,7 +209,9 @@ class MovingMNIST:
         if normalize:
             if normalize_stats == "origin":
                 ratio = (28 / img_size) ** 2 * max(self.num_digits)
-                norm = Normalize(mnist_stats[0][0] * ratio, mnist_stats[1][0] * ratio)
+                scaled = ([mnist_stats[0][0] * ratio], [mnist_stats[1][0] * ratio])
+                print(f"New computed stats for MovingMNIST: {scaled}")  # as the origin prints them
+                norm = Normalize(scaled[0][0], scaled[1][0])
             else:
                 stats = dataset_stats(self.spec, self.seed, stats_samples, source=self.source, device=self.device)
                 norm = stats.normalize()

@@ -126,7 +126,13 @@ def sample_scene(spec: Spec, seed: int, index: Any, glyph_labels: Any) -> Scene:
     xp = _xp.namespace(index)
     index = xp.astype(index, xp.int64)
     low, high = spec.objects.count
-    count = rng.integers(seed, "objects.count", index, (), low, high)
+    choices = spec.objects.choices
+    if choices is None:
+        count = rng.integers(seed, "objects.count", index, (), low, high)
+    else:  # one entry of the list, uniformly: repeated counts weigh more
+        pick = rng.integers(seed, "objects.count", index, (), 0, len(choices) - 1)
+        table = xp.asarray(list(choices), dtype=xp.int64, device=_xp.device_of(index))
+        count = table[pick]
     slots = xp.arange(high, device=_xp.device_of(index))
     present = slots[None, :] < count[:, None]
     chosen = rng.integers(seed, "objects.glyph", index, (high,), 0, glyph_labels.shape[0] - 1)

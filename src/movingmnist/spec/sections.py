@@ -7,7 +7,7 @@ The ``appearance`` and ``background`` sections are in :mod:`movingmnist.spec.app
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, model_validator
 
@@ -60,18 +60,36 @@ class SourceSpec(Section):
 class ObjectsSpec(Section):
     """How many glyphs per sequence and at what size.
 
-    ``count``: objects per sequence, drawn uniformly in low..high for each sequence. ``size``: glyphs are resized
-    to size x size pixels (bilinear) before use; ``None`` keeps the source's size (28 for MNIST).
+    ``count``: objects per sequence, drawn uniformly in low..high for each sequence. ``choices``: instead, a list of
+    counts of which one entry is drawn uniformly, so that repeats weigh (``[2, 2, 3]``: 2 with probability 2/3, as
+    ``random.choice`` of the list); ``count`` then follows as (min, max) of the list. ``size``: glyphs are resized to
+    size x size pixels (bilinear) before use; ``None`` keeps the source's size (28 for MNIST).
     """
 
     count: IntRange = (2, 2)
+    choices: tuple[Int, ...] | None = None
     size: Int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _count_of_choices(cls, data: Any) -> Any:
+        """With ``choices``, the count range is the span of the choices (whatever ``count`` said)."""
+        if isinstance(data, dict) and data.get("choices") is not None:
+            choices = data["choices"]
+            if isinstance(choices, (list, tuple)) and choices and all(
+                isinstance(c, int) and not isinstance(c, bool) for c in choices
+            ):
+                data = {**data, "count": (min(choices), max(choices))}
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> ObjectsSpec:
         check_range("objects.count", self.count, 0, 255)
         if self.count[1] < 1:
             raise SpecError("objects.count", self.count, "a range whose high end is at least 1")
+        if self.choices is not None:
+            if not self.choices or len(self.choices) > 1024 or not all(0 <= c <= 255 for c in self.choices):
+                raise SpecError("objects.choices", self.choices, "a list of 1 to 1024 counts in [0, 255]")
         if self.size is not None and not 1 <= self.size <= 1024:
             raise SpecError("objects.size", self.size, "None or an integer in [1, 1024]")
         return self
