@@ -15,6 +15,7 @@ import pytest
 from movingmnist.errors import SourceError
 from movingmnist.sources import load_source
 from movingmnist.sources.folder import open_image
+from movingmnist.sources.idx import read_idx
 
 
 def _png(path: Path, width: int, height: int) -> Path:
@@ -97,3 +98,53 @@ def test_pixel_cap_is_raised_by_the_environment(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=r"MOVINGMNIST_MAX_IMAGE_PIXELS='lots' is not allowed: a whole number"):
         with open_image(tmp_path / "big" / "0" / "a.png"):
             pass
+
+
+# -- 3. IDX files: the header is checked before anything is inflated -------------------------------------------------
+def _gzip_idx(path: Path, code_ndim: bytes, dims: tuple[int, ...], data: bytes = b"", zeros: int = 0) -> Path:
+    """A gzip IDX file: header, ``data``, then ``zeros`` zero bytes (compressed as they stream, never held)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: the gzip container
+    parts = [packer.compress(b"\0\0" + code_ndim + struct.pack(f">{len(dims)}I", *dims) + data)]
+    block = bytes(2**20)
+    for lo in range(0, zeros, len(block)):
+        parts.append(packer.compress(block[: min(len(block), zeros - lo)]))
+    path.write_bytes(b"".join(parts) + packer.flush())
+    return path
+
+
+def test_idx_header_promising_terabytes_is_refused_before_inflating(tmp_path):
+    images = _gzip_idx(tmp_path / "train-images-idx3-ubyte.gz", b"\x08\x03", (60000, 65536, 65536), bytes(1000))
+    _gzip_idx(tmp_path / "train-labels-idx1-ubyte.gz", b"\x08\x01", (60000,), bytes(60000))
+    with pytest.raises(SourceError) as info:
+        load_source(f"idx:{tmp_path}", val_size=0)
+    message = str(info.value)
+    assert f"IDX file {images}: its header (shape (60000, 65536, 65536), uint8) promises" in message
+    assert f"{60000 * 65536**2:,} bytes of data, over the cap of {2 * 2**30:,} bytes per file" in message
+    assert "MOVINGMNIST_MAX_IDX_BYTES" in message
+
+
+def test_idx_gzip_bomb_is_stopped_at_what_the_header_promises(tmp_path):
+    import tracemalloc
+
+    bomb = _gzip_idx(tmp_path / "bomb-images-idx3-ubyte.gz", b"\x08\x03", (10, 28, 28), zeros=256 * 2**20)
+    assert bomb.stat().st_size < 2**20  # 256 MiB of zeros once inflated
+    tracemalloc.start()
+    try:
+        with pytest.raises(SourceError) as info:
+            read_idx(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert f"IDX file {bomb} holds more than the 7840 bytes of data that its header" in str(info.value)
+    assert "once inflated" in str(info.value)
+    assert peak < 8 * 2**20  # read up to the promise and one byte past it, not the whole stream
+
+
+def test_idx_cap_comes_from_the_environment(tmp_path, monkeypatch):
+    small = _gzip_idx(tmp_path / "small-images-idx3-ubyte.gz", b"\x08\x03", (10, 28, 28), bytes(7840))
+    assert read_idx(small).shape == (10, 28, 28)
+    monkeypatch.setenv("MOVINGMNIST_MAX_IDX_BYTES", "1000")
+    with pytest.raises(SourceError, match=r"promises 7,840 bytes of data, over the cap of 1,000 bytes per file"):
+        read_idx(small)
+    with pytest.raises(SourceError, match=r"holds a 3-dimensional array \(10, 28, 28\); it must be 1-dimensional"):
+        read_idx(small, ndim=1)
