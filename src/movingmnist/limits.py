@@ -17,6 +17,7 @@ memory one batch may take              this machine's memory           ``MOVINGM
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
@@ -64,9 +65,11 @@ def idx_byte_cap() -> int:
 def memory_bytes() -> int:
     """Memory a batch may take: ``$MOVINGMNIST_MAX_MEMORY``, else the physical memory (or a container's cgroup
     limit, when lower), else :data:`DEFAULT_MEMORY_BYTES` where neither can be read."""
-    explicit = cap(MEMORY_ENV, 0)
-    if explicit:
-        return explicit
+    return cap(MEMORY_ENV, 0) or _system_memory()
+
+
+@functools.lru_cache(maxsize=1)
+def _system_memory() -> int:
     found = []
     try:
         found.append(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
