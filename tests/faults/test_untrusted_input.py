@@ -351,7 +351,7 @@ BAD_CALLS = [
     ("ds[10]", lambda g, p: mm.open(p)[10], r"^index 10 is out of range for a dataset of 3 sequences \(rows -3..2\)"),
     ("ds['a']", lambda g, p: mm.open(p)["a"], r"^dataset index 'a' is not allowed: use an integer row"),
     ("load_source val_size=1.5", lambda g, p: load_source("glyphs", "val", val_size=1.5),
-     r"^source.val_size=1.5 is not allowed: it must be an integer and lie in \[0, 60000\)"),
+     r"^source.val_size=1.5 is not allowed: it must be an integer and must lie in \[0, 60000\)"),
 ]
 
 

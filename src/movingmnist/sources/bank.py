@@ -103,8 +103,8 @@ def carve_split(train: GlyphBank, split: str, val_size: int | None) -> GlyphBank
     size = n // 6 if val_size is None else int(val_size) if integer else -1
     if size < 0 or size >= n:
         raise SourceError(
-            f"source.val_size={shown(val_size)} is not allowed: it must be an integer and lie in [0, {n}) for source "
-            f"{train.name!r} whose training split has {n} images"
+            f"source.val_size={shown(val_size)} is not allowed: it must be an integer and must lie in [0, {n}) for "
+            f"source {train.name!r} whose training split has {n} images"
         )
     if split == "train":
         return train if size == 0 else train.subset(0, n - size, "train")
