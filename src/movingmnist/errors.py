@@ -30,6 +30,22 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def check_int(
+    field: str, value: object, low: int, high: int | None = None, allowed: str | None = None
+) -> int:
+    """``value`` as an int when it is an integer (Python or numpy, not a bool) in ``[low, high]``; else a
+    SpecError naming ``field``, the value and ``allowed`` (default: the range)."""
+    import numbers
+
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        number = int(value)
+        if number >= low and (high is None or number <= high):
+            return number
+    raise SpecError(
+        field, value, allowed or (f"an integer in [{low}, {high}]" if high is not None else f"an integer >= {low}")
+    )
+
+
 class MovingMNISTError(Exception):
     """Base class of every error this package raises on purpose."""
 
@@ -83,6 +99,14 @@ class DownloadError(SourceError):
 
 class DatasetError(MovingMNISTError, ValueError):
     """A dataset on disk is missing, incomplete, corrupt, or does not match what was asked."""
+
+
+class KeyTypeError(MovingMNISTError, TypeError):
+    """An index or key of a kind that is not allowed (``dataset[1.5]``); a TypeError, as Python's own are."""
+
+
+class RowIndexError(MovingMNISTError, IndexError):
+    """A row beyond the end of a dataset or batch; an IndexError, as Python's own are (iteration stops on it)."""
 
 
 class MissingDependencyError(MovingMNISTError, ImportError):

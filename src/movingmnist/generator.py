@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -9,9 +11,10 @@ import numpy as np
 
 from ._threads import one_blas_thread
 from .batch import SCHEMA, TRACK_ARRAYS, Batch
-from .errors import SpecError
+from .errors import SpecError, check_int, shown
 from .latents.background import plan_background
 from .latents.scene import GlyphSet, Scene, glyph_set
+from .limits import check_memory, human_bytes, memory_bytes
 from .render import make_renderer, resolve_kernel, use_general
 from .sources import GlyphBank, load_source, source_name
 from .spec import Spec
@@ -23,6 +26,9 @@ SourceLike = str | GlyphBank | tuple[np.ndarray, np.ndarray]
 CACHE_BYTES = 8 * 2**20
 # Sequences whose latents are simulated per call (their cost is mostly per call, not per sequence).
 LATENT_BLOCK = 512
+#: The largest sequence index + 1: indices are int64, and a range start..start+num must fit.
+MAX_INDEX = 2**63 - 1
+_INDICES = f"integer sequence indices in [0, 2**63-2] = [0, {MAX_INDEX - 1}]"
 
 
 def resolve_spec(
@@ -87,8 +93,8 @@ class Generator:
         self.spec = resolve_spec(spec, source=source)
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= int(seed) < 2**63:
             raise SpecError("seed", seed, "an integer in [0, 2**63)")
-        if batch_size is not None and batch_size < 1:
-            raise SpecError("batch_size", batch_size, "an integer >= 1")
+        if batch_size is not None:
+            batch_size = check_int("batch_size", batch_size, 1)
         self.general = use_general(self.spec, renderer)
         # numba is looked for (and its absence with kernel="numba" an error) only where the general renderer runs.
         resolved_kernel = resolve_kernel(kernel, needed=self.general)
@@ -168,8 +174,44 @@ class Generator:
                 names.append(name)
         return [a.name for a in SCHEMA if a.name in names]
 
+    @property
+    def sequence_bytes(self) -> int:
+        """Bytes of one sequence's arrays (all of :attr:`shapes`)."""
+        return sum(math.prod(shape) * dtype.itemsize for shape, dtype in self.shapes.values())
+
+    def check_memory(
+        self, num: int, field: str = "num", lower: str | None = None, *, value: Any = None, what: str = "a batch"
+    ) -> None:
+        """Refuse (SpecError) ``num`` sequences in memory at once that the memory here cannot hold, naming the bytes
+        they need and how to need fewer: ``field=value`` (default ``num``) is blamed, ``lower`` is the advice and
+        ``what`` names the buffer. One sequence that does not fit blames the spec (frames, canvas, annotations)."""
+        per = self.sequence_bytes
+        spec = self.spec
+        if per > memory_bytes():
+            shapes = self.shapes.items()
+            shapes = self.shapes.items()
+            sizes = sorted(((math.prod(shape) * dt.itemsize, name) for name, (shape, dt) in shapes), reverse=True)
+            largest = ", ".join(f"{name} {human_bytes(n)}" for n, name in sizes[:3])
+            check_memory(
+                "spec", f"{spec.frames} frames of {spec.canvas.height}x{spec.canvas.width}", per,
+                f"one sequence ({largest}, ...)",
+                "use fewer frames, a smaller canvas, or switch off the largest annotations "
+                "(e.g. annotations.semantic=false, annotations.instance=false)",
+            )
+        check_memory(
+            field, num if value is None else value, num * per, f"{what} of {num:,} sequences x {per:,} bytes",
+            lower or "render fewer sequences per call (Generator.render(start, num) in parts), or write them with "
+            "write_dataset, which renders a few at a time",
+        )
+
     def allocate(self, num: int) -> Batch:
-        """An output Batch for ``num`` sequences (reuse it across calls: fresh memory is slow to write)."""
+        """An output Batch for ``num`` sequences (reuse it across calls: fresh memory is slow to write).
+
+        Raises:
+            SpecError: when ``num`` is not an integer >= 0, or the batch would not fit in memory (naming the bytes).
+        """
+        num = check_int("num", num, 0)
+        self.check_memory(num)
         arrays = {name: np.empty((num, *shape), dtype=dtype) for name, (shape, dtype) in self.shapes.items()}
         return Batch(index=np.empty(num, dtype=np.int64), **arrays)
 
@@ -194,13 +236,18 @@ class Generator:
 
     # -- rendering ------------------------------------------------------------------------------------------------
     def render(self, start: int = 0, num: int = 1, out: Batch | None = None) -> Batch:
-        """Sequences ``start .. start + num - 1``; written into ``out`` (allocated when None) and returned."""
-        if num < 0 or start < 0:
-            raise SpecError("start/num", (start, num), "non-negative integers")
-        if out is None:
-            out = self.allocate(num)
-        elif len(out) < num:
-            raise SpecError("out", f"a batch of {len(out)}", f"a batch of at least num={num} sequences")
+        """Sequences ``start .. start + num - 1``; written into ``out`` (allocated when None) and returned.
+
+        Raises:
+            SpecError: naming the argument, for a ``num`` or ``start`` that is not an integer in range (the last index
+                must fit in 64 bits), a batch that would not fit in memory, or an ``out`` that does not fit.
+        """
+        num = check_int("num", num, 0, MAX_INDEX)
+        start = check_int(
+            "start", start, 0, MAX_INDEX - num,
+            f"an integer in [0, 2**63-1-num] = [0, {MAX_INDEX - num}] (sequence indices start..start+num-1 are 64-bit)",
+        )
+        out = self.allocate(num) if out is None else self._check_out(out, num)
         block = self.latent_block
         with one_blas_thread():
             for lo in range(0, num, block):
@@ -211,11 +258,14 @@ class Generator:
         return out
 
     def render_indices(self, indices: Iterable[int], out: Batch | None = None) -> Batch:
-        """Sequences at arbitrary indices (any order, repeats allowed)."""
-        indices = np.asarray(list(indices) if not isinstance(indices, np.ndarray) else indices, dtype=np.int64)
-        if indices.size and indices.min() < 0:
-            raise SpecError("indices", int(indices.min()), "non-negative sequence indices")
-        out = self.allocate(len(indices)) if out is None else out
+        """Sequences at arbitrary indices (any order, repeats allowed).
+
+        Raises:
+            SpecError: for indices that are not a 1-D sequence of integers in [0, 2**63-2], a batch that would not
+                fit in memory, or an ``out`` that does not fit.
+        """
+        indices = _index_array(indices)
+        out = self.allocate(len(indices)) if out is None else self._check_out(out, len(indices))
         block = self.latent_block
         with one_blas_thread():
             for lo in range(0, len(indices), block):
@@ -224,7 +274,29 @@ class Generator:
 
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
         """Sequence ``index`` as a dict of arrays without a batch axis."""
+        index = check_int("index", index, 0, MAX_INDEX - 1, f"an integer sequence index in [0, {MAX_INDEX - 1}] "
+                          "(render_indices renders several)")
         return self.render_indices([index]).sequence(0)
+
+    def _check_out(self, out: Any, num: int) -> Batch:
+        """``out`` when it is a Batch of at least ``num`` sequences with this generator's arrays, shapes and dtypes."""
+        allowed = f"a Batch of at least {num} sequences from Generator.allocate(n) (shapes and dtypes as .shapes)"
+        if not isinstance(out, Batch):
+            raise SpecError("out", type(out).__name__, allowed)
+        if len(out) < num:
+            raise SpecError("out", f"a batch of {len(out)}", f"a batch of at least num={num} sequences")
+        for name, (shape, dtype) in self.shapes.items():
+            array = getattr(out, name)
+            want = (len(out), *shape)
+            if not isinstance(array, np.ndarray) or array.shape != want or array.dtype != dtype:
+                found = "missing" if array is None else f"{getattr(array, 'dtype', type(array).__name__)} " \
+                    f"{tuple(getattr(array, 'shape', ()))}"
+                raise SpecError(f"out.{name}", found, f"{dtype} {want}",
+                                message=f"out.{name} is {found}, not {dtype} {want}: out must be {allowed}")
+        index = out.index
+        if not isinstance(index, np.ndarray) or index.shape != (len(out),) or index.dtype != np.int64:
+            raise SpecError("out.index", shown(index), f"int64 ({len(out)},) ({allowed})")
+        return out
 
     def tracks(self, index: np.ndarray, num_frames: int | None = None) -> Tracks:
         """The tracks of sequences ``index (B,)`` over ``num_frames`` frames (default T), as the renderer draws
@@ -265,6 +337,24 @@ class Generator:
             self.renderer.draw(tracks.rows(lo, hi), plan, {name: view[lo:hi] for name, view in views.items()})
 
 
+def _index_array(indices: Any) -> np.ndarray:
+    """``indices`` as a 1-D int64 array, or a SpecError naming what is wrong with them."""
+    if isinstance(indices, np.ndarray):
+        if indices.ndim != 1 or (indices.dtype.kind not in "iu" and indices.size):
+            raise SpecError("indices", f"an array of {indices.dtype} {indices.shape}", f"a 1-D array of {_INDICES}")
+        if indices.size and (int(indices.min()) < 0 or int(indices.max()) > MAX_INDEX - 1):
+            bad = int(indices.min()) if int(indices.min()) < 0 else int(indices.max())
+            raise SpecError("indices", bad, _INDICES)
+        return indices.astype(np.int64, copy=False)
+    if isinstance(indices, (str, bytes)) or not isinstance(indices, Iterable):
+        raise SpecError("indices", indices, f"a sequence of {_INDICES} (gen[i] renders one)")
+    values = list(indices)
+    for value in values:
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or not 0 <= value <= MAX_INDEX - 1:
+            raise SpecError("indices", value, _INDICES)
+    return np.asarray(values, dtype=np.int64).reshape(len(values))
+
+
 def spec_objects(spec: Spec) -> int:
     return spec.objects.count[1]
 
@@ -302,8 +392,11 @@ def generate(
 
         merged.update(parse_overrides(overrides))
     merged.update({key.replace("__", "."): value for key, value in fields.items()})
-    if num < 1:
-        raise SpecError("num", num, "an integer >= 1")
+    num = check_int("num", num, 1, MAX_INDEX)
+    start = check_int(
+        "start", start, 0, MAX_INDEX - num,
+        f"an integer in [0, 2**63-1-num] = [0, {MAX_INDEX - num}] (sequence indices start..start+num-1 are 64-bit)",
+    )
     resolved = resolve_spec(spec, merged, source=source, split=split)
     generator = Generator(resolved, seed=seed, source=source)
     return generator.render(start=start, num=num)

@@ -23,6 +23,11 @@ ANIMATION_NUM = 64  # default sequences of a GIF / MP4 preview
 GRID_NUM = 8  # default sequences (rows) of a PNG preview
 STATS_NUM = 256  # default sequences rendered from a preset for stats
 STATS_DATASET_NUM = 1024  # default sequences read from a dataset for stats
+#: The most sequences one preview shows: checked before any index list is built (a picture of more would be refused
+#: by its 64-megapixel limit anyway, after minutes of work).
+MAX_PREVIEW_NUM = 100_000
+#: The most sequences stats render or read: distributions settle long before, and more would run for hours.
+MAX_STATS_NUM = 1_000_000
 
 PREVIEW_EPILOG = """\
 examples:
@@ -160,12 +165,16 @@ def _preview(args: argparse.Namespace) -> str:
     tile = _parse_tile(args.tile)
     if tile is not None and args.num is None and args.indices is None:
         num = tile[0] * tile[1]
+    _check_preview_count(num, "--num" if args.num is not None else "--tile", args.num or args.tile)
     indices = viz.parse_slice(args.indices, "--indices") if args.indices else None
+    if isinstance(indices, list):
+        _check_preview_count(len(indices), "--indices", args.indices)
     if args.preset is not None:
         if isinstance(indices, slice):
             if indices.stop is None:
                 raise ValueError(f"--indices {args.indices}: a preset has no end, give START:STOP")
             indices = range(*indices.indices(indices.stop))
+            _check_preview_count(len(indices), "--indices", args.indices)
         # Rendered lazily: the size of the picture is checked before any sequence is rendered.
         data = GeneratorView(_generator(args.preset, args), range(num) if indices is None else indices)
         chosen = None
@@ -173,6 +182,8 @@ def _preview(args: argparse.Namespace) -> str:
         if args.overrides or args.source or args.split:
             raise ValueError("--set, --source and --split apply to --preset, not to a dataset on disk")
         data = _open_dataset(args.dataset)
+        if isinstance(indices, slice):
+            _check_preview_count(len(range(*indices.indices(len(data)))), "--indices", args.indices)
         chosen = indices if indices is not None else num
     options: dict[str, Any] = {
         "frames": args.frames,
@@ -187,6 +198,12 @@ def _preview(args: argparse.Namespace) -> str:
         options.update(fps=args.fps, tile=tile)
     path = viz.save(data, out, indices=chosen, **options)
     return f"wrote {path}"
+
+
+def _check_preview_count(count: int, flag: str, value: object) -> None:
+    if count > MAX_PREVIEW_NUM:
+        raise ValueError(f"{flag} {value}: {count:,} sequences, but a preview shows at most {MAX_PREVIEW_NUM:,} "
+                         "(a picture of more would pass its 64-megapixel limit); pick fewer")
 
 
 class GeneratorView:
@@ -242,8 +259,9 @@ def _stats_of(target: str, args: argparse.Namespace, source: str | None = None):
 def _stats(args: argparse.Namespace) -> str:
     from . import viz
 
-    if args.num is not None and args.num < 1:
-        raise ValueError(f"--num {args.num}: at least 1")
+    if args.num is not None and not 1 <= args.num <= MAX_STATS_NUM:
+        raise ValueError(f"--num {args.num}: at least 1 and at most {MAX_STATS_NUM:,} sequences (distributions "
+                         "settle long before that)")
     targets = [args.target, *([args.compare] if args.compare else [])]
     if (args.overrides or args.source or args.split) and all(Path(t).exists() for t in targets):
         raise ValueError("--set, --source and --split apply to presets (the target or --compare), not to a dataset "

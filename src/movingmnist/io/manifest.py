@@ -31,10 +31,20 @@ def to_ranges(chunks: Iterable[int]) -> list[list[int]]:
     return ranges
 
 
-def from_ranges(ranges: Iterable[Iterable[int]]) -> set[int]:
+#: Work chunks one dataset may have: the manifest and the runner track each one (write_dataset raises its default
+#: chunk size to stay under this, and refuses a chunk size that would not).
+MAX_CHUNKS = 2**20
+
+
+def from_ranges(ranges: Iterable[Iterable[int]], num_chunks: int = MAX_CHUNKS) -> set[int]:
+    """``[[0, 3], [5, 6]]`` -> ``{0, 1, 2, 5}``; ValueError for a range outside ``[0, num_chunks]`` (checked
+    before the set is built, so that a damaged manifest cannot claim billions of chunks)."""
     done: set[int] = set()
     for lo, hi in ranges:
-        done.update(range(int(lo), int(hi)))
+        lo, hi = int(lo), int(hi)
+        if not 0 <= lo <= hi <= num_chunks:
+            raise ValueError(f"chunk range [{lo}, {hi}) is outside the dataset's {num_chunks} chunks")
+        done.update(range(lo, hi))
     return done
 
 
@@ -97,7 +107,7 @@ class Manifest:
                 path,
                 data["num_chunks"],
                 data["identity"],
-                from_ranges(data["done"]),
+                from_ranges(data["done"], int(data["num_chunks"])),
                 data["complete"],
                 durable=durable,
             )

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..batch import SCHEMA, Batch
-from ..errors import DatasetError, shown
+from ..errors import DatasetError, KeyTypeError, RowIndexError, shown
 from .backends import H5Array, H5File, NpyFile, ZarrApi, ZarrShards, classic_view
 from .layout import Layout
 from .lazy_array import LazyArray
@@ -232,11 +232,14 @@ class Dataset:
         """``ds[i]``: sequence in row i as a dict of arrays; ``ds[lo:hi]``, ``ds[[i, j]]`` or ``ds[mask]`` (a
         boolean mask of length ``len(ds)``): a Batch. Other keys raise TypeError, out-of-range rows IndexError."""
         if isinstance(key, (bool, np.bool_)):  # why: True is an int, and would silently read row 1
-            raise TypeError(f"dataset index {key!r} is a boolean: use an integer row, a slice, rows or a mask")
+            raise KeyTypeError(f"dataset index {key!r} is a boolean: use an integer row, a slice, rows or a mask")
         if isinstance(key, (int, np.integer)):
             i = int(key) + (self.num if key < 0 else 0)
             if not 0 <= i < self.num:
-                raise IndexError(f"index {key} is out of range for a dataset of {self.num} sequences")
+                raise RowIndexError(
+                    f"index {key} is out of range for a dataset of {self.num} sequences "
+                    f"(rows -{self.num}..{self.num - 1})"
+                )
             return {name: array.read(i, i + 1)[0] for name, array in self.arrays.items()}
         if isinstance(key, slice):
             lo, hi, step = key.indices(self.num)
@@ -256,7 +259,7 @@ class Dataset:
             rows = np.asarray(None)
         if rows.dtype == bool:
             if rows.shape != (self.num,):
-                raise IndexError(
+                raise RowIndexError(
                     f"boolean mask of shape {rows.shape} does not match a dataset of {self.num} sequences: "
                     f"give one of shape ({self.num},)"
                 )
@@ -264,13 +267,13 @@ class Dataset:
         if rows.size == 0 and rows.ndim == 1:  # ds[[]]: numpy makes an empty list float64
             return np.zeros(0, dtype=np.int64)
         if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
-            raise TypeError(
+            raise KeyTypeError(
                 f"dataset index {shown(key)} is not allowed: use an integer row, a slice, a 1-D sequence of integer "
                 f"rows or a boolean mask of length {self.num}"
             )
         bad = (rows < -self.num) | (rows >= self.num)
         if bad.any():
-            raise IndexError(
+            raise RowIndexError(
                 f"row {int(rows[bad][0])} is out of range for a dataset of {self.num} sequences "
                 f"(rows -{self.num}..{self.num - 1})"
             )
@@ -314,4 +317,7 @@ def open_dataset(path: str | os.PathLike[str], *, allow_incomplete: bool = False
             value: NaN for floats, 0 otherwise); without it such a dataset raises a DatasetError saying how many
             sequences are missing.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise DatasetError(f"path={shown(path)} is not allowed: the path of a dataset (a str or os.PathLike), such as "
+                           "'train.zarr'")
     return Dataset(os.fspath(path), allow_incomplete=allow_incomplete)

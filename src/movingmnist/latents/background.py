@@ -14,6 +14,7 @@ Noise: a uniform random byte per pixel (splitmix64 words keyed like every other 
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SourceError
+from ..limits import check_memory
 from ..spec import Spec
 from . import rng
 from . import xp as _xp
@@ -396,6 +398,8 @@ def load_image_bank(folder: str, channels: int, side: int) -> np.ndarray:
     resized (bilinear) so that the shorter side is ``side``, centre-cropped to a square."""
     from PIL import Image
 
+    from ..sources.folder import check_inside, open_image
+
     root = Path(folder).expanduser()
     if not root.is_dir():
         raise SourceError(f"background.image_folder={folder!r} is not allowed: not a folder")
@@ -404,9 +408,16 @@ def load_image_bank(folder: str, channels: int, side: int) -> np.ndarray:
         raise SourceError(
             f"background.image_folder={folder!r} is not allowed: it holds no images ({', '.join(IMAGE_SUFFIXES)})"
         )
+    check_memory(
+        "background.image_folder", folder, len(files) * channels * side * side,
+        f"{len(files):,} background images of {channels}x{side}x{side} (twice the canvas' longer side)",
+        "use fewer images or a smaller canvas",
+    )
     out = np.empty((len(files), channels, side, side), dtype=np.uint8)
+    real_root = os.path.realpath(root)
     for i, path in enumerate(files):
-        with Image.open(path) as image:
+        check_inside(path, real_root)  # as for glyph folders: no links out, no image past the pixel cap
+        with open_image(path) as image:
             image = image.convert("L" if channels == 1 else "RGB")
             w, h = image.size
             scale = side / min(w, h)

@@ -64,7 +64,8 @@ def sequence_bytes(shapes: Mapping[str, tuple[Iterable[int], Any]]) -> int:
     return sum(_prod(shape) * dtype.itemsize for shape, dtype in shapes.values())
 
 
-def _render_rows(gen: Generator, layout: Layout, requested: int | None) -> int:
+def render_step_rows(gen: Generator, layout: Layout, requested: int | None) -> int:
+    """Sequences rendered per step inside a chunk: ``requested``, else up to 64 (RENDER_STEP_BYTES of raw data)."""
     row_bytes = sequence_bytes(gen.shapes)
     rows = requested or min(64, RENDER_STEP_BYTES // max(row_bytes, 1))
     return max(1, min(rows, layout.chunk_size))
@@ -80,7 +81,7 @@ def process_state(job: ChunkJob, gen: Generator | None = None) -> tuple[Generato
             gen = Generator(Spec.from_dict(job.spec), seed=job.seed, source=job.source, cache_dir=job.cache_dir)
         layout = Layout.from_dict(job.layout)
         writer = get_writer(layout.format)(job.path, layout, durable=job.durable)
-        rows = _render_rows(gen, layout, job.render_rows)
+        rows = render_step_rows(gen, layout, job.render_rows)
         state = (gen, writer, gen.allocate(rows), rows)
         with _STATE_LOCK:
             for old in [k for k in _STATE if k[-1] == key[-1]]:

@@ -9,15 +9,16 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..errors import DatasetError, SpecError
+from ..errors import DatasetError, SpecError, check_int
 from ..generator import Generator, SourceLike, resolve_spec
 from ..io.base import make_layout
 from ..io.files import disk_usage, remove_stale_temps
 from ..io.layout import Layout
+from ..io.manifest import MAX_CHUNKS
 from ..io.reader import KIND
 from ..io.writers import get_writer, infer_format, suffix_format
 from ..spec import Spec
-from .chunks import sequence_bytes
+from .chunks import render_step_rows, sequence_bytes
 from .executors import connect, refuse_unguarded_main
 from .existing import ExistingDataset, find_existing, remove_dataset, resume_point
 from .lock import writer_lock
@@ -118,6 +119,7 @@ def write_dataset(
             resolve_spec(spec, overrides, source=source, split=split), seed=seed, source=source, cache_dir=cache_dir
         )
         _check_output_size(num, sequence_bytes(gen.shapes))
+        _check_chunks(num, chunk_size)
         layout = make_layout(
             writer_cls,
             gen.shapes,
@@ -126,6 +128,13 @@ def write_dataset(
             chunk_size=chunk_size or _default_chunk_size(num, sequence_bytes(gen.shapes)),
             compression=compression,
         )
+        # One render step (render_rows sequences, at least one) must fit in memory: refused here, before anything
+        # is written, rather than as a MemoryError inside the first chunk.
+        rows = render_step_rows(gen, layout, render_rows)
+        gen.check_memory(rows, "render_rows", "lower render_rows", what="a render step")
+        if workers > 1 and not distributed:  # each local worker holds its own step
+            gen.check_memory(rows * workers, "workers", f"use fewer workers (each renders {rows:,} sequences at a "
+                             "time)", value=workers, what=f"{workers} workers' render steps")
         writer_cls.check_layout(layout)
         metadata = _metadata(gen, fmt, layout, command)
         already_complete = False
@@ -189,18 +198,29 @@ def _check_output_size(num: int, per_sequence: int) -> None:
         )
 
 
+def _check_chunks(num: int, chunk_size: int | None) -> None:
+    """Refuse a ``chunk_size`` that cuts ``num`` sequences into more than :data:`MAX_CHUNKS` work chunks (the
+    default chunk size grows to stay under it)."""
+    if chunk_size is not None and -(-num // chunk_size) > MAX_CHUNKS:
+        least = -(-num // MAX_CHUNKS)
+        raise SpecError(
+            "chunk_size", chunk_size, f"at least {least:,} for num={num:,}: {num:,} sequences in chunks of "
+            f"{chunk_size:,} make {-(-num // chunk_size):,} work chunks, over the limit of {MAX_CHUNKS:,} chunks "
+            "per dataset (the manifest tracks each one)"
+        )
+
+
 def _check_int(name: str, value: Any, low: int, high: int | None = None, allowed: str | None = None) -> int:
-    ok = isinstance(value, int) and not isinstance(value, bool) and value >= low and (high is None or value <= high)
-    if not ok:
-        raise SpecError(name, value, allowed or (f"an integer in [{low}, {high}]" if high else f"an integer >= {low}"))
-    return int(value)
+    return check_int(name, value, low, high, allowed)
 
 
 def _output_path(path: str | os.PathLike[str] | None) -> str:
     """``path`` as a local path (``file://`` URLs become paths); SpecError for None and other URLs."""
-    if path is None:
-        raise SpecError("path", None, "an output path such as 'train.zarr'")
+    if not isinstance(path, (str, os.PathLike)):
+        raise SpecError("path", path, "an output path (a str or os.PathLike) such as 'train.zarr'")
     path = os.fspath(path)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
     if path.startswith("file://"):
         path = path[len("file://") :]
     if "://" in path:
@@ -233,7 +253,10 @@ def _refuse_existing(path: str, existing: ExistingDataset | None, *, resume: boo
 
 
 def _default_chunk_size(num: int, row_bytes: int) -> int:
-    return max(1, min(num, DEFAULT_MAX_CHUNK, DEFAULT_CHUNK_BYTES // max(row_bytes, 1)))
+    """min(num, 1000, 256 MB of raw data) sequences, raised where needed to keep to :data:`MAX_CHUNKS` chunks (such
+    chunks hold at most 2**48 / MAX_CHUNKS = 256 MiB of raw data, since the output is at most 2**48 bytes)."""
+    size = max(1, min(num, DEFAULT_MAX_CHUNK, DEFAULT_CHUNK_BYTES // max(row_bytes, 1)))
+    return max(size, -(-num // MAX_CHUNKS))
 
 
 def _metadata(gen: Generator, fmt: str, layout: Layout, command: str | None) -> dict[str, Any]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import SourceError
+from ..errors import SourceError, shown
 
 SPLITS = ("train", "val", "test")
 
@@ -98,11 +99,12 @@ def carve_split(train: GlyphBank, split: str, val_size: int | None) -> GlyphBank
     ``0`` means no validation split: ``train`` is the whole training set.
     """
     n = len(train)
-    size = n // 6 if val_size is None else int(val_size)
+    integer = isinstance(val_size, numbers.Integral) and not isinstance(val_size, bool)
+    size = n // 6 if val_size is None else int(val_size) if integer else -1
     if size < 0 or size >= n:
         raise SourceError(
-            f"source.val_size={val_size!r} is not allowed: it must lie in [0, {n}) for source {train.name!r} "
-            f"whose training split has {n} images"
+            f"source.val_size={shown(val_size)} is not allowed: it must be an integer and must lie in [0, {n}) for "
+            f"source {train.name!r} whose training split has {n} images"
         )
     if split == "train":
         return train if size == 0 else train.subset(0, n - size, "train")

@@ -19,20 +19,30 @@ Rules:
 - Size: every image is resized to the size of the first training image (bilinear, which Pillow
   anti-aliases when shrinking; the aspect ratio is not kept). Resizing to a size the images do not share
   would distort most of them; resizing to the first one leaves a folder of same-sized glyphs untouched.
+- Untrusted folders: an image (or class folder) that is a link to somewhere outside ``PATH`` is refused, naming
+  the link and where it points (links that stay inside ``PATH`` are followed). An image of more than
+  :data:`~movingmnist.limits.MAX_IMAGE_PIXELS` pixels (4096 x 4096) is refused from its header, before it is
+  decoded; ``$MOVINGMNIST_MAX_IMAGE_PIXELS`` raises the cap.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import re
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..errors import SourceError
+from ..limits import IMAGE_PIXELS_ENV, check_memory, image_pixel_cap
 from .bank import GlyphBank, carve_split
 
-__all__ = ["IMAGE_EXTENSIONS", "load_folder_source", "read_image_folder"]
+__all__ = ["IMAGE_EXTENSIONS", "check_inside", "load_folder_source", "open_image", "read_image_folder"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
@@ -51,11 +61,63 @@ def _class_names(directory: Path) -> tuple[str, ...]:
     return names
 
 
-def _image_files(directory: Path, class_names: tuple[str, ...]) -> tuple[tuple[str, int, int], ...]:
+def check_inside(path: Path, root: str) -> None:
+    """Refuse ``path`` when its real path (links resolved) is not inside the real path ``root``."""
+    real = os.path.realpath(path)
+    if os.path.commonpath([root, real]) != root:
+        raise SourceError(
+            f"image {path} is a link to {real}, outside the folder {root}: an image folder may only link to "
+            "files inside it (copy the file in, or point the source at a folder that holds both)"
+        )
+
+
+@contextlib.contextmanager
+def open_image(path: str | os.PathLike[str]) -> Iterator[Any]:
+    """Pillow's image of ``path`` with only its header read, refused when it has more pixels than the cap
+    (:func:`~movingmnist.limits.image_pixel_cap`): ``.load()`` it inside the ``with`` block.
+
+    Raises:
+        SourceError: naming the file, when it cannot be read or is too large (its size and the cap).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    limit = image_pixel_cap()
+    try:
+        with warnings.catch_warnings():  # Pillow warns above 89 megapixels: the cap below says more
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+    except Image.DecompressionBombError as exc:  # over 179 megapixels: Pillow refuses before we see the size
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        pixels = int(found.group(1)) if found else None
+        if pixels is not None and pixels > limit:
+            raise SourceError(_too_large(path, f"{pixels:,} pixels", limit)) from None
+        raise SourceError(f"image {path} cannot be read: Pillow refuses it ({exc}); raise PIL.Image.MAX_IMAGE_PIXELS "
+                          "as well as the cap to read it") from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise SourceError(f"image {path} cannot be read ({exc})") from exc
+    with image:
+        width, height = image.size
+        if width * height > limit:
+            raise SourceError(_too_large(path, f"{width}x{height} = {width * height:,} pixels", limit))
+        yield image
+
+
+def _too_large(path: str | os.PathLike[str], size: str, limit: int) -> str:
+    return (
+        f"image {path} is {size}, over the cap of {limit:,} pixels per image; it is refused before it is decoded "
+        f"(set ${IMAGE_PIXELS_ENV} to raise the cap)"
+    )
+
+
+def _image_files(
+    directory: Path, class_names: tuple[str, ...], root: str | None = None
+) -> tuple[tuple[str, int, int], ...]:
     """``(path, size, mtime_ns)`` of every image in the stratified order (see the module docstring).
 
-    The stat fields key the decode cache, so that a changed file is read again.
+    Every image must lie inside the real path ``root`` (default: ``directory``'s) once links are resolved. The stat
+    fields key the decode cache, so that a changed file is read again.
     """
+    root = root or os.path.realpath(directory)
     keyed = []
     for class_id, class_name in enumerate(class_names):
         class_dir = directory / class_name
@@ -65,6 +127,7 @@ def _image_files(directory: Path, class_names: tuple[str, ...]) -> tuple[tuple[s
             p for p in _visible_entries(class_dir) if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
         ]
         for rank, p in enumerate(paths):
+            check_inside(p, root)
             stat = p.stat()
             # Image `rank` of n sits at (rank + 1/2) / n of the way through the merged order.
             keyed.append(
@@ -75,10 +138,10 @@ def _image_files(directory: Path, class_names: tuple[str, ...]) -> tuple[tuple[s
 
 def _load_grey(path: str, size: tuple[int, int] | None) -> np.ndarray:
     """One image as ``(h, w) uint8`` grey, resized to ``size`` (width, height) if given."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:
             image.load()
             if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
                 grey_alpha = np.asarray(image.convert("LA"), dtype=np.uint16)
@@ -88,7 +151,7 @@ def _load_grey(path: str, size: tuple[int, int] | None) -> np.ndarray:
                 )
             else:
                 grey = image.convert("L")
-    except (UnidentifiedImageError, OSError) as exc:
+    except OSError as exc:
         raise SourceError(f"image {path} cannot be read ({exc})") from exc
     pixels = np.asarray(grey, dtype=np.uint8)
     if size is not None and grey.size != size:
@@ -99,13 +162,8 @@ def _load_grey(path: str, size: tuple[int, int] | None) -> np.ndarray:
 
 
 def _image_size(path: str) -> tuple[int, int]:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            return image.size
-    except (UnidentifiedImageError, OSError) as exc:
-        raise SourceError(f"image {path} cannot be read ({exc})") from exc
+    with open_image(path) as image:
+        return image.size
 
 
 @functools.lru_cache(maxsize=4)
@@ -127,6 +185,8 @@ def read_image_folder(
     directory: str | os.PathLike[str],
     class_names: tuple[str, ...],
     size: tuple[int, int] | None = None,
+    *,
+    root: str | os.PathLike[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     """Read the images in ``directory/<class>/`` for each of ``class_names`` (a missing folder is empty).
 
@@ -134,19 +194,24 @@ def read_image_folder(
         directory: the folder holding the class folders.
         class_names: class folder names; the position of a name is its class id.
         size: ``(width, height)`` to resize every image to; None = the size of the first image.
+        root: the folder that every image must lie in once links are resolved (default: ``directory``).
 
     Returns:
         ``images (M, height, width) uint8``, ``labels (M,) int16`` (both read-only; decoded images are cached
         in memory, keyed by the files' paths, sizes and modification times), and the ``(width, height)`` used.
     """
     directory = Path(directory)
-    files = _image_files(directory, class_names)
+    files = _image_files(directory, class_names, os.path.realpath(root if root is not None else directory))
     if not files:
         raise SourceError(
             f"image folder {directory} has no images: looked for {', '.join(IMAGE_EXTENSIONS)} files in its "
             f"class subfolders {', '.join(class_names)}"
         )
     size = size or _image_size(files[0][0])
+    check_memory(
+        "source", f"folder:{directory}", len(files) * size[0] * size[1],
+        f"decoding {len(files):,} images of {size[0]}x{size[1]}", "use fewer or smaller images", error=SourceError,
+    )
     class_dirs = tuple(str(directory / c) for c in class_names)
     images, labels = _decode(files, class_dirs, size)
     return images, labels, size
@@ -171,9 +236,10 @@ def load_folder_source(name: str, split: str, *, val_size: int | None) -> GlyphB
             "subfolder of images per class (or train/ and test/ folders laid out so)"
         )
     train_dir = root / "train" if (root / "train").is_dir() else root
+    real_root = os.path.realpath(root)  # images must stay inside it, links resolved
     class_names = _class_names(train_dir)
     if split != "test":
-        images, labels, _ = read_image_folder(train_dir, class_names)
+        images, labels, _ = read_image_folder(train_dir, class_names, root=real_root)
         bank = GlyphBank(name, "train", images, labels, class_names)
         return carve_split(bank, split, val_size)
 
@@ -192,7 +258,7 @@ def load_folder_source(name: str, split: str, *, val_size: int | None) -> GlyphB
             f"(the classes are train/'s: {', '.join(class_names)})"
         )
     # Test images take the training images' size, so that both splits' glyphs match.
-    train_files = _image_files(train_dir, class_names)
+    train_files = _image_files(train_dir, class_names, real_root)
     size = _image_size(train_files[0][0]) if train_files else None
-    images, labels, _ = read_image_folder(test_dir, class_names, size)
+    images, labels, _ = read_image_folder(test_dir, class_names, size, root=real_root)
     return GlyphBank(name, "test", images, labels, class_names)

@@ -24,18 +24,24 @@ Class names are ``"0"`` .. ``"N-1"`` where N - 1 is the largest label found in t
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
+import math
 import os
+import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 
 from ..errors import SourceError
+from ..limits import IDX_BYTES_ENV, check_memory, idx_byte_cap
 from .bank import GlyphBank, carve_split
 
-__all__ = ["find_idx_pair", "load_idx_source", "read_idx", "read_idx_pair"]
+__all__ = ["IdxHeader", "find_idx_pair", "load_idx_source", "read_idx", "read_idx_header", "read_idx_pair"]
 
 # IDX type codes (third byte of the magic number) and the big-endian dtypes they denote.
 _IDX_DTYPES: dict[int, str] = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -44,8 +50,88 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _SPLIT_STEMS = {"train": ("train",), "test": ("t10k", "test")}
 
 
-def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
+class IdxHeader(NamedTuple):
+    """What the first bytes of an IDX file promise: the shape and dtype of its data, and their size in bytes."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    offset: int  # bytes of the header
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * self.dtype.itemsize
+
+
+@contextlib.contextmanager
+def _open_idx(path: Path) -> Iterator[tuple[BinaryIO, IdxHeader, bool]]:
+    """The data stream of an IDX file (inflated on the fly when gzip-compressed, told apart by the first bytes, not
+    the name) positioned after its header, the header, and whether the file is compressed."""
+    try:
+        with open(path, "rb") as raw:
+            compressed = raw.read(2) == _GZIP_MAGIC
+            raw.seek(0)
+            stream: BinaryIO = gzip.GzipFile(fileobj=raw) if compressed else raw  # type: ignore[assignment]
+            yield stream, _read_header(path, stream), compressed
+    except FileNotFoundError:
+        raise SourceError(f"IDX file {path} does not exist") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise SourceError(f"IDX file {path} cannot be read ({exc}): it is corrupt or truncated") from exc
+
+
+def _read_header(path: Path, stream: BinaryIO) -> IdxHeader:
+    magic = stream.read(4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0:
+        shown_magic = magic.hex() or "(empty file)"
+        raise SourceError(
+            f"{path} is not an IDX file: its magic number is {shown_magic}, but an IDX file starts with two zero "
+            "bytes, a type code and the number of dimensions (e.g. 00000803 for uint8 images)"
+        )
+    code, ndim = magic[2], magic[3]
+    if code not in _IDX_DTYPES:
+        allowed = ", ".join(f"0x{c:02x} ({np.dtype(t).name})" for c, t in _IDX_DTYPES.items())
+        raise SourceError(f"IDX file {path} has type code 0x{code:02x}; the IDX format allows {allowed}")
+    dims = stream.read(4 * ndim)
+    if ndim == 0 or len(dims) < 4 * ndim:
+        raise SourceError(
+            f"IDX file {path} has a broken header ({ndim} dimensions, {4 + len(dims)} bytes in all)"
+        )
+    shape = struct.unpack(f">{ndim}I", dims)
+    return IdxHeader(shape, np.dtype(_IDX_DTYPES[code]), 4 + 4 * ndim)
+
+
+def _check_size(path: str | os.PathLike[str], header: IdxHeader, limit: int) -> None:
+    """Refuse a file whose header promises more than ``limit`` bytes of data, or more than the memory holds."""
+    shape, dtype, expected = header.shape, header.dtype, header.nbytes
+    if expected > limit:
+        raise SourceError(
+            f"IDX file {path}: its header (shape {shape}, {dtype.name}) promises {expected:,} bytes of data, over "
+            f"the cap of {limit:,} bytes per file; it is refused before its data is read or inflated (set "
+            f"${IDX_BYTES_ENV} to raise the cap)"
+        )
+    check_memory("source", f"idx:{path}", expected, f"the data of IDX file {path} (shape {shape}, {dtype.name})",
+                 "use a smaller file", error=SourceError)
+
+
+def read_idx_header(path: str | os.PathLike[str]) -> IdxHeader:
+    """The header of an IDX file (only its first bytes are read, or inflated)."""
+    with _open_idx(Path(path)) as (_, header, _):
+        return header
+
+
+def read_idx(
+    path: str | os.PathLike[str], *, ndim: int | None = None, count: int | None = None, max_bytes: int | None = None
+) -> np.ndarray:
     """Read an IDX file, gzip-compressed or raw (told apart by the file's first bytes, not its name).
+
+    The header is read first and checked before any data is read or inflated: a small gzip file can inflate to
+    gigabytes, so the data may take at most ``max_bytes`` (default :func:`~movingmnist.limits.idx_byte_cap`, 2 GiB,
+    ``$MOVINGMNIST_MAX_IDX_BYTES``) and fit in memory, and the file may hold no more than its header promises.
+
+    Args:
+        path: the file.
+        ndim: the number of dimensions required (3 for images, 1 for labels), or None for any.
+        count: the length of the first dimension required (the images of a labels file), or None for any.
+        max_bytes: the most bytes of data read (after decompression).
 
     Returns:
         The array with the shape and dtype the file's header gives, in native byte order, e.g.
@@ -53,43 +139,46 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
 
     Raises:
         SourceError: naming the file, when it is missing, not gzip-readable, has a bad magic number or
-            type code, or holds fewer or more bytes than its header says.
+            type code, a shape other than asked, more bytes of data than the cap, or holds fewer or more bytes
+            than its header says.
     """
     path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            compressed = f.read(2) == _GZIP_MAGIC
-            f.seek(0)
-            data = gzip.GzipFile(fileobj=f).read() if compressed else f.read()
-    except FileNotFoundError:
-        raise SourceError(f"IDX file {path} does not exist") from None
-    except (OSError, EOFError, zlib.error) as exc:
-        raise SourceError(f"IDX file {path} cannot be read ({exc}): it is corrupt or truncated") from exc
-
-    if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        magic = data[:4].hex() or "(empty file)"
-        raise SourceError(
-            f"{path} is not an IDX file: its magic number is {magic}, but an IDX file starts with two zero "
-            "bytes, a type code and the number of dimensions (e.g. 00000803 for uint8 images)"
-        )
-    code, ndim = data[2], data[3]
-    if code not in _IDX_DTYPES:
-        allowed = ", ".join(f"0x{c:02x} ({np.dtype(t).name})" for c, t in _IDX_DTYPES.items())
-        raise SourceError(f"IDX file {path} has type code 0x{code:02x}; the IDX format allows {allowed}")
-    header = 4 + 4 * ndim
-    if ndim == 0 or len(data) < header:
-        raise SourceError(
-            f"IDX file {path} has a broken header ({ndim} dimensions, {len(data)} bytes in all)"
-        )
-    dims = tuple(int(d) for d in np.frombuffer(data, ">u4", ndim, 4))
-    dtype = np.dtype(_IDX_DTYPES[code])
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    if len(data) - header != expected:
-        raise SourceError(
-            f"IDX file {path} holds {len(data) - header} bytes of data but its header (shape {dims}, "
-            f"{dtype.name}) needs {expected}: the file is truncated or corrupt"
-        )
-    array = np.frombuffer(data, dtype, offset=header).reshape(dims)
+    limit = max_bytes if max_bytes is not None else idx_byte_cap()
+    with _open_idx(path) as (stream, header, compressed):
+        shape, dtype, expected = header.shape, header.dtype, header.nbytes
+        if ndim is not None and len(shape) != ndim:
+            raise SourceError(f"IDX file {path} holds a {len(shape)}-dimensional array {shape}; it must be {ndim}-"
+                              f"dimensional ({'(M, h, w) images' if ndim == 3 else '(M,) labels'})")
+        if count is not None and shape[0] != count:
+            raise SourceError(f"IDX file {path} holds {shape[0]:,} items but its pair holds {count:,}: the files "
+                              "do not match")
+        _check_size(path, header, limit)
+        if not compressed:  # a raw file's size is known: no need to read a short or long one
+            size = os.fstat(stream.fileno()).st_size - header.offset
+            if size != expected:
+                raise SourceError(
+                    f"IDX file {path} holds {size} bytes of data but its header (shape {shape}, {dtype.name}) "
+                    f"needs {expected}: the file is truncated or corrupt"
+                )
+        data = bytearray(expected)
+        view, got = memoryview(data), 0
+        while got < expected:
+            n = stream.readinto(view[got:])
+            if not n:
+                break
+            got += n
+        if got < expected:
+            raise SourceError(
+                f"IDX file {path} holds {got} bytes of data but its header (shape {shape}, {dtype.name}) "
+                f"needs {expected}: the file is truncated or corrupt"
+            )
+        if stream.read(1):
+            raise SourceError(
+                f"IDX file {path} holds more than the {expected} bytes of data that its header (shape {shape}, "
+                f"{dtype.name}) needs{' once inflated' if compressed else ''}: the file is corrupt (reading "
+                "stopped there)"
+            )
+    array = np.frombuffer(data, dtype).reshape(shape)
     return array if dtype.isnative else array.astype(dtype.newbyteorder("="))
 
 
@@ -121,23 +210,28 @@ def _read_pair_cached(
     images_key: tuple[str, int, int], labels_key: tuple[str, int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
     images_path, labels_path = images_key[0], labels_key[0]
-    images = read_idx(images_path)
-    labels = read_idx(labels_path)
-    if images.ndim != 3 or images.dtype != np.uint8:
+    # Both headers are checked before either file's data is read (or inflated).
+    images_header, labels_header = read_idx_header(images_path), read_idx_header(labels_path)
+    if len(images_header.shape) != 3 or images_header.dtype != np.uint8:
         raise SourceError(
-            f"IDX images file {images_path} must hold a (M, h, w) uint8 array, got {images.dtype.name} "
-            f"{images.shape}"
+            f"IDX images file {images_path} must hold a (M, h, w) uint8 array, got {images_header.dtype.name} "
+            f"{images_header.shape}"
         )
-    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+    if len(labels_header.shape) != 1 or labels_header.dtype.kind not in "iu":
         raise SourceError(
             f"IDX labels file {labels_path} must hold a (M,) integer array, "
-            f"got {labels.dtype.name} {labels.shape}"
+            f"got {labels_header.dtype.name} {labels_header.shape}"
         )
-    if labels.shape[0] != images.shape[0]:
+    if labels_header.shape[0] != images_header.shape[0]:
         raise SourceError(
-            f"IDX files {images_path} ({images.shape[0]} images) and {labels_path} "
-            f"({labels.shape[0]} labels) do not match"
+            f"IDX files {images_path} ({images_header.shape[0]} images) and {labels_path} "
+            f"({labels_header.shape[0]} labels) do not match"
         )
+    limit = idx_byte_cap()
+    _check_size(images_path, images_header, limit)
+    _check_size(labels_path, labels_header, limit)
+    labels = read_idx(labels_path, ndim=1)
+    images = read_idx(images_path, ndim=3, count=len(labels))
     if labels.size and (int(labels.min()) < 0 or int(labels.max()) > np.iinfo(np.int16).max):
         raise SourceError(
             f"IDX labels file {labels_path} has labels in [{labels.min()}, {labels.max()}]; "
@@ -232,6 +326,6 @@ def load_idx_source(name: str, split: str, *, val_size: int | None) -> GlyphBank
         except SourceError:
             pass
     images, labels = read_idx_pair(*pairs[file_split])
-    n_classes = 1 + max(int(read_idx(p).max(initial=0)) for _, p in pairs.values())
+    n_classes = 1 + max(int(read_idx(p, ndim=1).max(initial=0)) for _, p in pairs.values())
     bank = GlyphBank(name, file_split, images, labels, tuple(str(i) for i in range(n_classes)))
     return bank if split == "test" else carve_split(bank, split, val_size)

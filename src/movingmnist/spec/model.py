@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -116,17 +117,31 @@ class Spec(Section):
         """A spec from a YAML or JSON file; a top-level ``preset: name`` key starts from that preset."""
         import yaml
 
+        from ..limits import MAX_CONFIG_BYTES
+
         path = Path(path)
         try:
-            raw = path.read_bytes()
+            with open(path, "rb") as f:  # at most the cap and one byte more: /dev/zero never ends
+                raw = f.read(MAX_CONFIG_BYTES + 1)
+                size = os.fstat(f.fileno()).st_size
         except OSError as exc:
             raise SpecError("config", str(path), "a readable YAML or JSON file", str(exc)) from None
+        if len(raw) > MAX_CONFIG_BYTES:
+            held = f"{size:,} bytes" if size > MAX_CONFIG_BYTES else "more (reading stopped there)"
+            raise SpecError(
+                "config", str(path), f"a YAML or JSON file of at most {MAX_CONFIG_BYTES:,} bytes (1 MiB); it holds "
+                f"{held}"
+            )
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise SpecError(
                 "config", str(path), "a YAML or JSON text file in UTF-8", f"byte {exc.start} is not UTF-8"
             ) from None
+        if b"\0" in raw:
+            raise SpecError(
+                "config", str(path), "a YAML or JSON text file", f"byte {raw.index(0)} is a NUL: a binary file"
+            )
         try:
             data = load_yaml(text, "config", str(path))
         except yaml.YAMLError as exc:
