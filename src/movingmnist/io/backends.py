@@ -14,7 +14,9 @@ the fill value. :meth:`Backend.scan` checks every written chunk's storage withou
 from __future__ import annotations
 
 import os
+import stat
 import threading
+import zlib
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -77,6 +79,7 @@ class ZarrShards(Backend):
         from .zarr_writer import numcodecs_for
 
         self.dir = os.path.join(root, name)
+        self.c_dir = os.path.join(self.dir, "c")
         self.name = name
         self.root_real = os.path.realpath(root) if root_real is None else root_real
         self.shape = tuple(info["shape"])
@@ -91,7 +94,8 @@ class ZarrShards(Backend):
             fill = float(fill)
         self.fill = 0 if fill is None else fill
         self._indexes: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._inside: set[int] = set()  # shards whose path is known to stay inside the dataset
+        self._verified: set[int] = set()  # shards whose path (inside the dataset) and header were checked
+        self._name_crc = zlib.crc32(name.encode())
         self._lock = threading.Lock()
 
     def _path(self, shard: int) -> str:
@@ -113,6 +117,11 @@ class ZarrShards(Backend):
             "records them as written; the dataset is damaged: restore the file or generate the dataset again"
         )
 
+    def _unreadable(self, shard: int, exc: OSError) -> DatasetError:
+        lo, hi = self._rows(shard)
+        reason = exc.strerror or exc
+        return DatasetError(f"{self.name}: cannot read rows {lo}..{hi - 1} ({self._path(shard)}): {reason}")
+
     def expect(self, written: np.ndarray | None, chunk_size: int) -> None:
         """Record the written chunks (shards) and check, with one directory listing, that each has its entry."""
         super().expect(written, chunk_size)
@@ -122,7 +131,9 @@ class ZarrShards(Backend):
             )
         shards = -(-self.shape[0] // self.shard_rows)
         wanted = range(shards) if written is None else np.flatnonzero(written[:shards]).tolist()
-        top = os.path.join(self.dir, "c")
+        top = self.c_dir
+        if os.path.lexists(top):
+            check_inside(top, self.root_real, f"{self.name}: shards")
         try:
             entries = {e.name: e for e in os.scandir(top)}
         except FileNotFoundError:
@@ -143,25 +154,39 @@ class ZarrShards(Backend):
             from .zarr_writer import decode_index
 
             path = self._path(shard)
-            if shard not in self._inside:
-                lo, hi = self._rows(shard)
-                check_inside(path, self.root_real, f"{self.name}: rows {lo}..{hi - 1}")
-                self._inside.add(shard)
+            verify = shard not in self._verified
+            if verify:
+                self._check_path(shard)
             tail = 16 * self.per_shard + 4
             if size < tail:
                 raise DatasetError(f"{path}: shard is truncated ({size} bytes)")
             index = decode_index(os.pread(fd, tail, size - tail), self.per_shard, size, path)
-            self._check_header(shard, fd, index)
+            if verify:
+                self._check_header(shard, fd, index)
+                self._verified.add(shard)
             with self._lock:
                 self._indexes[shard] = index
                 if len(self._indexes) > 512:
                     self._indexes.popitem(last=False)
         return index
 
+    def _check_path(self, shard: int) -> None:
+        """DatasetError when the shard's path leaves the dataset through a symlink. The array's ``c`` directory is
+        checked at open; below it, one ``lstat`` per path component (a full ``realpath`` only on a symlink)."""
+        path = self.c_dir
+        for part in self._path(shard)[len(self.c_dir) + 1 :].split(os.sep):
+            path = os.path.join(path, part)
+            try:
+                link = stat.S_ISLNK(os.lstat(path).st_mode)
+            except OSError:
+                return  # missing: reported by the read
+            if link:
+                lo, hi = self._rows(shard)
+                check_inside(self._path(shard), self.root_real, f"{self.name}: rows {lo}..{hi - 1}")
+                return
+
     def _check_header(self, shard: int, fd: int, index: np.ndarray) -> None:
         """DatasetError when the shard's header names another shard or array (a shard file renamed over another)."""
-        import zlib
-
         from .zarr_writer import HEADER_SIZE, MAX_UINT64, parse_shard_header
 
         used = index[:, 0] != MAX_UINT64
@@ -170,7 +195,7 @@ class ZarrShards(Backend):
         found = parse_shard_header(os.pread(fd, HEADER_SIZE, 0))
         if found is None:
             return
-        own = zlib.crc32(self.name.encode())
+        own = self._name_crc
         if found != (shard, own):
             lo, hi = self._rows(shard)
             if found[1] == own:
@@ -198,6 +223,8 @@ class ZarrShards(Backend):
                     raise self._missing(shard, "no shard file") from None
                 out[a - lo : b - lo] = self.fill
                 continue
+            except OSError as exc:
+                raise self._unreadable(shard, exc) from None
             try:
                 size = os.fstat(fd).st_size
                 index = self._index(shard, fd, size)
@@ -215,6 +242,8 @@ class ZarrShards(Backend):
                 data = os.pread(fd, span_hi - span_lo, span_lo)
                 if len(data) != span_hi - span_lo:
                     raise DatasetError(f"{path}: shard is truncated")
+            except OSError as exc:
+                raise self._unreadable(shard, exc) from None
             finally:
                 os.close(fd)
             view = memoryview(data)
@@ -252,15 +281,18 @@ class ZarrShards(Backend):
                 continue
             try:
                 with self._lock:
-                    self._indexes.pop(shard, None)  # read it afresh
+                    self._indexes.pop(shard, None)  # read it afresh, and check its path and header again
+                self._verified.discard(shard)
                 index = self._index(shard, fd, os.fstat(fd).st_size)
                 lo, hi = self._rows(shard)
                 needed = -(-(hi - lo) // self.chunk_rows)
                 absent = int((index[:needed, 0] == np.uint64(2**64 - 1)).sum())
                 if absent:
                     damage.append(self._damage(shard, f"{absent} of {needed} inner chunks are absent from {path}"))
-            except DatasetError as exc:
+            except (DatasetError, OSError) as exc:
                 lo, hi = self._rows(shard)
+                if isinstance(exc, OSError):
+                    exc = self._unreadable(shard, exc)
                 reason = str(exc).removeprefix(f"{self.name}: ").removeprefix(f"rows {lo}..{hi - 1}: ")
                 damage.append(self._damage(shard, reason))
             finally:

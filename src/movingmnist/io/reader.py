@@ -156,6 +156,8 @@ class Dataset:
         seed = metadata.get("seed")
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise DatasetError(f"{where}: the metadata has seed={shown(seed)}; allowed: an integer >= 0")
+        if not isinstance(metadata.get("source", {}), dict):
+            raise DatasetError(f"{where}: the metadata has source={shown(metadata['source'])}; allowed: an object")
         if not isinstance(metadata.get("spec"), dict):
             raise DatasetError(f"{where}: the metadata has spec={shown(metadata.get('spec'))}; allowed: an object")
         if not isinstance(metadata.get("complete", False), bool):
@@ -371,9 +373,13 @@ class Dataset:
         """The :class:`~movingmnist.Spec` the dataset was generated from (None without metadata)."""
         if self.metadata is None:
             return None
+        from ..errors import SpecError
         from ..spec import Spec
 
-        return Spec.from_dict(self.metadata["spec"])
+        try:
+            return Spec.from_dict(self.metadata["spec"])
+        except SpecError as exc:
+            raise DatasetError(f"{self.path}: the stored spec is not valid here: {exc}") from None
 
     @property
     def seed(self) -> int | None:
