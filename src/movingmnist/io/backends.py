@@ -474,7 +474,10 @@ class NpyFile(Backend):
                 array = np.load(self.path, mmap_mode="r")
             except (OSError, ValueError) as exc:
                 raise DatasetError(f"{self.name}: cannot read {self.path}: {exc}") from None
-            self._array = array if self.transform is None else self.transform(array)
+            try:
+                self._array = array if self.transform is None else self.transform(array)
+            except DatasetError as exc:
+                raise DatasetError(f"{self.path}: {exc}") from None
         return self._array
 
     def read(self, lo: int, hi: int) -> np.ndarray:
