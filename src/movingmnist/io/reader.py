@@ -10,6 +10,10 @@ Nothing is read before it is indexed. zarr datasets written by this package are 
 the ``sharding_indexed`` layout (one ``pread`` of the shard index, cached, and one of the inner chunk per array:
 tens of microseconds per sequence instead of zarr's per-call overhead); other zarr layouts and remote stores go
 through zarr itself. A Dataset pickles by path, so it can be handed to DataLoader worker processes.
+
+Opening checks the metadata and every stored array against the layout, the manifest against the metadata, and that
+no file lies outside the dataset; rows of chunks recorded as written never read as fill values (see
+:func:`open_dataset`).
 """
 
 from __future__ import annotations
@@ -518,8 +522,16 @@ def open_dataset(path: str | os.PathLike[str], *, allow_incomplete: bool = False
 
     Args:
         path: the dataset (a ``.zarr`` directory, ``.h5`` file, npy directory or classic ``.npy`` file).
-        allow_incomplete: open a dataset whose generation did not finish (missing sequences read as the fill
-            value: NaN for floats, 0 otherwise); without it such a dataset raises a DatasetError saying how many
-            sequences are missing.
+        allow_incomplete: open a dataset whose generation did not finish (the sequences of chunks it does not
+            record as written read as the fill value: NaN for floats, 0 otherwise); without it such a dataset raises
+            a DatasetError saying how many sequences are missing.
+
+    Raises:
+        DatasetError: the dataset is incomplete (without ``allow_incomplete``), or its metadata or files are not
+            what it says they are: array names that are not the schema's, dtypes or shapes that differ from the
+            layout, a manifest that contradicts the metadata, files that resolve outside the dataset, HDF5 arrays
+            that are links or external storage, shards missing for chunks recorded as written. Reading rows whose
+            written data is missing or damaged raises a DatasetError naming the array and the rows, never fill
+            values (docs/datasets.md, "What opening and verify check").
     """
     return Dataset(os.fspath(path), allow_incomplete=allow_incomplete)
