@@ -447,3 +447,23 @@ def test_shards_without_a_header_still_read(fresh):
     got = mm.open(path)[:]
     for name, array in want.arrays().items():
         assert getattr(got, name).tobytes() == array.tobytes(), name
+
+
+def test_a_damaged_dataset_can_be_overwritten(fresh, capsys):
+    """The errors say "generate it again": --overwrite replaces a dataset the reader refuses, even without its
+    manifest (it is recognised by its metadata); a directory that is not a dataset is still left untouched."""
+    path = fresh("zarr")
+    os.remove(os.path.join(path, "manifest.json"))
+    shutil.rmtree(os.path.join(path, "frames", "c", "1"))
+    edit_json(os.path.join(path, "labels", "zarr.json"), lambda m: m.update(data_type="uint16"))
+    with pytest.raises(mm.DatasetError):
+        mm.open(path)
+    argv = ["generate", "--preset", "srivastava", "--set", "frames=4", "--set", "canvas.height=32", "--set",
+            "canvas.width=32", "--source", "glyphs", "--num", str(NUM), "--chunk-size", str(CHUNK), "--quiet",
+            "--out", path]
+    status, _, err = cli(capsys, *argv)
+    assert status == 2 and "pass --overwrite" in one_error_line(err)
+    status, _, _ = cli(capsys, *argv, "--overwrite")
+    assert status == 0 and mm.open(path)[15]["frames"].any()
+    status, out, _ = cli(capsys, "verify", path, "--all")
+    assert status == 0 and "every written chunk is present and intact" in out

@@ -63,6 +63,35 @@ def detect_format(path: str) -> str:
     raise DatasetError(f"{path} does not exist")
 
 
+def stored_kind(path: str) -> str | None:
+    """The format of the movingmnist dataset at ``path`` judged by its metadata alone (no other check: a damaged
+    dataset is still recognised, so that ``--overwrite`` can replace it), or None when it has no such metadata."""
+    from .hdf5_writer import ATTRIBUTE as H5_ATTRIBUTE
+    from .npy_writer import METADATA_NAME, ClassicNpyWriter
+    from .zarr_writer import ATTRIBUTE, local_path
+
+    try:
+        fmt = detect_format(path)
+        local = local_path(path)
+        if fmt == "zarr":
+            with open(os.path.join(local, "zarr.json")) as f:
+                metadata = json.load(f)["attributes"][ATTRIBUTE]
+        elif fmt == "npy":
+            with open(os.path.join(local, METADATA_NAME)) as f:
+                metadata = json.load(f)
+        elif fmt == "classic-npy":
+            with open(ClassicNpyWriter.metadata_path(local)) as f:
+                metadata = json.load(f)
+        else:
+            from .hdf5_writer import open_h5
+
+            with open_h5(local, "r") as f:
+                metadata = json.loads(f.attrs[H5_ATTRIBUTE])
+    except Exception:  # anything unreadable is simply not recognised
+        return None
+    return fmt if isinstance(metadata, dict) and metadata.get("kind") == KIND else None
+
+
 # -- dataset ------------------------------------------------------------------------------------------------------
 class Dataset:
     """A dataset on disk, opened lazily (see :func:`open_dataset`).
