@@ -161,7 +161,10 @@ def test_incomplete_dataset_is_refused(tmp_path):
     manifest.done -= {1, 2}
     manifest.complete = False
     manifest.save()
-    ds = mm.open(path)  # the metadata still says complete: the manifest alone does not make it incomplete
+    # the metadata still says complete, but a complete run records every chunk: the manifest is believed
+    with pytest.raises(mm.DatasetError, match=r"20 of 40 sequences are missing \(its metadata says complete, but its "
+                       r"manifest records only 2 of 4 chunks as written\)"):
+        mm.open(path)
     meta_path = f"{path}/zarr.json"
     with open(meta_path) as f:
         group = json.load(f)
@@ -175,16 +178,24 @@ def test_incomplete_dataset_is_refused(tmp_path):
     assert list(ds.row_done([0, 10, 25, 39])) == [True, False, False, True]
 
 
-def test_missing_shards_read_as_fill(tmp_path):
+def test_unwritten_shards_read_as_fill(tmp_path):
+    """Chunks an incomplete dataset does not record as written read as the fill value (missing chunks that it
+    records as written are refused: tests/faults/test_readers.py)."""
     path = str(tmp_path / "holes.zarr")
     mm.write_dataset(small_spec(), SEED, 30, path, source=SOURCE, chunk_size=10, progress=False)
     import shutil
 
+    from movingmnist.io.manifest import Manifest
+
+    manifest = Manifest.load(f"{path}/manifest.json")
+    manifest.done -= {1}
+    manifest.complete = False
+    manifest.save()
     for name in ("frames", "boxes"):
         shutil.rmtree(f"{path}/{name}/c/1")
-    ds = mm.open(path)
+    ds = mm.open(path, allow_incomplete=True)
     assert not ds[12]["frames"].any() and np.isnan(ds[12]["boxes"]).all()
-    assert ds[2]["frames"].any()
+    assert ds[2]["frames"].any() and ds[22]["frames"].any()
 
 
 @pytest.mark.parametrize("fmt", ["zarr", "npy", "hdf5"])

@@ -237,7 +237,8 @@ def _show(value: Any) -> str:
 
 def _add_info(subparsers: Any) -> None:
     p = subparsers.add_parser("info", help="describe a dataset on disk", description="Print a dataset's spec, "
-                              "counts, sizes and completeness.")
+                              "counts, sizes and completeness. Exit status 1 when written chunks are missing or "
+                              "damaged (listed), 2 when the dataset cannot be opened.")
     p.add_argument("path")
     p.add_argument("--json", action="store_true", help="print the stored metadata as JSON")
     p.set_defaults(func=_info)
@@ -250,15 +251,22 @@ def _info(args: argparse.Namespace) -> int:
 
     ds = open_dataset(args.path, allow_incomplete=True)
     meta = ds.metadata or {}
+    damage = ds.check_structure()
     if args.json:
-        print(json.dumps({**meta, "missing": ds.missing}, indent=1, sort_keys=True))
-        return 0
+        print(json.dumps({**meta, "missing": ds.missing, "damage": [str(d) for d in damage]}, indent=1,
+                         sort_keys=True))
+        return 1 if damage else 0
     rows = []
     rows.append(("path", ds.path))
     layout = ds.layout
     fmt = ds.format + (f" ({layout.compression}, chunks of {layout.chunk_size:,} sequences)" if layout else "")
     rows.append(("format", fmt))
-    if ds.complete:
+    if damage:
+        unreadable = len({row for d in damage for row in range(d.lo, d.hi)})
+        problems = f"{len(damage)} problem" + ("" if len(damage) == 1 else "s")
+        rows.append(("complete", f"NO: damaged, {unreadable:,} of {ds.num:,} sequences written but unreadable "
+                                 f"({problems}, listed below); generate it again"))
+    elif ds.complete:
         rows.append(("complete", "yes"))
     else:
         rows.append(("complete", f"NO: {ds.missing:,} of {ds.num:,} sequences are missing; finish with "
@@ -294,16 +302,24 @@ def _info(args: argparse.Namespace) -> int:
         w = max(len(k) for k in flat)
         for key, value in flat.items():
             print(f"  {key:<{w}} = {_show(value)}")
+    if damage:
+        print("damage:")
+        for d in damage[:20]:
+            print(f"  {d}")
+        if len(damage) > 20:
+            print(f"  ... ({len(damage) - 20} more)")
     ds.close()
-    return 0
+    return 1 if damage else 0
 
 
 def _add_verify(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "verify",
         help="regenerate sequences and compare them byte for byte",
-        description="Regenerate sequences from the stored spec and seed and compare every array byte for byte. "
-        "Exit status 1 when any sequence differs or cannot be read (naming them), 2 on errors.",
+        description="Check the dataset's structure (dtypes, shapes, manifest, the files of every written chunk), "
+        "then regenerate sequences from the stored spec and seed and compare every array byte for byte. Exit "
+        "status 1 when any sequence differs or cannot be read or a written chunk is damaged (naming them), 2 on "
+        "errors (a dataset that cannot be opened or whose metadata contradicts its files).",
     )
     p.add_argument("path")
     p.add_argument("--sample", type=int, default=100, metavar="K", help="random sequences to check (default 100)")

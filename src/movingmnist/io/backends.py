@@ -4,41 +4,98 @@ Each reader has ``read(lo, hi)`` (rows ``lo .. hi - 1`` as a new array) and ``st
 written by this package are read by :class:`ZarrShards`, a small direct reader of the ``sharding_indexed`` layout
 (one ``pread`` of the shard index, cached, and one of the inner chunk per array); other zarr layouts and remote
 stores go through zarr itself (:class:`ZarrApi`). HDF5 files are opened once per process (:class:`H5File`).
+
+Readers also know which work chunks the dataset records as written (:meth:`Backend.expect`): rows of such a chunk
+whose data is missing raise a :class:`~movingmnist.errors.DatasetError` naming the array and the rows, never read as
+the fill value. :meth:`Backend.scan` checks every written chunk's storage without decoding the data (what
+``movingmnist info`` and ``verify`` report as damage).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import threading
+import zlib
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..errors import DatasetError
-from .files import disk_usage
+from .files import check_inside, disk_usage
 
 
-class ZarrShards:
-    """Direct reader of an array written with the sharded layout this package writes (see zarr_writer)."""
+@dataclass(frozen=True)
+class Damage:
+    """Rows ``lo .. hi - 1`` of array ``array`` are missing or unreadable, for ``reason``."""
 
-    def __init__(self, root: str, name: str, info: Mapping[str, Any]) -> None:
+    array: str
+    lo: int
+    hi: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.array} rows {self.lo}..{self.hi - 1}: {self.reason}"
+
+
+class Backend:
+    """Base of the row readers. ``written``: per work chunk, whether the dataset records it as written (None: all)."""
+
+    name = ""
+    written: np.ndarray | None = None
+    chunk_size = 1
+
+    def read(self, lo: int, hi: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def storage_bytes(self) -> int:
+        raise NotImplementedError
+
+    def expect(self, written: np.ndarray | None, chunk_size: int) -> None:
+        """Record which work chunks (of ``chunk_size`` rows) are written; cheap checks of their storage may raise."""
+        self.written = written
+        self.chunk_size = chunk_size
+
+    def scan(self) -> list[Damage]:
+        """Damage found in the storage of every written chunk (a quick look at each; the data is not decoded)."""
+        return []
+
+    def is_written(self, chunk: int) -> bool:
+        return self.written is None or bool(self.written[chunk])
+
+
+class ZarrShards(Backend):
+    """Direct reader of an array written with the sharded layout this package writes (see zarr_writer).
+
+    A shard of a written chunk that is missing, has a damaged index, lacks an inner chunk, lies outside the dataset
+    directory (a symlink) or holds another shard (its header names another shard or array) raises a DatasetError.
+    These checks cost nothing per read: they run when a shard's index is loaded (once, then cached).
+    """
+
+    def __init__(self, root: str, name: str, info: Mapping[str, Any], root_real: str | None = None) -> None:
         from .zarr_writer import numcodecs_for
 
         self.dir = os.path.join(root, name)
+        self.c_dir = os.path.join(self.dir, "c")
         self.name = name
+        self.root_real = os.path.realpath(root) if root_real is None else root_real
         self.shape = tuple(info["shape"])
         self.dtype = np.dtype(info["dtype"])
         self.shard_rows = int(info["shard_rows"])
         self.chunk_rows = int(info["chunk_rows"])
         self.per_shard = self.shard_rows // self.chunk_rows
+        self.chunk_size = self.shard_rows
         self.codec = numcodecs_for(info["compression"])
         fill = info.get("fill_value")
         if isinstance(fill, str):
             fill = float(fill)
         self.fill = 0 if fill is None else fill
         self._indexes: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._verified: set[int] = set()  # shards whose path (inside the dataset) and header were checked
+        self._name_crc = zlib.crc32(name.encode())
         self._lock = threading.Lock()
 
     def _path(self, shard: int) -> str:
@@ -46,20 +103,109 @@ class ZarrShards:
 
         return os.path.join(self.dir, shard_key(shard, len(self.shape)))
 
+    def _rows(self, shard: int) -> tuple[int, int]:
+        lo = shard * self.shard_rows
+        return lo, min(self.shape[0], lo + self.shard_rows)
+
+    def _damage(self, shard: int, reason: str) -> Damage:
+        return Damage(self.name, *self._rows(shard), reason)
+
+    def _missing(self, shard: int, reason: str) -> DatasetError:
+        lo, hi = self._rows(shard)
+        return DatasetError(
+            f"{self.name}: rows {lo}..{hi - 1} are missing ({reason}: {self._path(shard)}), though the dataset "
+            "records them as written; the dataset is damaged: restore the file or generate the dataset again"
+        )
+
+    def _unreadable(self, shard: int, exc: OSError) -> DatasetError:
+        lo, hi = self._rows(shard)
+        reason = exc.strerror or exc
+        return DatasetError(f"{self.name}: cannot read rows {lo}..{hi - 1} ({self._path(shard)}): {reason}")
+
+    def expect(self, written: np.ndarray | None, chunk_size: int) -> None:
+        """Record the written chunks (shards) and check, with one directory listing, that each has its entry."""
+        super().expect(written, chunk_size)
+        if chunk_size != self.shard_rows:
+            raise DatasetError(
+                f"{self.name}: shards of {self.shard_rows} sequences, but the dataset's work chunks hold {chunk_size}"
+            )
+        shards = -(-self.shape[0] // self.shard_rows)
+        wanted = range(shards) if written is None else np.flatnonzero(written[:shards]).tolist()
+        top = self.c_dir
+        if os.path.lexists(top):
+            check_inside(top, self.root_real, f"{self.name}: shards")
+        try:
+            entries = {e.name: e for e in os.scandir(top)}
+        except FileNotFoundError:
+            entries = {}
+        except OSError as exc:
+            raise DatasetError(f"{self.name}: cannot list {top}: {exc}") from None
+        for shard in wanted:
+            entry = entries.get(str(shard))
+            if entry is None:
+                raise self._missing(shard, "no entry for this shard")
+            if entry.is_symlink():
+                lo, hi = self._rows(shard)
+                check_inside(entry.path, self.root_real, f"{self.name}: rows {lo}..{hi - 1}")
+
     def _index(self, shard: int, fd: int, size: int) -> np.ndarray:
         index = self._indexes.get(shard)
         if index is None:
             from .zarr_writer import decode_index
 
+            path = self._path(shard)
+            verify = shard not in self._verified
+            if verify:
+                self._check_path(shard)
             tail = 16 * self.per_shard + 4
             if size < tail:
-                raise DatasetError(f"{self._path(shard)}: shard is truncated ({size} bytes)")
-            index = decode_index(os.pread(fd, tail, size - tail), self.per_shard, size, self._path(shard))
+                raise DatasetError(f"{path}: shard is truncated ({size} bytes)")
+            index = decode_index(os.pread(fd, tail, size - tail), self.per_shard, size, path)
+            if verify:
+                self._check_header(shard, fd, index)
+                self._verified.add(shard)
             with self._lock:
                 self._indexes[shard] = index
                 if len(self._indexes) > 512:
                     self._indexes.popitem(last=False)
         return index
+
+    def _check_path(self, shard: int) -> None:
+        """DatasetError when the shard's path leaves the dataset through a symlink. The array's ``c`` directory is
+        checked at open; below it, one ``lstat`` per path component (a full ``realpath`` only on a symlink)."""
+        path = self.c_dir
+        for part in self._path(shard)[len(self.c_dir) + 1 :].split(os.sep):
+            path = os.path.join(path, part)
+            try:
+                link = stat.S_ISLNK(os.lstat(path).st_mode)
+            except OSError:
+                return  # missing: reported by the read
+            if link:
+                lo, hi = self._rows(shard)
+                check_inside(self._path(shard), self.root_real, f"{self.name}: rows {lo}..{hi - 1}")
+                return
+
+    def _check_header(self, shard: int, fd: int, index: np.ndarray) -> None:
+        """DatasetError when the shard's header names another shard or array (a shard file renamed over another)."""
+        from .zarr_writer import HEADER_SIZE, MAX_UINT64, parse_shard_header
+
+        used = index[:, 0] != MAX_UINT64
+        if not used.any() or int(index[used, 0].min()) < HEADER_SIZE:
+            return  # no room for a header: written by zarr or by an earlier version
+        found = parse_shard_header(os.pread(fd, HEADER_SIZE, 0))
+        if found is None:
+            return
+        own = self._name_crc
+        if found != (shard, own):
+            lo, hi = self._rows(shard)
+            if found[1] == own:
+                held = f"rows {found[0] * self.shard_rows}..{(found[0] + 1) * self.shard_rows - 1} of {self.name}"
+            else:
+                held = f"shard {found[0]} of another array"
+            raise DatasetError(
+                f"{self.name}: the shard file of rows {lo}..{hi - 1} ({self._path(shard)}) holds {held}: shard "
+                "files were swapped or renamed; restore them or generate the dataset again"
+            )
 
     def read(self, lo: int, hi: int) -> np.ndarray:
         out = np.empty((hi - lo, *self.shape[1:]), dtype=self.dtype)
@@ -73,22 +219,31 @@ class ZarrShards:
             except FileNotFoundError:
                 with self._lock:
                     self._indexes.pop(shard, None)
+                if self.is_written(shard):
+                    raise self._missing(shard, "no shard file") from None
                 out[a - lo : b - lo] = self.fill
                 continue
+            except OSError as exc:
+                raise self._unreadable(shard, exc) from None
             try:
                 size = os.fstat(fd).st_size
                 index = self._index(shard, fd, size)
                 c_lo, c_hi = (a - base) // c_rows, (b - 1 - base) // c_rows + 1
                 used = index[c_lo:c_hi, 0] != np.uint64(2**64 - 1)
-                if not used.any():
-                    out[a - lo : b - lo] = self.fill
-                    continue
+                if not used.all():
+                    if self.is_written(shard):
+                        raise self._missing(shard, "inner chunks absent from the shard's index")
+                    if not used.any():
+                        out[a - lo : b - lo] = self.fill
+                        continue
                 offsets = index[c_lo:c_hi, 0][used].astype(np.int64)
                 ends = offsets + index[c_lo:c_hi, 1][used].astype(np.int64)
                 span_lo, span_hi = int(offsets.min()), int(ends.max())
                 data = os.pread(fd, span_hi - span_lo, span_lo)
                 if len(data) != span_hi - span_lo:
                     raise DatasetError(f"{path}: shard is truncated")
+            except OSError as exc:
+                raise self._unreadable(shard, exc) from None
             finally:
                 os.close(fd)
             view = memoryview(data)
@@ -106,6 +261,43 @@ class ZarrShards:
                 if not whole:
                     out[ra - lo : rb - lo] = target[ra - row0 : rb - row0]
         return out
+
+    def scan(self) -> list[Damage]:
+        """Open every written shard: present, inside the dataset, index intact, every inner chunk present, own
+        header. One ``pread`` of the index per shard (and of the header); the chunks themselves are not decoded."""
+        damage = []
+        shards = -(-self.shape[0] // self.shard_rows)
+        for shard in range(shards):
+            if not self.is_written(shard):
+                continue
+            path = self._path(shard)
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                damage.append(self._damage(shard, f"shard file {path} is missing"))
+                continue
+            except OSError as exc:
+                damage.append(self._damage(shard, f"cannot open {path}: {exc.strerror or exc}"))
+                continue
+            try:
+                with self._lock:
+                    self._indexes.pop(shard, None)  # read it afresh, and check its path and header again
+                self._verified.discard(shard)
+                index = self._index(shard, fd, os.fstat(fd).st_size)
+                lo, hi = self._rows(shard)
+                needed = -(-(hi - lo) // self.chunk_rows)
+                absent = int((index[:needed, 0] == np.uint64(2**64 - 1)).sum())
+                if absent:
+                    damage.append(self._damage(shard, f"{absent} of {needed} inner chunks are absent from {path}"))
+            except (DatasetError, OSError) as exc:
+                lo, hi = self._rows(shard)
+                if isinstance(exc, OSError):
+                    exc = self._unreadable(shard, exc)
+                reason = str(exc).removeprefix(f"{self.name}: ").removeprefix(f"rows {lo}..{hi - 1}: ")
+                damage.append(self._damage(shard, reason))
+            finally:
+                os.close(fd)
+        return damage
 
     def _decode(self, piece: memoryview, target: np.ndarray, path: str, row0: int) -> None:
         try:
@@ -126,9 +318,10 @@ class ZarrShards:
         return disk_usage([os.path.join(self.dir, "c")])
 
 
-class ZarrApi:
+class ZarrApi(Backend):
     def __init__(self, array: Any) -> None:
         self.array = array
+        self.name = str(array.name)
 
     def read(self, lo: int, hi: int) -> np.ndarray:
         try:
@@ -176,26 +369,102 @@ class H5File:
         self._datasets = {}
 
 
-class H5Array:
-    def __init__(self, file: H5File, name: str) -> None:
+class H5Array(Backend):
+    """One HDF5 dataset. Chunks of written rows that were never stored (HDF5 would read them as the fill value) raise
+    a DatasetError: on the first read in each process the number of stored chunks is compared with what the
+    written rows need (one quick call), and only when it falls short is the map of stored chunks built and
+    checked on every read."""
+
+    def __init__(self, file: H5File, name: str, chunk_rows: int) -> None:
         self.file = file
         self.name = name
+        self.chunk_rows = max(1, int(chunk_rows))
+        self._absent: np.ndarray | None = None  # per storage chunk: written rows whose chunk is not stored
+        self._checked_pid: int | None = None
+
+    def _storage_chunks(self, dset) -> tuple[int, np.ndarray]:
+        """Storage chunks of the array, and which of them hold rows of written work chunks."""
+        n = -(-int(dset.shape[0]) // self.chunk_rows)
+        rows0 = np.arange(n, dtype=np.int64) * self.chunk_rows
+        if self.written is None:
+            return n, np.ones(n, dtype=bool)
+        return n, self.written[rows0 // self.chunk_size]
+
+    def _absent_chunks(self, dset) -> np.ndarray | None:
+        """Per storage chunk: True where written rows have no stored chunk (None when every one is stored)."""
+        n, needed = self._storage_chunks(dset)
+        if not needed.any():
+            return None
+        if self.written is None and dset.id.get_num_chunks() >= n:
+            return None
+        stored = np.zeros(n, dtype=bool)
+        ndim = len(dset.shape)
+        chunk_iter = getattr(dset.id, "chunk_iter", None)
+        if chunk_iter is not None:
+            offsets: list[int] = []
+            chunk_iter(lambda info: offsets.append(info.chunk_offset[0]))
+            stored[np.asarray(offsets, dtype=np.int64) // self.chunk_rows] = True
+        else:  # pragma: no cover - HDF5 < 1.12.3
+            for k in np.flatnonzero(needed):
+                info = dset.id.get_chunk_info_by_coord((int(k) * self.chunk_rows,) + (0,) * (ndim - 1))
+                stored[k] = info.byte_offset is not None
+        absent = needed & ~stored
+        return absent if absent.any() else None
+
+    def _check(self, lo: int, hi: int, dset) -> None:
+        if self._checked_pid != os.getpid():
+            self._absent = self._absent_chunks(dset)
+            self._checked_pid = os.getpid()
+        if self._absent is not None:
+            c_lo, c_hi = lo // self.chunk_rows, (hi - 1) // self.chunk_rows + 1
+            bad = np.flatnonzero(self._absent[c_lo:c_hi])
+            if bad.size:
+                k = c_lo + int(bad[0])
+                a, b = k * self.chunk_rows, min(int(dset.shape[0]), (k + 1) * self.chunk_rows)
+                raise DatasetError(
+                    f"{self.name}: rows {a}..{b - 1} are missing (their HDF5 chunk was never stored in "
+                    f"{self.file.path}), though the dataset records them as written; the dataset is damaged: "
+                    "generate it again"
+                )
 
     def read(self, lo: int, hi: int) -> np.ndarray:
         try:
-            return self.file.dataset(self.name)[lo:hi]
+            dset = self.file.dataset(self.name)
+            self._check(lo, hi, dset)
+            return dset[lo:hi]
         except DatasetError:
             raise
         except Exception as exc:
             raise DatasetError(f"{self.name}: cannot read rows {lo}..{hi - 1} of {self.file.path}: {exc}") from None
 
+    def scan(self) -> list[Damage]:
+        """Written rows whose HDF5 chunks are not stored (runs of consecutive chunks reported together)."""
+        try:
+            dset = self.file.dataset(self.name)
+            absent = self._absent_chunks(dset)
+        except DatasetError as exc:
+            return [Damage(self.name, 0, 0, str(exc))]
+        except Exception as exc:
+            return [Damage(self.name, 0, 0, f"cannot read the chunk index of {self.file.path}: {exc}")]
+        if absent is None:
+            return []
+        damage = []
+        num = int(dset.shape[0])
+        bad = np.flatnonzero(absent)
+        breaks = np.flatnonzero(np.diff(bad) > 1) + 1
+        for run in np.split(bad, breaks):
+            lo, hi = int(run[0]) * self.chunk_rows, min(num, (int(run[-1]) + 1) * self.chunk_rows)
+            damage.append(Damage(self.name, lo, hi, f"{len(run)} HDF5 chunks were never stored in {self.file.path}"))
+        return damage
+
     def storage_bytes(self) -> int:
         return int(self.file.dataset(self.name).id.get_storage_size())
 
 
-class NpyFile:
-    def __init__(self, path: str, transform=None) -> None:
+class NpyFile(Backend):
+    def __init__(self, path: str, transform=None, name: str = "") -> None:
         self.path = path
+        self.name = name or os.path.basename(path)
         self.transform = transform
         self._array = None
 
@@ -204,8 +473,11 @@ class NpyFile:
             try:
                 array = np.load(self.path, mmap_mode="r")
             except (OSError, ValueError) as exc:
-                raise DatasetError(f"cannot read {self.path}: {exc}") from None
-            self._array = array if self.transform is None else self.transform(array)
+                raise DatasetError(f"{self.name}: cannot read {self.path}: {exc}") from None
+            try:
+                self._array = array if self.transform is None else self.transform(array)
+            except DatasetError as exc:
+                raise DatasetError(f"{self.path}: {exc}") from None
         return self._array
 
     def read(self, lo: int, hi: int) -> np.ndarray:

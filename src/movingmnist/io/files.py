@@ -123,3 +123,18 @@ def disk_usage(paths: list[str]) -> int:
         elif os.path.exists(path):
             total += os.stat(path).st_size
     return total
+
+
+def inside(path: str, root_real: str) -> bool:
+    """Whether ``path``, symlinks resolved, lies inside the directory whose real path is ``root_real``."""
+    real = os.path.realpath(path)
+    return os.path.commonpath([real, root_real]) == root_real
+
+
+def check_inside(path: str, root_real: str, what: str) -> None:
+    """DatasetError unless ``path`` (symlinks resolved) lies inside ``root_real``: a dataset reads only its files."""
+    if not inside(path, root_real):
+        raise DatasetError(
+            f"{what}: {path} resolves to {os.path.realpath(path)}, outside the dataset directory {root_real}; "
+            "only files inside the dataset are read (copy the file in instead of linking to it)"
+        )

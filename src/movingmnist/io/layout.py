@@ -90,7 +90,7 @@ class Layout:
                 compression=str(data["compression"]),
                 arrays=arrays,
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise DatasetError(f"the stored layout is damaged or from an unknown version: {exc!r}") from None
 
 

@@ -1,4 +1,11 @@
-"""Verify a dataset on disk: regenerate sequences from its stored spec and seed and compare them byte for byte."""
+"""Verify a dataset on disk: check its structure, then regenerate sequences from its stored spec and seed and compare
+them byte for byte.
+
+Structure first, and always of every written chunk (even when only a sample of sequences is regenerated): opening
+checks the metadata (array names, layout, counts), every array's dtype and shape against the layout, the manifest
+against the metadata, and that no file lies outside the dataset; then the stored spec is checked against its
+fingerprint and the arrays it renders, and the storage of every written chunk of every array is looked at
+(:meth:`~movingmnist.io.reader.Dataset.check_structure`: shard files present, indexes intact, HDF5 chunks stored)."""
 
 from __future__ import annotations
 
@@ -9,8 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DatasetError
+from ..errors import DatasetError, shown
+from .backends import Damage
 from .reader import Dataset, open_dataset
+from .writers import get_writer
 
 
 @dataclass
@@ -18,8 +27,11 @@ class VerifyReport:
     """Result of :func:`verify_dataset`. Rows are dataset rows; row ``r`` holds sequence ``start + r``.
 
     Attributes:
+        checked: sequences regenerated and compared (all of them, or a sample: see ``mode``).
         mismatches: row -> names of the arrays whose stored bytes differ from the regenerated ones.
         errors: row -> messages of arrays that could not be read (corrupt or missing data).
+        damage: what the structure check found in the storage of every written chunk (not only the checked rows).
+        structure: what the structure check covered, e.g. ``"15 arrays x 4 chunks"``.
     """
 
     path: str
@@ -29,14 +41,24 @@ class VerifyReport:
     mode: str = "sample"
     mismatches: dict[int, list[str]] = field(default_factory=dict)
     errors: dict[int, list[str]] = field(default_factory=dict)
+    damage: list[Damage] = field(default_factory=list)
+    structure: str = ""
 
     @property
     def ok(self) -> bool:
-        return not self.mismatches and not self.errors
+        return not self.mismatches and not self.errors and not self.damage
+
+    @property
+    def damaged_rows(self) -> list[int]:
+        """Rows in the damage the structure check found."""
+        rows: set[int] = set()
+        for d in self.damage:
+            rows.update(range(d.lo, d.hi))
+        return sorted(rows)
 
     @property
     def bad_rows(self) -> list[int]:
-        return sorted(set(self.mismatches) | set(self.errors))
+        return sorted(set(self.mismatches) | set(self.errors) | set(self.damaged_rows))
 
     @property
     def bad_sequences(self) -> list[int]:
@@ -44,12 +66,24 @@ class VerifyReport:
         return [self.start + r for r in self.bad_rows]
 
     def lines(self, limit: int = 20) -> list[str]:
-        """Human-readable report: one summary line, then one line per bad sequence (at most ``limit``)."""
-        if self.ok:
-            return [f"verified {self.checked:,} of {self.total:,} sequences of {self.path} ({self.mode}): "
+        """Human-readable report: the structure check (one line, or one per damaged range), then one summary line of
+        the regenerated sequences and one line per bad sequence (at most ``limit`` each)."""
+        out = []
+        if self.damage:
+            out.append(
+                f"DAMAGED: {_count(len(self.damage), 'problem')} in the files of {self.path} (structure of "
+                f"{self.structure} checked), {len(self.damaged_rows):,} of {self.total:,} sequences unreadable:"
+            )
+            out += [f"  {d}" for d in self.damage[:limit]]
+            if len(self.damage) > limit:
+                out.append(f"  ... ({len(self.damage) - limit:,} more)")
+        elif self.structure:
+            out.append(f"structure of {self.structure} checked: every written chunk is present and intact")
+        bad = sorted(set(self.mismatches) | set(self.errors))
+        if not bad:
+            return [*out, f"verified {self.checked:,} of {self.total:,} sequences of {self.path} ({self.mode}): "
                     "all identical to their regeneration"]
-        bad = self.bad_rows
-        out = [
+        out += [
             f"MISMATCH: {len(bad):,} of {self.checked:,} sequences checked in {self.path} ({self.mode}) differ "
             f"from their regeneration or cannot be read; sequences: "
             + ", ".join(str(self.start + r) for r in bad[:limit])
@@ -63,6 +97,10 @@ class VerifyReport:
                 parts.extend(self.errors[row])
             out.append(f"  sequence {self.start + row} (row {row}): " + "; ".join(parts))
         return out
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
 def _as_bytes(a: np.ndarray) -> np.ndarray:
@@ -93,25 +131,42 @@ def verify_dataset(
         block: rows regenerated at once (bounds memory).
 
     Returns:
-        A :class:`VerifyReport`; ``report.ok`` is False when any checked sequence differs or cannot be read.
+        A :class:`VerifyReport`; ``report.ok`` is False when any checked sequence differs or cannot be read, or the
+        structure check found damage anywhere.
+
+    Raises:
+        DatasetError: the dataset cannot be opened (see :func:`~movingmnist.open`: changed dtypes or shapes, array
+            names that are not the schema's, files outside the dataset...), its spec does not match its
+            fingerprint or its arrays, or the source is not the one it was made from.
     """
     from ..generator import Generator
 
     ds = path if isinstance(path, Dataset) else open_dataset(path)
     if ds.metadata is None:
         raise DatasetError(f"{ds.path} has no movingmnist metadata, so it cannot be regenerated")
-    stored_source = ds.metadata.get("source", {})
+    spec = ds.spec
+    fingerprint = ds.metadata.get("fingerprint")
+    if fingerprint is not None and spec.fingerprint != fingerprint:
+        raise DatasetError(
+            f"{ds.path}: the stored spec has fingerprint {spec.fingerprint}, but the metadata records "
+            f"{shown(fingerprint)}: the spec was changed after the dataset was written"
+        )
+    stored_source = ds.metadata.get("source")
+    if not isinstance(stored_source, dict):
+        stored_source = {}
     if source is None and stored_source.get("name") == "array":
         raise DatasetError(
             f"{ds.path} was generated from arrays given in Python; verify it from Python with "
             "mm.verify_dataset(path, source=(images, labels))"
         )
-    gen = Generator(ds.spec, seed=ds.seed, source=source, cache_dir=cache_dir)
+    gen = Generator(spec, seed=ds.seed, source=source, cache_dir=cache_dir)
     if stored_source.get("checksum") and gen.bank.checksum != stored_source["checksum"]:
         raise DatasetError(
             f"the source {gen.bank.name!r} ({gen.bank.split}) has checksum {gen.bank.checksum[:12]}..., but "
-            f"{ds.path} was made from glyphs with checksum {stored_source['checksum'][:12]}...: not the same glyphs"
+            f"{ds.path} was made from glyphs with checksum {str(stored_source['checksum'])[:12]}...: not the same "
+            "glyphs"
         )
+    _check_arrays_match_spec(ds, gen)
     n = len(ds)
     if rows is not None:
         chosen = np.unique(np.asarray(list(rows), dtype=np.int64))
@@ -127,6 +182,11 @@ def verify_dataset(
         chosen = np.sort(np.random.default_rng(seed).choice(n, size=sample, replace=False))
         mode = f"random sample, seed {seed}"
     report = VerifyReport(ds.path, n, ds.start, mode=mode)
+    report.damage = ds.check_structure()
+    layout = ds.layout
+    assert layout is not None
+    written = layout.num_chunks if ds.done_chunks is None else len(ds.done_chunks)
+    report.structure = f"{len(ds.arrays)} arrays x {written:,} written chunks"
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -148,7 +208,8 @@ def verify_dataset(
                     try:
                         got[i] = array.read(int(row), int(row) + 1)[0]
                     except DatasetError as exc:
-                        report.errors.setdefault(int(row), []).append(f"cannot read {name}: {exc}")
+                        text = str(exc).removeprefix(f"{name}: ")
+                        report.errors.setdefault(int(row), []).append(f"cannot read {name}: {text}")
                         got[i] = want[i]  # counted as an error, not also as a mismatch
             differs = (_as_bytes(got) != _as_bytes(want)).any(axis=1)
             for row in part[differs]:
@@ -159,3 +220,29 @@ def verify_dataset(
     if bar is not None:
         bar.close()
     return report
+
+
+def _check_arrays_match_spec(ds: Dataset, gen: Any) -> None:
+    """DatasetError unless the stored arrays are those the spec renders, with its per-sequence shapes and dtypes
+    (a spec edited in the metadata would otherwise be compared with arrays of another shape)."""
+    expected = get_writer(ds.format).array_names(gen.shapes)
+    problems = []
+    missing = [name for name in expected if name not in ds.arrays]
+    extra = [name for name in ds.arrays if name not in expected]
+    if missing:
+        problems.append(f"it renders {', '.join(missing)}, which are not stored")
+    if extra:
+        problems.append(f"it does not render the stored {', '.join(extra)}")
+    for name, array in ds.arrays.items():
+        if name in gen.shapes:
+            shape, dtype = gen.shapes[name]
+            if tuple(shape) != array.shape[1:] or np.dtype(dtype) != array.dtype:
+                problems.append(
+                    f"it renders {name} as {np.dtype(dtype)} {tuple(shape)} per sequence, stored as {array.dtype} "
+                    f"{array.shape[1:]}"
+                )
+    if problems:
+        raise DatasetError(
+            f"{ds.path}: the stored spec does not describe the stored arrays ({'; '.join(problems)}): the metadata "
+            "was changed after the dataset was written"
+        )

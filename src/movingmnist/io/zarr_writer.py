@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import json
 import os
+import struct
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,6 +37,9 @@ from .registry import register_writer
 
 ATTRIBUTE = "movingmnist"
 MAX_UINT64 = np.uint64(2**64 - 1)
+#: Each shard starts with this magic, its shard number and its array's name (see :func:`shard_header`).
+SHARD_MAGIC = b"mmshard1"
+HEADER_SIZE = 16
 
 
 def is_url(path: str) -> bool:
@@ -82,20 +87,37 @@ def shard_key(shard: int, ndim: int) -> str:
     return "c/" + "/".join([str(shard)] + ["0"] * (ndim - 1))
 
 
-def encode_shard(chunks: list[bytes], chunks_per_shard: int) -> list[bytes]:
+def shard_header(name: str, shard: int) -> bytes:
+    """The :data:`HEADER_SIZE` bytes at the start of each shard this package writes: :data:`SHARD_MAGIC`, then the
+    shard number and the crc32 of the array name (little-endian uint32). The index never points at them, so zarr
+    readers skip them (the sharding codec allows bytes outside every inner chunk); this package's reader checks them,
+    so that a shard file renamed over another (of this array or another one) is refused instead of read."""
+    return SHARD_MAGIC + struct.pack("<II", shard & 0xFFFFFFFF, zlib.crc32(name.encode()))
+
+
+def parse_shard_header(head: bytes) -> tuple[int, int] | None:
+    """``(shard, crc32 of the array name)`` from the first bytes of a shard, or None when it has no header (a shard
+    written by zarr itself or by an earlier version of this package)."""
+    if len(head) < HEADER_SIZE or not head.startswith(SHARD_MAGIC):
+        return None
+    shard, name_crc = struct.unpack("<II", head[len(SHARD_MAGIC) : HEADER_SIZE])
+    return shard, name_crc
+
+
+def encode_shard(chunks: list[bytes], chunks_per_shard: int, header: bytes = b"") -> list[bytes]:
     """``sharding_indexed`` bytes of a shard whose first ``len(chunks)`` inner chunks are ``chunks`` (the rest are
-    empty): the chunks one after the other, then the index ``(chunks_per_shard, 2)`` little-endian uint64
-    (offset, length) and its crc32c."""
+    empty): ``header`` (see :func:`shard_header`), the chunks one after the other, then the index
+    ``(chunks_per_shard, 2)`` little-endian uint64 (offset, length) and its crc32c."""
     import google_crc32c
 
     index = np.full((chunks_per_shard, 2), MAX_UINT64, dtype="<u8")
-    offset = 0
+    offset = len(header)
     for i, chunk in enumerate(chunks):
         index[i] = (offset, len(chunk))
         offset += len(chunk)
     index_bytes = index.tobytes()
     crc = np.uint32(google_crc32c.value(index_bytes)).astype("<u4").tobytes()
-    return [*chunks, index_bytes, crc]
+    return [*([header] if header else []), *chunks, index_bytes, crc]
 
 
 def decode_index(data: bytes, chunks_per_shard: int, file_size: int, where: str) -> np.ndarray:
@@ -194,7 +216,7 @@ class _FastShardSink(StorageChunkSink):
         self._encode_partial()
         for name, spec in self.layout.arrays.items():
             per_shard = self.layout.chunk_size // spec.chunk_rows
-            parts = encode_shard(self._encoded[name], per_shard)
+            parts = encode_shard(self._encoded[name], per_shard, shard_header(name, self.chunk))
             path = os.path.join(writer.root, name, shard_key(self.chunk, 1 + len(spec.shape)))
             directory = os.path.dirname(path)
             if directory not in writer.made_dirs:

@@ -12,7 +12,7 @@ from ..errors import DatasetError
 from ..io.files import remove_path
 from ..io.layout import Layout
 from ..io.manifest import Manifest
-from ..io.reader import Dataset
+from ..io.reader import Dataset, stored_kind
 from ..io.writers import get_writer, registered_writers
 from ..spec import Spec
 
@@ -51,9 +51,12 @@ def find_existing(path: str, durable: bool) -> ExistingDataset | None:
     try:
         ds = Dataset(path, allow_incomplete=True)
     except DatasetError:
-        raise DatasetError(
-            f"{path} exists and is not a movingmnist dataset; choose another path (it is left untouched)"
-        ) from None
+        fmt = stored_kind(path)  # a damaged dataset of ours (refused by the reader) is still ours to replace
+        if fmt is None:
+            raise DatasetError(
+                f"{path} exists and is not a movingmnist dataset; choose another path (it is left untouched)"
+            ) from None
+        return ExistingDataset(fmt, None, False)
     return ExistingDataset(ds.format, None, ds.complete)
 
 
