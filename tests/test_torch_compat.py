@@ -198,3 +198,14 @@ def test_rotatehint_sets_the_rotation_speed_from_the_label():
     assert labels.shape == (4, 3, 2)
     spec = mm.Spec.from_preset("segmentation", ["appearance.rotation.hint=true"])
     assert spec.appearance.rotation.hint
+
+
+def test_segmentation_val_is_the_last_10000_images_of_arrays(segmentation):
+    """As the notebook: val = the last 10,000 training images, also for arrays (the library's default for arrays is
+    the last sixth)."""
+    images = np.zeros((12_000, 28, 28), dtype=np.uint8)
+    images[:, 10:18, 10:18] = 255
+    labels = (np.arange(12_000) >= 2_000).astype(np.int64)  # 0 for the first 2,000 images, 1 for the last 10,000
+    _, _, val = seg.generate_moving_mnist("val", num_frames=2, num_videos=40, source=(images, labels), seed=0)
+    _, _, train = seg.generate_moving_mnist("train", num_frames=2, num_videos=40, source=(images, labels), seed=0)
+    assert set(np.unique(val[:, 0])) <= {1, 255} and set(np.unique(train[:, 0])) <= {0, 255}

@@ -270,6 +270,55 @@ RECIPES += [
 ]
 
 
+def _merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the nested field dict ``base`` with ``changes`` merged in (dicts merge, other values replace)."""
+    out = dict(base)
+    for key, value in changes.items():
+        out[key] = _merged(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return out
+
+
+_SEGMENTATION_1 = next(r for r in RECIPES if r["name"] == "segmentation")
+RECIPES.append(
+    dict(
+        name="segmentation",
+        version=2,
+        summary="Segmentation Moving MNIST as the notebook draws it: segmentation@1 with the notebook's background "
+        "shapes (scikit-image's random_shapes distribution) and nearest-neighbour rotation",
+        reference=_SEGMENTATION_1["reference"],
+        fields=_merged(
+            _SEGMENTATION_1["fields"],
+            {
+                "appearance": {"interpolation": "nearest"},
+                "background": {
+                    "shapes": {
+                        "count": [15, 25],
+                        "size": [2, 84],
+                        "kinds": ["rectangle", "circle", "triangle", "ellipse"],
+                        "intensity": [0, 254],
+                        "placement": "skimage",
+                    }
+                },
+            },
+        ),
+        notes=(
+            *_SEGMENTATION_1["notes"][:4],
+            "Background: a (H + 20) x (W + 20) canvas of 15-25 grey shapes drawn as skimage.draw.random_shapes draws "
+            "them with the notebook's arguments (min_size 2, max_size the canvas side, overlap allowed, intensity "
+            "U{0..254}): rectangles, circles, triangles and ellipses chosen uniformly, each from a uniform start "
+            "point with a size bounded by the room left there (background.shapes.placement=skimage); empty pixels "
+            "show N(127, 127) noise redrawn each frame; the view starts at U{0..9} per axis and moves by U{0..2} px "
+            "per axis before each frame while it stays inside.",
+            _SEGMENTATION_1["notes"][5],
+            "Deliberate differences: ellipses are axis-aligned (skimage turns them by a uniform angle; same area); "
+            "rotated digits are sampled nearest-neighbour (PIL's rotate default) about their centre and not cropped "
+            "to the 28 x 28 box; brightness reaches its end value at the last frame (the notebook stopped one step "
+            "short); intensities are rounded, not truncated.",
+        ),
+    )
+)
+
+
 def recipe_key(recipe: dict[str, Any]) -> str:
     """``"name@version"``."""
     return f"{recipe['name']}@{recipe['version']}"

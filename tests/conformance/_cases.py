@@ -192,6 +192,17 @@ GENERAL_CASES = (
     ),
     Case("affine@2", ("frames=1",), seed=2, start=0, num=4),
     Case("affine-compound@1", ("objects.count=1..3",), seed=5, start=11, num=6),
+    # Background shapes placed as scikit-image's random_shapes places them (segmentation@2), also in colour and on a
+    # small canvas where shapes are clipped.
+    Case("segmentation@2", seed=5, start=11, num=6),
+    Case(
+        "segmentation@2",
+        ("canvas.channels=3", "background.colour=true", "canvas.height=33", "canvas.width=41", "background.extent=4",
+         "background.shapes.size=2..37"),
+        seed=2,
+        start=3,
+        num=5,
+    ),
     # Counts drawn from a list (random.choice semantics), in both renderers.
     Case("affine@2", ("objects.choices=[1,1,3]",), seed=3, start=2, num=8),
 )

@@ -5,7 +5,8 @@ Migration: replace the notebook's ``generate_moving_mnist`` cell with
 ``from movingmnist.compat.segmentation import generate_moving_mnist, save``; the call and its arrays keep their
 shapes and dtypes (docs/appearance.md lists the notebook's defects that the preset fixes instead of copying:
 no seed, transposed digits, wrapping noise, ...). Differences: a ``seed`` (0 is a seed) and ``source``; ``split``
-is exactly ``train``, ``val`` or ``test`` (val = the last 10,000 training images, as the notebook); ``save``
+is exactly ``train``, ``val`` or ``test`` (val = the last 10,000 training images, as the notebook, also for
+``(images, labels)`` arrays of more than 10,000 images); ``save``
 joins ``path`` and the file name as paths (the notebook concatenated strings, so it needed a trailing slash).
 For datasets larger than memory use the library's writers instead (``movingmnist generate``).
 """
@@ -25,6 +26,8 @@ from ..presets import get_preset
 __all__ = ["generate_moving_mnist", "save"]
 
 PRESET = "segmentation"
+#: The notebook keeps the last 10,000 training images for val, whatever the size of the training set.
+VAL_IMAGES = 10_000
 
 
 def generate_moving_mnist(
@@ -67,6 +70,8 @@ def generate_moving_mnist(
         "source.split": split,
         "appearance.rotation.hint": bool(rotatehint),
     }
+    if isinstance(source, (tuple, list)) and len(source) == 2 and len(source[0]) > VAL_IMAGES:
+        overrides["source.val_size"] = VAL_IMAGES  # the notebook's val: the last 10,000, not the last sixth
     spec = base.replace(overrides)
     batch = generate(spec, num=int(num_videos), seed=seed, source=source, start=start)
     images = batch.frames

@@ -14,6 +14,7 @@ Noise: a uniform random byte per pixel (splitmix64 words keyed like every other 
 from __future__ import annotations
 
 import functools
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -238,6 +239,13 @@ def _sample_shapes(spec: Spec, seed: int, index: Any, big_h: int, big_w: int) ->
     n = sh.count[1]
     count = rng.integers(seed, "background.shapes.count", index, (), *sh.count)
     present = xp.arange(n, device=dev)[None, :] < count[:, None]
+    if sh.placement == "skimage":
+        kind, size, apex, topleft = _skimage_geometry(seed, index, n, sh.kinds, sh.size, big_h, big_w)
+        value = _levels(
+            seed, "background.shapes.intensity", index, (n,), sh.intensity, spec.canvas.channels,
+            spec.background.colour,
+        )
+        return Shapes(present=present, kind=kind, size=size, apex=apex, topleft=topleft, value=value)
     kind, size, apex = _shape_geometry(seed, "background.shapes", index, n, sh.kinds, sh.size)
     u = rng.uniform(seed, "background.shapes.position", index, (n, 2))
     room = xp.asarray([big_w, big_h], dtype=xp.int64, device=dev) - size + 1  # top-left in 0 .. big - size
@@ -246,6 +254,75 @@ def _sample_shapes(spec: Spec, seed: int, index: Any, big_h: int, big_w: int) ->
         seed, "background.shapes.intensity", index, (n,), sh.intensity, spec.canvas.channels, spec.background.colour
     )
     return Shapes(present=present, kind=kind, size=size, apex=apex, topleft=topleft, value=value)
+
+
+def _skimage_geometry(seed, index, n, kinds, size_range, big_h, big_w):
+    """``placement="skimage"``: kind, box size ``(B, N, 2)`` (w, h), apex and top-left ``(B, N, 2)`` (x, y) of each
+    shape as ``skimage.draw.random_shapes`` draws them (overlap allowed), in this package's shape geometry.
+
+    Start point (row, col) uniform in ``0 .. dim - low - 1``; circles and ellipses, which do not fit on row or
+    column 0, take it uniform in ``1 .. dim - low - 1`` (what redrawing until it fits amounts to). Then, with
+    ``k ~ U{0..max(1, m) - 1}`` for each bound ``m``:
+
+    - rectangle: from the point, ``low + k`` pixels right and down, ``m = min(dim - point, high) - low`` per axis;
+    - circle: radius ``floor(low / 2) + k``, ``m = min(col, W - col, row, H - row, floor(high / 2)) - floor(low / 2)``,
+      centred on the point (box ``2 radius - 1``);
+    - triangle: side ``s = low - 1 + k``, ``m = min(W - col, row, high) - low``, height ``ceil(sqrt(3/4) s)``: base
+      from the point ``s`` pixels right, apex above its middle (box ``s + 1`` by ``height + 1``);
+    - ellipse: radii ``U(low / 2, a + 1)`` per axis, ``a = min(col, W - col, row, H - row, high / 2)``, centred on
+      the point (axis-aligned: skimage turns them by a uniform angle; the area is the same).
+    """
+    xp = _xp.namespace(index)
+    dev = _xp.device_of(index)
+    low, high = (float(v) for v in size_range)
+    names = list(kinds)
+    which = rng.integers(seed, "background.shapes.kind", index, (n,), 0, len(names) - 1)
+
+    def is_kind(name: str) -> Any:
+        table = xp.asarray([k == name for k in names], dtype=xp.bool, device=dev)
+        return table[which]
+
+    rect, circle, tri, ell = (is_kind(k) for k in ("rectangle", "circle", "triangle", "ellipse"))
+    dims = xp.asarray([float(big_w), float(big_h)], dtype=xp.float64, device=dev)  # (x, y)
+    span = xp.maximum(dims - low, 1.0)  # points 0 .. span - 1
+    first = xp.where(circle | ell, 1.0, 0.0)[..., None]
+    first = xp.minimum(first, span - 1.0)
+    u = rng.uniform(seed, "background.shapes.point", index, (n, 2))
+    point = first + xp.floor(u * (span - first))  # (B, N, 2): col, row
+    col, row = point[..., 0], point[..., 1]
+    k = rng.uniform(seed, "background.shapes.extent", index, (n, 2))
+
+    def pick(m: Any, j: int) -> Any:  # U{0 .. max(1, m) - 1}
+        return xp.floor(k[..., j] * xp.maximum(xp.floor(m), 1.0))
+
+    # rectangles
+    rect_w = low + pick(xp.minimum(dims[0] - col, high) - low, 0)
+    rect_h = low + pick(xp.minimum(dims[1] - row, high) - low, 1)
+    # circles
+    lo_r = math.floor(low / 2.0)
+    room = xp.minimum(xp.minimum(col, dims[0] - col), xp.minimum(row, dims[1] - row))
+    radius = lo_r + pick(xp.minimum(room, math.floor(high / 2.0)) - lo_r, 0)
+    disk = xp.maximum(2.0 * radius - 1.0, 1.0)
+    # triangles
+    side = low - 1.0 + pick(xp.minimum(xp.minimum(dims[0] - col, row), high) - low, 0)
+    tri_h = xp.ceil(math.sqrt(0.75) * side)
+    # ellipses
+    avail = xp.minimum(room, high / 2.0)
+    radii = low / 2.0 + k * (avail[..., None] + 1.0 - low / 2.0)  # (B, N, 2): x, y radii
+    ell_wh = xp.maximum(xp.floor(2.0 * radii - 1.0 + 0.5), 1.0)
+
+    w = xp.where(rect, rect_w, xp.where(circle, disk, xp.where(tri, side + 1.0, ell_wh[..., 0])))
+    h = xp.where(rect, rect_h, xp.where(circle, disk, xp.where(tri, tri_h + 1.0, ell_wh[..., 1])))
+    x0 = xp.where(rect | tri, col, col - xp.floor((w - 1.0) / 2.0))
+    y0 = xp.where(rect, row, xp.where(tri, row - tri_h, row - xp.floor((h - 1.0) / 2.0)))
+    # A one-pixel triangle on row 0 has its apex above the canvas (skimage clips it): cut the box to the canvas.
+    h = h - xp.maximum(-y0, 0.0)
+    y0 = xp.maximum(y0, 0.0)
+    apex = xp.where(tri, (xp.floor(side / 2.0) + 0.5) / (side + 1.0), 0.5)
+    codes = xp.asarray([SHAPE_CODES[k] for k in names], dtype=xp.int64, device=dev)
+    size = xp.astype(xp.stack([w, h], axis=-1), xp.int64)
+    topleft = xp.astype(xp.stack([x0, y0], axis=-1), xp.int64)
+    return codes[which], size, apex, topleft
 
 
 def _shape_geometry(seed, stream, index, n, kinds, size_range):

@@ -20,12 +20,21 @@ class ShapesSpec(Section):
     ``count``: shapes per sequence (low..high). ``size``: width and height of each shape's box in pixels, drawn
     independently (circles: one draw). ``kinds``: which shapes to draw (uniformly). ``intensity``: grey level
     range (with ``background.colour``: each channel drawn in this range).
+
+    ``placement``: ``uniform`` draws each box's size in ``size`` and its top-left uniformly where it fits;
+    ``skimage`` follows ``skimage.draw.random_shapes`` (as the segmentation notebook called it, overlap allowed):
+    a start point uniform in ``0 .. canvas - size.low - 1`` per axis, then a size that depends on the room left
+    there, with ``size`` as (min_size, max_size): rectangles grow right and down from the point, circles and
+    ellipses are centred on it (their radii bounded by the distance to every edge, the point redrawn on the
+    canvas's first row or column where they cannot fit), equilateral-ish triangles stand on a base starting at the
+    point with their apex above it (docs/appearance.md gives the distributions).
     """
 
     count: IntRange = (0, 0)
     size: IntRange = (4, 24)
     kinds: tuple[Literal["rectangle", "ellipse", "circle", "triangle"], ...] = ("rectangle", "ellipse", "triangle")
     intensity: IntRange = (0, 254)
+    placement: Literal["uniform", "skimage"] = "uniform"
 
     @model_validator(mode="after")
     def _check(self) -> ShapesSpec:
