@@ -36,11 +36,12 @@ def _modules():
 def features_of(arrays: dict[str, np.ndarray]):
     """``datasets.Features`` of a batch's arrays (leading batch axis dropped), after an int64 ``index``."""
     datasets, _ = _modules()
+    fixed_list = getattr(datasets, "List", None) or datasets.Sequence  # List since datasets 4, Sequence before
     out = {"index": datasets.Value("int64")}
     for name, array in arrays.items():
         shape, dtype = tuple(array.shape[1:]), str(array.dtype)
         if len(shape) == 1:
-            out[name] = datasets.List(datasets.Value(dtype), length=shape[0])
+            out[name] = fixed_list(datasets.Value(dtype), length=shape[0])
         elif 2 <= len(shape) <= 5:
             out[name] = getattr(datasets, f"Array{len(shape)}D")(shape=shape, dtype=dtype)
         else:  # pragma: no cover - every schema array has 1 to 4 dimensions per sequence

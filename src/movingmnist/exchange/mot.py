@@ -5,10 +5,11 @@
     OUT/seq-000000/seqinfo.ini           name, imDir, frameRate, seqLength, imWidth, imHeight, imExt
     OUT/seqmap.txt                       "name" then one sequence per line (TrackEval's seqmap)
 
-Frames and ids are 1-based (id = object slot + 1), the class is the digit class + 1 (MOTChallenge's classes are
-1-based), conf is 1 (a row to evaluate), boxes are in pixel edges (the left edge of the image is 0). A row is
-written for each frame where the object is visible (its visible box exists): absent slots and frames where an
-object is hidden or off the canvas have none.
+Everything is 1-based as in MOTChallenge: frames, ids (id = object slot + 1), the class (digit class + 1) and the
+pixel coordinates of the box (``bb_left = x0 + 1`` for a box whose leftmost pixel column is ``x0``, counted from 0;
+motmetrics' loader subtracts the 1 again). conf is 1 (a row to evaluate). A row is written for each frame where
+the object is visible (its visible box exists): absent slots and frames where an object is hidden or off the
+canvas have none.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def gt_rows(
         visibility: ``(T, K)`` fraction of the object visible (default: -1, unknown).
 
     Returns:
-        ``(n, 9)`` float64: frame, id, bb_left, bb_top, bb_width, bb_height, conf, class, visibility.
+        ``(n, 9)`` float64: frame, id, bb_left, bb_top (1-based: x0 + 1, y0 + 1), bb_width, bb_height, conf,
+        class, visibility.
     """
     boxes = visible_boxes if boxes is None else boxes
     seen = present[None, :] & np.isfinite(visible_boxes).all(-1) & np.isfinite(boxes).all(-1)
@@ -51,7 +53,7 @@ def gt_rows(
     rows = np.empty((len(t), 9), dtype=np.float64)
     rows[:, 0] = t + 1
     rows[:, 1] = k + 1
-    rows[:, 2:4] = b[:, :2]
+    rows[:, 2:4] = b[:, :2] + 1
     rows[:, 4:6] = b[:, 2:] - b[:, :2]
     rows[:, 6] = 1
     rows[:, 7] = labels[k].astype(np.int64) + 1
