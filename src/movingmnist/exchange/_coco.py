@@ -43,11 +43,10 @@ def info(provenance: dict[str, Any]) -> dict[str, Any]:
 
 def areas(instance: np.ndarray, k: int) -> np.ndarray:
     """Visible pixels of each object: ``(B, T, H, W)`` instance masks -> ``(B, T, K)`` int64 (slot k is value k+1)."""
-    b, t = instance.shape[:2]
-    flat = instance.reshape(b * t, -1).astype(np.int64)
-    size = max(k, int(flat.max(initial=0))) + 1
-    counts = np.bincount((flat + (np.arange(b * t) * size)[:, None]).ravel(), minlength=b * t * size)
-    return counts.reshape(b, t, size)[:, :, 1 : k + 1]
+    out = np.empty((*instance.shape[:2], k), dtype=np.int64)
+    for slot in range(k):
+        out[..., slot] = np.count_nonzero(instance == slot + 1, axis=(-2, -1))
+    return out
 
 
 def visible(batch: Batch) -> tuple[np.ndarray, np.ndarray | None]:
