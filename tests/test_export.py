@@ -38,6 +38,14 @@ def data(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Batches of 5 sequences: ids, shards and JSON arrays must continue across batches."""
+    from movingmnist.exchange import run
+
+    monkeypatch.setattr(run, "BLOCK", 5)
+
+
 @pytest.fixture(scope="module")
 def batch(data) -> mm.Batch:
     with mm.open(data) as ds:
@@ -104,7 +112,7 @@ def _mot_scores(gt, hyp) -> dict:
     return {n: row[n].iloc[0] for n in names}
 
 
-def test_mot_ground_truth_scores_perfectly_against_itself(data, batch, tmp_path):
+def test_mot_ground_truth_scores_perfectly_against_itself(data, batch, tmp_path, small_blocks):
     """Every sequence's gt.txt, read by motmetrics, scores MOTA 1 and IDF1 1 against itself; it has one row per
     frame where an object is visible (1-based frames and ids, class + 1, the dataset's boxes and visibility),
     seqinfo.ini describes the sequence and img1/ holds the frames byte for byte."""
@@ -184,7 +192,7 @@ def test_mot_amodal_boxes(data, batch, tmp_path):
 
 
 # -- COCO ----------------------------------------------------------------------------------------------------------
-def test_coco_vis_masks_boxes_and_areas_match_the_dataset(data, batch, tmp_path):
+def test_coco_vis_masks_boxes_and_areas_match_the_dataset(data, batch, tmp_path, small_blocks):
     """Every per-frame mask decodes (pycocotools) to the dataset's instance mask pixel for pixel, null exactly
     where the object is hidden; boxes equal the dataset's and pycocotools' box of the mask, areas its pixel
     count; amodal masks decode to the stored amodal masks; categories are class + 1 named "0".."9"; the frames
@@ -232,7 +240,7 @@ def test_coco_vis_masks_boxes_and_areas_match_the_dataset(data, batch, tmp_path)
         np.testing.assert_array_equal(read_png(out / "frames" / name), batch.frames[3, t, 0])
 
 
-def test_coco_det_scores_ap_1_against_itself(data, batch, tmp_path):
+def test_coco_det_scores_ap_1_against_itself(data, batch, tmp_path, small_blocks):
     """pycocotools loads the detection JSON; COCOeval of gt against gt gives AP 1.0 for boxes, masks and the
     centre keypoint. Images are the frames (video_id, 0-based frame_id); a track_id keeps one class and one slot
     across its frames; one annotation per visible object and frame."""
@@ -265,13 +273,14 @@ def test_coco_det_scores_ap_1_against_itself(data, batch, tmp_path):
 
 
 # -- Hugging Face datasets and WebDataset ----------------------------------------------------------------------------
-def test_hf_load_from_disk_gives_back_every_array(data, batch, tmp_path):
+def test_hf_load_from_disk_gives_back_every_array(data, batch, tmp_path, small_blocks):
     """datasets.load_from_disk reads the export: one row per sequence, every array equal to ours with its dtype
     and shape in the features, the provenance JSON in info.description, shard_size sequences per shard."""
     datasets = pytest.importorskip("datasets")
     out = tmp_path / "hf"
-    mm.export(data, to="hf", out=out, shard_size=5)
+    mm.export(data, to="hf", out=out, shard_size=4)  # shards across batches of 5
     assert sorted(p.name for p in out.glob("*.arrow")) == [f"data-0000{i}-of-00003.arrow" for i in range(3)]
+    assert [len(datasets.Dataset.from_file(str(p))) for p in sorted(out.glob("*.arrow"))] == [4, 4, 4]
     loaded = datasets.load_from_disk(str(out))
     assert len(loaded) == NUM
     provenance = json.loads(loaded.info.description)
@@ -286,13 +295,13 @@ def test_hf_load_from_disk_gives_back_every_array(data, batch, tmp_path):
         np.testing.assert_array_equal(got, array, err_msg=name)
 
 
-def test_webdataset_dataloader_reads_back_every_sequence(data, batch, tmp_path):
+def test_webdataset_dataloader_reads_back_every_sequence(data, batch, tmp_path, small_blocks):
     """webdataset.WebDataset over the shards, in a torch DataLoader with 2 workers, yields every sequence once
     with every array equal to ours and its meta.json."""
     wds = pytest.importorskip("webdataset")
     torch = pytest.importorskip("torch")
     out = tmp_path / "wds"
-    mm.export(data, to="webdataset", out=out, shard_size=5)
+    mm.export(data, to="webdataset", out=out, shard_size=4)  # shards across batches of 5
     urls = sorted(str(p) for p in out.glob("shard-*.tar"))
     assert [Path(u).name for u in urls] == ["shard-000000.tar", "shard-000001.tar", "shard-000002.tar"]
     loader = torch.utils.data.DataLoader(wds.WebDataset(urls, shardshuffle=False).decode(), batch_size=None,
@@ -406,11 +415,17 @@ def test_missing_arrays_name_the_annotation_to_switch_on(tmp_path):
                      overrides=[*SMALL, "annotations.instance=false"])
     with pytest.raises(mm.ExportError, match=r"to='coco-vis' needs the arrays instance, .*annotations.instance=true"):
         mm.export(path, to="coco-vis", out=tmp_path / "vis")
-    mm.export(path, to="coco-det", out=tmp_path / "det", images=False)  # masks are optional there
+    mm.export(path, to="coco-det", out=tmp_path / "det", images=False, progress=np.bool_(False))  # masks optional
     doc = json.loads((tmp_path / "det" / "instances.json").read_text())
     assert "segmentation" not in doc["annotations"][0]
     box = doc["annotations"][0]["bbox"]
     assert doc["annotations"][0]["area"] == box[2] * box[3]
+    classic = tmp_path / "classic.npy"
+    mm.write_dataset("srivastava", seed=0, num=2, path=str(classic), source="glyphs", progress=False, overrides=SMALL)
+    with pytest.raises(mm.ExportError, match=r"needs the arrays labels, present, boxes.*classic .npy holds frames"):
+        mm.export(classic, to="mot", out=tmp_path / "mot")
+    mm.export(classic, to="webdataset", out=tmp_path / "wds", shard_size=np.int64(1))  # frames only: fine
+    assert json.loads((tmp_path / "wds" / "movingmnist.json").read_text())["options"] == {"shard_size": 1}
 
 
 def test_missing_dependency_names_the_extra(data, tmp_path, monkeypatch):

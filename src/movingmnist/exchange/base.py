@@ -141,16 +141,30 @@ def resolve_options(cls: type[Exporter], given: dict[str, Any]) -> dict[str, Any
         option = cls.options[key]
         if not option.check(value):
             raise ExportError(key, value, option.allowed)
-    return {key: given.get(key, option.default) for key, option in cls.options.items()}
+    values = {key: given.get(key, option.default) for key, option in cls.options.items()}
+    return {key: v.item() if isinstance(v, np.generic) else v for key, v in values.items()}  # JSON-able
+
+
+#: The spec switch that stores each optional array.
+SWITCHES = {
+    "semantic": "annotations.semantic", "instance": "annotations.instance", "boxes": "annotations.boxes",
+    "amodal_boxes": "annotations.amodal_boxes", "visibility": "annotations.visibility",
+    "centers": "annotations.tracks", "amodal_masks": "annotations.amodal_masks", "flow": "annotations.flow",
+}
 
 
 def check_arrays(cls: type[Exporter], options: dict[str, Any], arrays: tuple[str, ...]) -> None:
-    """ExportError naming the arrays the format needs that the data does not hold."""
+    """ExportError naming the arrays the format needs that the data does not hold, and how to get them."""
     missing = [name for name in cls.required(options) if name not in arrays]
-    if missing:
-        switches = ", ".join(f"annotations.{n}=true" for n in missing)
-        raise ExportError(
-            "to", cls.name, "a format whose arrays the data holds",
-            message=f"to={cls.name!r} needs the arrays {', '.join(missing)}, which the data does not hold "
-            f"(it holds {', '.join(arrays)}); generate it with {switches}",
-        )
+    if not missing:
+        return
+    switches = [f"{SWITCHES[n]}=true" for n in missing if n in SWITCHES]
+    if len(switches) == len(missing):
+        fix = f"generate it with {', '.join(switches)}"
+    else:  # labels, present: every dataset holds them but a classic .npy (frames only)
+        fix = "export a dataset that stores the annotations (.zarr, .h5 or .npy-dir; a classic .npy holds frames only)"
+    raise ExportError(
+        "to", cls.name, "a format whose arrays the data holds",
+        message=f"to={cls.name!r} needs the arrays {', '.join(missing)}, which the data does not hold "
+        f"(it holds {', '.join(arrays)}); {fix}",
+    )
