@@ -34,8 +34,8 @@ def add_parser(subparsers: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("dataset", help="the dataset to export (.zarr, .h5, .npy-dir, .npy)")
-    p.add_argument("out", help="the directory to create")
+    p.add_argument("dataset", metavar="DATASET", help="the dataset to export (.zarr, .h5, .npy-dir, .npy)")
+    p.add_argument("out", metavar="OUT", help="the directory to create")
     p.add_argument("--to", required=True, choices=list(FORMATS), help="the format")
     p.add_argument("--start", type=int, help="first row to export (default 0)")
     p.add_argument("--num", type=int, help="rows to export (default: all from --start)")
