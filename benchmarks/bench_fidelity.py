@@ -41,6 +41,26 @@ def ks(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(fa - fb).max())
 
 
+def mask_statistics(frames: np.ndarray, masks: np.ndarray, digits: np.ndarray, ignore: int,
+                    rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Samples of the semantic masks ``masks (N, T, H, W)`` of ``frames``: labelled pixels per digit and frame
+    (``digits (N,)`` digits per video; ``ignore`` the label of unlabelled pixels), the share of them that are faint
+    (1-31) per frame, their classes and the frame values under them."""
+    labelled = masks != ignore
+    flat = labelled.reshape(*labelled.shape[:2], -1)
+    faint = ((frames > 0) & (frames < 32) & labelled).reshape(*labelled.shape[:2], -1).sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = faint / flat.sum(-1)
+    values, classes = frames[labelled], masks[labelled]
+    take = rng.choice(values.size, size=min(200_000, values.size), replace=False)
+    return {
+        "labelled pixels per digit": (flat.sum(-1) / digits[:, None]).ravel(),
+        "faint share of labelled": share[np.isfinite(share)],
+        "mask classes": classes[take],
+        "values under the mask": values[take],
+    }
+
+
 def statistics(frames: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Per-frame and per-pixel samples of ``frames (N, T, H, W)`` uint8."""
     n, t, h, w = frames.shape
@@ -105,11 +125,54 @@ def torch_moving_mnist(origins: str, file: str, images: np.ndarray) -> types.Mod
     return module
 
 
-def origin_runner(name: str, origins: str, images: np.ndarray) -> Callable[[int, int], np.ndarray] | None:
-    """``run(num, seed) -> (N, T, H, W)`` of the origin of preset ``name``."""
+class _ClippedNoise:
+    """numpy for the notebook with its noise defect fixed as the presets fix it: ``np.random.normal`` clipped to
+    [0, 255] before the notebook casts it to uint8 (which wraps it otherwise). Everything else is numpy's."""
+
+    class _Random:
+        def __getattr__(self, name: str) -> object:
+            return getattr(np.random, name)
+
+        @staticmethod
+        def normal(*args: object, **kwargs: object) -> np.ndarray:
+            return np.clip(np.round(np.random.normal(*args, **kwargs)), 0, 255)  # noqa: NPY002
+
+    random = _Random()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(np, name)
+
+
+def origin_runner(name: str, origins: str, mnist: str, images: np.ndarray) -> Callable[[int, int], dict] | None:
+    """``run(num, seed) -> {"frames": (N, T, H, W), "masks": ..., "digits": (N,)}`` of the origin of preset
+    ``name`` (masks and digits only where the origin makes masks), or None."""
     import contextlib
     import io
 
+    if name.startswith("segmentation"):
+        path = os.path.join(origins, "seed_notebook.py")
+        if not os.path.isfile(path):
+            return None
+        os.environ["MNIST_DIR"] = mnist  # read when the module is imported
+        sys.path.insert(0, origins)
+        try:
+            import seed_notebook
+        except ImportError as exc:
+            print(f"skipping the segmentation notebook: {exc}")
+            return None
+        seed_notebook.tqdm = lambda it, **kwargs: it
+
+        def run_notebook(num: int, seed: int, fixed: bool = False) -> dict:
+            np.random.seed(seed)  # noqa: NPY002 - the notebook draws from the global generator
+            seed_notebook.np = _ClippedNoise() if fixed else np
+            with contextlib.redirect_stderr(io.StringIO()):
+                dat, masks, labels = seed_notebook.generate_moving_mnist(
+                    "val", shape=(64, 64), ignore_label=10, num_frames=20, num_videos=num, min_nums_per_image=2,
+                    max_nums_per_image=3, rotatehint=False,
+                )
+            return {"frames": dat[:, :, 0], "masks": masks[:, :, 0], "digits": (labels[:, 0] != 10).sum(-1)}
+
+        return run_notebook
     if name.startswith("affine@2"):
         module = torch_moving_mnist(origins, "tmm_data_7c1dfcb.py", images)
         params = dict(angle=(-20, 20), translate=((-30, 30), (-30, 30)), scale=(0.8, 1.3), shear=(-20, 20))
@@ -124,14 +187,31 @@ def origin_runner(name: str, origins: str, images: np.ndarray) -> Callable[[int,
     with contextlib.redirect_stdout(io.StringIO()):
         ds = module.MovingMNIST(path=".", **kwargs)
 
-    def run(num: int, seed: int) -> np.ndarray:
+    def run(num: int, seed: int) -> dict:
         import torch
 
         random.seed(seed)
         torch.manual_seed(seed)
-        return np.stack([ds[0][:, 0].numpy() for _ in range(num)])
+        return {"frames": np.stack([ds[0][:, 0].numpy() for _ in range(num)])}
 
     return run
+
+
+def ours(name: str, num: int, seed: int, images: np.ndarray, labels: np.ndarray, sets: list[str]) -> dict:
+    """Our side, on the same digits (all of them: no val carved out), with the overrides ``sets``."""
+    spec = mm.Spec.from_preset(name, ["source.val_size=0", *sets])
+    batch = mm.generate(spec, num=num, seed=seed, source=(images, labels))
+    out = {"frames": batch.frames[:, :, 0], "digits": batch.present.sum(1)}
+    if batch.semantic is not None:
+        out["masks"] = batch.semantic
+    return out
+
+
+def sample_statistics(run: dict, ignore: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    stats = statistics(run["frames"], rng)
+    if "masks" in run:
+        stats.update(mask_statistics(run["frames"], run["masks"], run["digits"], ignore, rng))
+    return stats
 
 
 def compare_compat(origins: str, images: np.ndarray, labels: np.ndarray, bs: int) -> None:
@@ -167,25 +247,40 @@ def main() -> int:
     parser.add_argument("--mnist", required=True, help="folder of the MNIST test IDX .gz files")
     parser.add_argument("--origins", required=True, help="folder of the origin generators")
     parser.add_argument("--num", type=int, default=1000, help="sequences per side")
-    parser.add_argument("--presets", nargs="+", default=["affine@2", "affine-compound@1"])
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a field of our side, e.g. background.distractors.count=0 (repeatable)")
+    parser.add_argument("--presets", nargs="+",
+                        default=["segmentation@2", "segmentation@1", "affine@2", "affine-compound@1", "affine@1"])
     args = parser.parse_args()
     images, labels = load_mnist_test(args.mnist)
     rng = np.random.default_rng(0)
     compare_compat(args.origins, images, labels, bs=512)
     for name in args.presets:
-        run = origin_runner(name, args.origins, images)
+        run = origin_runner(name, args.origins, args.mnist, images)
         if run is None:
             print(f"{name}: no runnable origin here, skipped")
             continue
-        ours = [mm.generate(name, num=args.num, seed=s, source=(images, labels)).frames[:, :, 0] for s in (0, 1)]
+        ignore = mm.Spec.from_preset(name).annotations.ignore_label
+        mine = [ours(name, args.num, s, images, labels, args.set) for s in (0, 1)]
         theirs = run(args.num, 0)
-        a, b, o = (statistics(f, rng) for f in (*ours, theirs))
-        print(f"\n{name} vs its origin ({args.num} sequences per side, MNIST test digits)")
-        print(f"{'statistic':26s} {'ours':>10s} {'origin':>10s} {'KS':>7s} {'floor':>7s} {'ratio':>6s}")
+        fixed = run(args.num, 0, fixed=True) if name.startswith("segmentation") else None
+        if "masks" not in theirs:
+            for side in mine:
+                side.pop("masks", None)
+        a, b, o = (sample_statistics(r, ignore, rng) for r in (*mine, theirs))
+        f = sample_statistics(fixed, ignore, rng) if fixed is not None else None
+        print(f"\n{name} {' '.join(args.set)} vs its origin ({args.num} sequences per side, MNIST test digits)"
+              + ("; 'fixed': the origin with its noise clipped, as the preset's documented fix" if f else ""))
+        head = f"{'statistic':30s} {'ours':>10s} {'origin':>10s} {'KS':>7s} {'floor':>7s} {'ratio':>6s}"
+        print(head + (f" {'KS fixed':>9s} {'ratio':>6s}" if f else ""))
         for stat in a:
             d, floor = ks(a[stat], o[stat]), ks(a[stat], b[stat])
-            print(f"{stat:26s} {np.mean(a[stat]):10.3f} {np.mean(o[stat]):10.3f} {d:7.3f} {floor:7.3f} "
-                  f"{d / max(floor, 1e-9):6.2f}")
+            line = (f"{stat:30s} {np.mean(a[stat]):10.3f} {np.mean(o[stat]):10.3f} {d:7.3f} {floor:7.3f} "
+                    f"{d / max(floor, 1e-9):6.2f}")
+            if f:
+                df = ks(a[stat], f[stat])
+                line += f" {df:9.3f} {df / max(floor, 1e-9):6.2f}"
+            print(line)
     return 0
 
 

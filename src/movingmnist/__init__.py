@@ -12,11 +12,13 @@ from .batch import SCHEMA, Batch
 from .errors import (
     DatasetError,
     DownloadError,
+    ExportError,
     MissingDependencyError,
     MovingMNISTError,
     SourceError,
     SpecError,
 )
+from .exchange import export
 from .generator import Generator, generate
 from .io.reader import Dataset
 from .io.reader import open_dataset as open
@@ -32,6 +34,7 @@ __all__ = [
     "Dataset",
     "DatasetError",
     "DownloadError",
+    "ExportError",
     "Generator",
     "GlyphBank",
     "MissingDependencyError",
@@ -41,6 +44,7 @@ __all__ = [
     "SpecError",
     "__version__",
     "available_sources",
+    "export",
     "generate",
     "get_preset",
     "list_presets",

@@ -4,6 +4,7 @@
     movingmnist generate --preset srivastava --num 10000 --source glyphs --out train.zarr --workers 2
     movingmnist info train.zarr
     movingmnist verify train.zarr --sample 100
+    movingmnist export train.zarr --to mot train-mot
 
 Expected errors (bad flags, bad spec values, existing or incomplete datasets, full disks) print one line
 ``movingmnist: error: ...`` on stderr and exit with status 2; ``verify`` exits 1 when data differ; Ctrl-C during
@@ -32,6 +33,7 @@ PROG = "movingmnist"
 COMMAND_MODULES: list[str] = [
     "movingmnist.cli",
     "movingmnist.viz_cli",
+    "movingmnist.exchange.cli",
 ]
 
 FORMATS = ("zarr", "hdf5", "npy", "classic-npy")
