@@ -47,6 +47,8 @@ def mask_statistics(frames: np.ndarray, masks: np.ndarray, digits: np.ndarray, i
     (``digits (N,)`` digits per video; ``ignore`` the label of unlabelled pixels), the share of them that are faint
     (1-31) per frame, their classes and the frame values under them."""
     labelled = masks != ignore
+    edge = np.zeros(labelled.shape[-2:], dtype=bool)
+    edge[[0, -1], :] = edge[:, [0, -1]] = True
     flat = labelled.reshape(*labelled.shape[:2], -1)
     faint = ((frames > 0) & (frames < 32) & labelled).reshape(*labelled.shape[:2], -1).sum(-1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -55,6 +57,7 @@ def mask_statistics(frames: np.ndarray, masks: np.ndarray, digits: np.ndarray, i
     take = rng.choice(values.size, size=min(200_000, values.size), replace=False)
     return {
         "labelled pixels per digit": (flat.sum(-1) / digits[:, None]).ravel(),
+        "frames with a digit at a wall": (labelled & edge).any(axis=(-2, -1)).ravel().astype(np.float64),
         "faint share of labelled": share[np.isfinite(share)],
         "mask classes": classes[take],
         "values under the mask": values[take],
@@ -72,6 +75,8 @@ def statistics(frames: np.ndarray, rng: np.random.Generator) -> dict[str, np.nda
         cx = (x * xx.ravel()).sum(-1) / ink
     step = np.hypot(np.diff(cx, axis=1), np.diff(cy, axis=1))
     nonzero = frames[frames > 0]
+    edge = np.zeros((h, w), dtype=bool)
+    edge[[0, -1], :] = edge[:, [0, -1]] = True
     return {
         "frame mean": x.mean(-1).ravel(),
         "frame std": x.std(-1).ravel(),
@@ -82,6 +87,7 @@ def statistics(frames: np.ndarray, rng: np.random.Generator) -> dict[str, np.nda
         "ink centre x": cx[np.isfinite(cx)],
         "ink centre y": cy[np.isfinite(cy)],
         "centre displacement": step[np.isfinite(step)],
+        "frames with ink at a wall": ((frames > 0) & edge).any(axis=(-2, -1)).ravel().astype(np.float64),
     }
 
 

@@ -8,7 +8,7 @@ same bytes.
 
 Noise: a uniform random byte per pixel (splitmix64 words keyed like every other draw, 8 bytes per word) through a
 256-entry lookup table of clipped Gaussian quantiles: ``lut[i] = clip(round(mean + std * Phi^-1((i + 0.5) / 256)),
-0, 255)``. Clipped, never wrapped.
+0, 255)``: clipped (``noise.wrap`` wraps instead, as the segmentation notebook did).
 """
 
 from __future__ import annotations
@@ -35,11 +35,15 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 
 
 @functools.lru_cache(maxsize=32)
-def noise_lut(mean: float, std: float) -> np.ndarray:
-    """256 clipped Gaussian quantiles (uint8): a uniform byte through it is N(mean, std), quantised and clipped."""
+def noise_lut(mean: float, std: float, wrap: bool = False) -> np.ndarray:
+    """256 clipped Gaussian quantiles (uint8): a uniform byte through it is N(mean, std), quantised and clipped;
+    with ``wrap``, truncated toward zero and taken modulo 256 instead (the segmentation notebook's cast)."""
     normal = NormalDist()
     z = np.array([normal.inv_cdf((i + 0.5) / 256.0) for i in range(256)])
-    lut = np.clip(np.floor(mean + std * z + 0.5), 0, 255).astype(np.uint8)
+    if wrap:
+        lut = np.mod(np.trunc(mean + std * z), 256.0).astype(np.uint8)
+    else:
+        lut = np.clip(np.floor(mean + std * z + 0.5), 0, 255).astype(np.uint8)
     lut.setflags(write=False)
     return lut
 
@@ -170,7 +174,7 @@ def plan_background(
         level = _levels(seed, "background.level", index, (), bg.level, c, per_channel)  # (B, C)
         static_val = _xp.broadcast_copy(xp, level[:, :, None, None], (b, c, big_h, big_w))
     elif bg.kind == "noise" and not bg.noise.dynamic:
-        lut = _xp.on_device(xp, noise_lut(bg.noise.mean, bg.noise.std), dev)
+        lut = _xp.on_device(xp, noise_lut(bg.noise.mean, bg.noise.std, bg.noise.wrap), dev)
         rows = c * big_h if per_channel else big_h
         raw = noise_bytes(seed, "background.noise.static", index, NoiseRows(1, rows, big_w), mix=mix)[:, 0]
         static_val = xp.reshape(_xp.lookup(xp, lut, raw), (b, -1, big_h, big_w))
@@ -188,7 +192,7 @@ def plan_background(
         (paint or paint_shapes)(static_val, static_cov, _sample_shapes(spec, seed, index, big_h, big_w))
 
     dynamic = bg.kind == "noise" and bg.noise.dynamic
-    lut = noise_lut(bg.noise.mean, bg.noise.std) if dynamic else np.zeros(256, dtype=np.uint8)
+    lut = noise_lut(bg.noise.mean, bg.noise.std, bg.noise.wrap) if dynamic else np.zeros(256, dtype=np.uint8)
     return BackgroundPlan(
         static_val=static_val,
         static_cov=static_cov,

@@ -70,12 +70,15 @@ class DistractorsSpec(Section):
 
 
 class NoiseSpec(Section):
-    """Gaussian noise N(mean, std) per pixel, clipped to [0, 255] (never wrapped); ``dynamic``: redrawn each
-    frame, else drawn once per sequence on the background canvas (and panned with it)."""
+    """Gaussian noise N(mean, std) per pixel, clipped to [0, 255]; ``dynamic``: redrawn each frame, else drawn once
+    per sequence on the background canvas (and panned with it). ``wrap``: instead of clipping, truncate toward zero
+    and take the value modulo 256, as the segmentation notebook's ``astype(np.uint8)`` did (a defect the presets
+    fix; for comparisons with that notebook)."""
 
     mean: Float = 127.0
     std: Float = 127.0
     dynamic: bool = True
+    wrap: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> NoiseSpec:
