@@ -109,24 +109,9 @@ class RowIndexError(MovingMNISTError, IndexError):
     """A row beyond the end of a dataset or batch; an IndexError, as Python's own are (iteration stops on it)."""
 
 
-class ExportError(MovingMNISTError, ValueError):
-    """An export was asked with an argument that is not allowed (format, option, rows, output path).
-
-    Attributes:
-        field: the argument, e.g. ``"to"`` or ``"shard_size"``.
-        value: the rejected value.
-        allowed: human-readable description of what is allowed.
-    """
-
-    def __init__(
-        self, field: str, value: object, allowed: str, hint: str | None = None, *, message: str | None = None
-    ):
-        self.field = field
-        self.value = value
-        self.allowed = allowed
-        if message is None:
-            message = f"{field}={shown(value)} is not allowed: {allowed}{hint or ''}"
-        super().__init__(message)
+class ExportError(SpecError):
+    """An export was asked with an argument that is not allowed (format, option, rows, output path); ``field``,
+    ``value`` and ``allowed`` as for :class:`SpecError`."""
 
 
 class MissingDependencyError(MovingMNISTError, ImportError):

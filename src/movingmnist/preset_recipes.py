@@ -190,83 +190,6 @@ RECIPES += [
             "appearance.interpolation=nearest), digits drawn uniformly per (seed, index).",
         ),
     ),
-    dict(
-        name="affine",
-        version=2,
-        summary="torch_moving_mnist as its README documents it: linear schedules of angle, translate, scale and shear "
-        "per digit, about the canvas centre, nearest sampling, 1-3 digits, 10 frames, max compositing",
-        reference="tcapelle/torch_moving_mnist at commit 7c1dfcb (the code its README documents)",
-        fields={
-            "canvas": {"height": 64, "width": 64},
-            "frames": 10,
-            "objects": {"count": [1, 3]},
-            "source": _MNIST_TRAIN_ALL,
-            "motion": {
-                "model": "affine",
-                "affine": {
-                    "angle": [-20.0, 20.0],
-                    "translate": [[-30.0, 30.0], [-30.0, 30.0]],
-                    "scale": [0.8, 1.3],
-                    "shear": [-20.0, 20.0],
-                    "rule": "schedule",
-                    "placement": "centre",
-                },
-                "boundary": "none",
-            },
-            "appearance": {"interpolation": "nearest"},
-            "compositing": "max",
-        },
-        notes=(
-            "Per digit: the glyph centred on the canvas (the original padded the 28 x 28 digit to the canvas); for "
-            "each of angle, translate x, translate y, scale and shear two values drawn uniformly from the README "
-            "range and a linear schedule between them over the frames (a + t (b - a) / (T - 1)); frame t is the "
-            "pristine digit under torchvision's affine of that frame's values (angle clockwise, x-shear), about "
-            "the canvas centre, nearest sampling. Nothing compounds: digits stay in view.",
-            "The README's example MovingMNIST(affine_params, num_frames=10, num_digits=[1, 2, 3], img_size=64): "
-            "10 frames, 1-3 digits (uniform, as random.choice of the list), 64 x 64.",
-            "Fixed defects: sequences are seeded by index; a test split exists (source.split=test); odd canvas "
-            "sizes are not one pixel short (the original padded by (size - 28) // 2 on each side).",
-            "Deliberate differences: nearest sampling rounds the inverse-mapped position in 16.16 fixed point "
-            "(torchvision's grid_sample in float32), so a few edge pixels can differ.",
-            "affine@1 (one step compounded t times, with these ranges) stays reproducible; the compounding rule with "
-            "its own code's defaults is the preset affine-compound.",
-        ),
-    ),
-    dict(
-        name="affine-compound",
-        version=1,
-        summary="torch_moving_mnist's later code: one random affine step per digit compounded frame after frame, "
-        "its own small default ranges, 1-2 digits, 4 frames, nearest sampling, max compositing",
-        reference="tcapelle/torch_moving_mnist at commit 8a22f02 (the later code; its defaults)",
-        fields={
-            "canvas": {"height": 64, "width": 64},
-            "frames": 4,
-            "objects": {"count": [1, 2]},
-            "source": _MNIST_TRAIN_ALL,
-            "motion": {
-                "model": "affine",
-                "affine": {
-                    "angle": [-4.0, 4.0],
-                    "translate": [[-5.0, 5.0], [-5.0, 5.0]],
-                    "scale": [0.8, 1.2],
-                    "shear": [-3.0, 3.0],
-                    "rule": "compose",
-                    "placement": "jitter",
-                },
-                "boundary": "none",
-            },
-            "appearance": {"interpolation": "nearest"},
-            "compositing": "max",
-        },
-        notes=(
-            "Per digit: placed with its centre at the canvas centre + U(-pad, pad) per axis, pad = (size - 28) // 2; "
-            "one step drawn (angle -4..4, translate +-5 px per axis, scale 0.8..1.2, shear -3..3, as torchvision's "
-            "affine); frame t applies the step t times (frame 0 is the placement), about the canvas centre.",
-            "Its defaults: num_digits=[1, 2], num_frames=4, img_size=64.",
-            "Fixed defects: each frame samples the pristine digit once through the composed transform (the code "
-            "re-warped the previous frame, accumulating blur and clipping); seeded by index; a test split exists.",
-        ),
-    ),
 ]
 
 
@@ -314,6 +237,76 @@ RECIPES.append(
             "rotated digits are sampled nearest-neighbour (PIL's rotate default) about their centre and not cropped "
             "to the 28 x 28 box; brightness reaches its end value at the last frame (the notebook stopped one step "
             "short); intensities are rounded, not truncated.",
+        ),
+    )
+)
+
+
+_AFFINE_1 = next(r for r in RECIPES if r["name"] == "affine" and r["version"] == 1)
+RECIPES.append(
+    dict(
+        name="affine",
+        version=2,
+        summary="torch_moving_mnist as its README documents it: linear schedules of angle, translate, scale and shear "
+        "per digit, about the canvas centre, nearest sampling, 1-3 digits, 10 frames, max compositing",
+        reference="tcapelle/torch_moving_mnist at commit 7c1dfcb (the code its README documents)",
+        fields=_merged(
+            _AFFINE_1["fields"],
+            {
+                "objects": {"count": [1, 3]},
+                "motion": {"affine": {"rule": "schedule", "placement": "centre"}},
+                "appearance": {"interpolation": "nearest"},
+            },
+        ),
+        notes=(
+            "Per digit: the glyph centred on the canvas (the original padded the 28 x 28 digit to the canvas); for "
+            "each of angle, translate x, translate y, scale and shear two values drawn uniformly from the README "
+            "range and a linear schedule between them over the frames (a + t (b - a) / (T - 1)); frame t is the "
+            "pristine digit under torchvision's affine of that frame's values (angle clockwise, x-shear), about "
+            "the canvas centre, nearest sampling. Nothing compounds: digits stay in view.",
+            "The README's example MovingMNIST(affine_params, num_frames=10, num_digits=[1, 2, 3], img_size=64): "
+            "10 frames, 1-3 digits (uniform, as random.choice of the list), 64 x 64.",
+            "Fixed defects: sequences are seeded by index; a test split exists (source.split=test); odd canvas "
+            "sizes are not one pixel short (the original padded by (size - 28) // 2 on each side).",
+            "Deliberate differences: nearest sampling rounds the inverse-mapped position in 16.16 fixed point "
+            "(torchvision's grid_sample in float32), so a few edge pixels can differ.",
+            "affine@1 (one step compounded t times, with these ranges) stays reproducible; the compounding rule with "
+            "its own code's defaults is the preset affine-compound.",
+        ),
+    )
+)
+_AFFINE_2 = next(r for r in RECIPES if r["name"] == "affine" and r["version"] == 2)
+RECIPES.append(
+    dict(
+        name="affine-compound",
+        version=1,
+        summary="torch_moving_mnist's later code: one random affine step per digit compounded frame after frame, "
+        "its own small default ranges, 1-2 digits, 4 frames, nearest sampling, max compositing",
+        reference="tcapelle/torch_moving_mnist at commit 8a22f02 (the later code; its defaults)",
+        fields=_merged(
+            _AFFINE_2["fields"],
+            {
+                "frames": 4,
+                "objects": {"count": [1, 2]},
+                "motion": {
+                    "affine": {
+                        "angle": [-4.0, 4.0],
+                        "translate": [[-5.0, 5.0], [-5.0, 5.0]],
+                        "scale": [0.8, 1.2],
+                        "shear": [-3.0, 3.0],
+                        "rule": "compose",
+                        "placement": "jitter",
+                    }
+                },
+            },
+        ),
+        notes=(
+            "Per digit: placed with its centre at the canvas centre + U(-pad, pad) per axis, pad = (size - 28) // 2; "
+            "one step drawn (angle -4..4, translate +-5 px per axis, scale 0.8..1.2, shear -3..3, as torchvision's "
+            "affine); frame t applies the step t times (frame 0 is the placement), about the canvas centre.",
+            "Its defaults: num_digits=[1, 2], num_frames=4, img_size=64.",
+            "Fixed defects: each frame samples the pristine digit once through the composed transform (the code "
+            "re-warped the previous frame, accumulating blur and clipping); seeded by index; a test split exists.",
         ),
     )
 )
