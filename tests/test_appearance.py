@@ -23,6 +23,7 @@ from _strategies import appearance_specs
 from movingmnist.latents import appearance as app_mod
 from movingmnist.latents import background as backgrounds
 from movingmnist.latents import motion as motion_mod
+from movingmnist.latents import shapes as shapes_mod
 
 try:
     import numba  # noqa: F401
@@ -717,7 +718,7 @@ def test_presets_listed():
 # -- background shapes placed as scikit-image's random_shapes (segmentation@2) ---------------------------------------
 def _skimage_shapes(num: int, seed: int = 0):
     spec = mm.Spec.from_preset("segmentation@2")
-    return spec, backgrounds._sample_shapes(spec, seed, np.arange(num), 84, 84)
+    return spec, shapes_mod.sample_shapes(spec, seed, np.arange(num), 84, 84)
 
 
 def test_skimage_placement_rules():
@@ -725,7 +726,7 @@ def test_skimage_placement_rules():
     uniform, start points uniform (circles and ellipses off row and column 0), every box inside the canvas, sizes
     bounded by the room at the start point."""
     spec, shapes = _skimage_shapes(3000)
-    codes = backgrounds.SHAPE_CODES
+    codes = shapes_mod.SHAPE_CODES
     kind, (w, h), (x0, y0) = shapes.kind, np.moveaxis(shapes.size, -1, 0), np.moveaxis(shapes.topleft, -1, 0)
     assert set(np.unique(kind)) == {codes["rectangle"], codes["ellipse"], codes["triangle"]}
     assert abs((kind == codes["ellipse"]).mean() - 0.5) < 0.02  # circles and ellipses: two kinds of four

@@ -8,7 +8,9 @@ The stages are written once over an array namespace (:mod:`movingmnist.latents.x
 - :mod:`~movingmnist.latents.motion`: the motion models (top-left positions per frame);
 - :mod:`~movingmnist.latents.appearance`: rotation, scale, shear, brightness and colour schedules and the affine
   pose algebra;
-- :mod:`~movingmnist.latents.background`: the background plan (levels, noise, images, shapes, pan, distractors).
+- :mod:`~movingmnist.latents.background`: the background plan (levels, noise, pan, distractors), built from
+  :mod:`~movingmnist.latents.shapes` (random shapes: latents, geometry, painter) and
+  :mod:`~movingmnist.latents.images` (image folders and crops).
 
 :mod:`movingmnist.tracks` combines them into per-frame poses, the value every renderer draws.
 """

@@ -42,9 +42,9 @@ class GeneralRenderer:
             self._kern = fused
 
     def paint_shapes(self, val: Any, cov: Any, shapes: Any) -> None:
-        """The background painter this kernel uses (see :func:`movingmnist.latents.background.paint_shapes`)."""
+        """The background painter this kernel uses (see :func:`movingmnist.latents.shapes.paint_shapes`)."""
         if self._kern is None:
-            from ..latents.background import paint_shapes
+            from ..latents.shapes import paint_shapes
 
             paint_shapes(val, cov, shapes)
             return

@@ -34,6 +34,7 @@ from typing import Any
 from ..errors import require
 from ..latents import appearance as app
 from ..latents import background as bgl
+from ..latents import shapes as bgs
 from ..latents import xp as _xp
 from ..latents.background import BackgroundPlan, Distractors, NoiseRows
 from ..latents.scene import GlyphSet
@@ -100,10 +101,10 @@ class TorchGeneralRenderer:
         self._kernel = self.kernels["sample"]
         self.mix_words = self.kernels["mix"]
 
-    def paint_shapes(self, val: Any, cov: Any, shapes: bgl.Shapes) -> None:
-        """The background painter (:func:`movingmnist.latents.background.paint_shapes` with this renderer's
+    def paint_shapes(self, val: Any, cov: Any, shapes: bgs.Shapes) -> None:
+        """The background painter (:func:`movingmnist.latents.shapes.paint_shapes` with this renderer's
         kernels)."""
-        bgl.paint_shapes(val, cov, shapes, kernel=self.kernels["shape"])
+        bgs.paint_shapes(val, cov, shapes, kernel=self.kernels["shape"])
 
     # -- budgets --------------------------------------------------------------------------------------------------
     @property

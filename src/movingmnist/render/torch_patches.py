@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import require
 from ..latents import background as bgl
+from ..latents import shapes as bgs
 from ..latents.background import Distractors
 from ..latents.scene import GlyphSet
 from .poses import FRAC_BITS
@@ -149,7 +150,7 @@ def sample_patches(xs, ys, x1, y1, m, gain, goff, gain_c, *, bt, texels, nearest
     return q, cols, idx, on
 
 
-EAGER = {"sample": sample_patches, "shape": bgl.shape_pixels, "mix": bgl.mix_words}
+EAGER = {"sample": sample_patches, "shape": bgs.shape_pixels, "mix": bgl.mix_words}
 _COMPILED: dict = {}
 
 

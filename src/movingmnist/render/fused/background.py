@@ -1,6 +1,6 @@
 """Background kernels: the static shapes painted once per sequence (:func:`paint_shapes`, an entry of its own, called
 by :func:`movingmnist.latents.background.plan_background`) and the background of each frame (:func:`_background_frame`:
-panned static canvas over noise or black); the same bytes as ``latents.background.paint_shapes`` and
+panned static canvas over noise or black); the same bytes as ``latents.shapes.paint_shapes`` and
 ``general.render_background_numpy``.
 """
 
@@ -15,7 +15,7 @@ from .words import _GOLDEN, _ONE, _S20, _S40, _mix, _u
 
 @njit(cache=True, nogil=True)
 def paint_shapes(val, cov, present, kind, size, apex, topleft, value):
-    """Static shapes over the background canvas; see ``latents.background.paint_shapes`` (the same floating-point
+    """Static shapes over the background canvas; see ``latents.shapes.paint_shapes`` (the same floating-point
     tests: rectangles fill their box, ellipses and triangles test each pixel centre), row by row, branch-free."""
     b_n, c_n, hb, wb = val.shape
     hwb = hb * wb
