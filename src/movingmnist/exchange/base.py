@@ -120,9 +120,7 @@ class Exporter:
 def exporter_class(to: str) -> type[Exporter]:
     """The exporter of format ``to``; ExportError naming the formats if there is none."""
     if not isinstance(to, str) or to not in FORMATS:
-        raise ExportError(
-            "to", to, "one of " + ", ".join(repr(f) for f in FORMATS), did_you_mean(str(to), FORMATS)
-        )
+        raise ExportError("to", to, "one of " + ", ".join(repr(f) for f in FORMATS) + did_you_mean(str(to), FORMATS))
     module, _, name = FORMATS[to].partition(":")
     return getattr(importlib.import_module(module), name)
 

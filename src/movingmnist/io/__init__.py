@@ -3,7 +3,8 @@
 from .base import ChunkSink, Writer
 from .layout import ArrayLayout, Layout
 from .manifest import Manifest
-from .reader import Dataset, LazyArray, detect_format, open_dataset
+from .opening import detect_format
+from .reader import Dataset, LazyArray, open_dataset
 from .registry import WRITERS, register_writer
 from .writers import get_writer, infer_format
 

@@ -12,7 +12,8 @@ from ..errors import DatasetError
 from ..io.files import remove_path
 from ..io.layout import Layout
 from ..io.manifest import Manifest
-from ..io.reader import Dataset, stored_kind
+from ..io.opening import stored_kind
+from ..io.reader import Dataset
 from ..io.writers import get_writer, registered_writers
 from ..spec import Spec
 

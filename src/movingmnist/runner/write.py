@@ -15,7 +15,7 @@ from ..io.base import make_layout
 from ..io.files import disk_usage, remove_stale_temps
 from ..io.layout import Layout
 from ..io.manifest import MAX_CHUNKS
-from ..io.reader import KIND
+from ..io.opening import KIND
 from ..io.writers import get_writer, infer_format, suffix_format
 from ..spec import Spec
 from .chunks import render_step_rows, sequence_bytes
