@@ -94,9 +94,10 @@ class _Hdf5Sink(StorageChunkSink):
                 for j, data in enumerate(chunks[name]):
                     dset.id.write_direct_chunk((self.lo + j * spec.chunk_rows, *zeros), data)
 
+        nbytes = sum(len(data) for parts in chunks.values() for data in parts)
         with _FileLock(writer.lock_path):
-            writer.edit(store, sum(len(data) for parts in chunks.values() for data in parts))
-        self.nbytes += sum(len(data) for parts in chunks.values() for data in parts)
+            writer.edit(store, nbytes)
+        self.nbytes += nbytes
         self._chunks = {}
 
 
@@ -253,11 +254,11 @@ class Hdf5Writer(Writer):
         if source is None:
             return set()  # nothing can be read from it: everything is generated again
         kept: set[int] = set()
-        level = None if layout.compression == "none" else True
+        compressed = layout.compression != "none"
         try:
             with h5py.File(target, "r+") as out:
                 for chunk in sorted(done):
-                    parts = _read_work_chunk(source, layout, chunk, compressed=level is not None)
+                    parts = _read_work_chunk(source, layout, chunk, compressed=compressed)
                     if parts is None:
                         continue
                     for name, coord, data in parts:
@@ -266,11 +267,7 @@ class Hdf5Writer(Writer):
                 out.flush()
         finally:
             _close_quietly(source)
-        fd = os.open(target, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        cls(target, layout)._fsync()
         return kept
 
     def chunk(self, chunk: int) -> ChunkSink:
