@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import importlib
 import math
+import runpy
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -203,3 +205,11 @@ def test_datamodule_errors_name_the_value():
     with pytest.raises(mm.SpecError, match="next_index"):
         dm.load_state_dict({"epoch": 1, "next_index": -5})
     assert dm.specs["train"].source.val_size == 0  # no generated validation: the preset's training digits, all
+
+
+@needs_lightning
+def test_example_trains():
+    """examples/lightning_train.py runs (one short epoch, no workers) and returns finite test metrics."""
+    example = runpy.run_path(str(Path(__file__).resolve().parents[1] / "examples" / "lightning_train.py"))
+    metrics = example["main"](epochs=1, workers=0, num_train=64, batch_size=32)
+    assert math.isfinite(metrics["test_loss"]) and math.isfinite(metrics["copy_loss"])
