@@ -115,6 +115,18 @@ class MovingMNISTDataModule(_pl.LightningDataModule):
     DataLoader workers and distributed ranks without overlap (rank and world size from the Trainer); under DDP
     validation and test use Lightning's distributed sampler. A training split read from disk is shuffled each epoch.
 
+    >>> from movingmnist.lightning import MovingMNISTDataModule
+    >>> dm = MovingMNISTDataModule("srivastava", num_train=8, num_val=4, batch_size=4, source="glyphs")
+    >>> train = dm.train_dataloader()
+    >>> [batch["index"].tolist() for batch in train]  # epoch 0
+    [[0, 1, 2, 3], [4, 5, 6, 7]]
+    >>> [batch["index"].tolist() for batch in train]  # epoch 1: new sequences
+    [[8, 9, 10, 11], [12, 13, 14, 15]]
+    >>> [batch["index"].tolist() for batch in dm.val_dataloader()] == [[2**62, 2**62 + 1, 2**62 + 2, 2**62 + 3]]
+    True
+    >>> dm.state_dict()
+    {'epoch': 2, 'next_index': 16}
+
     Args:
         spec: a preset name or a Spec, for every generated split (``None``: only splits with a path).
         val_spec, test_spec: the spec of validation / test when it differs from ``spec``.
