@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +25,11 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 # processes inherit this). test_workers.py checks the default, which runs tiny jobs in-process.
 os.environ["MOVINGMNIST_POOL_MIN_BYTES"] = "0"
 
+# torchvision's CUDA wheel beside a CPU torch fails on import, registering fake kernels of its detection ops, and
+# torchmetrics (under lightning) imports torchvision whenever it is installed. No test uses those ops; skip their
+# registration, as benchmarks/bench_fidelity.py does.
+if importlib.util.find_spec("torchvision") is not None:
+    sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
 
 
 @pytest.fixture(scope="session")

@@ -52,6 +52,21 @@ def test_get_batch_frames_float_and_indices():
         mmt.get_batch("stochastic", 2, device="cpu", source=SOURCE, dtype=torch.int32)
 
 
+@pytest.mark.parametrize(
+    ("spec", "kernels"), [("srivastava", "torch"), ("srivastava", "numpy"), ("segmentation", "torch")]
+)
+def test_get_batch_inside_and_outside_inference_mode(spec, kernels):
+    """A generator first used under torch.inference_mode() (Lightning's validation without workers) renders
+    outside it afterwards: its kept scratch buffers are ordinary tensors, and the bytes are the same."""
+    spec = mm.Spec.from_preset(spec, ["frames=3"])
+    with torch.inference_mode():
+        inside = mmt.get_batch(spec, 3, device="cpu", source=SOURCE, kernels=kernels, start=7)
+    outside = mmt.get_batch(spec, 3, device="cpu", source=SOURCE, kernels=kernels, start=7)
+    assert not outside["frames"].is_inference()
+    for name, tensor in inside.items():
+        assert same(tensor, outside[name]), name
+
+
 def test_get_batch_reuses_output_buffers():
     first = mmt.get_batch("srivastava", 4, device="cpu", source=SOURCE, returns="dict")
     second = mmt.get_batch("srivastava", 4, device="cpu", start=4, source=SOURCE, out=first)

@@ -171,7 +171,17 @@ class TorchGenerator:
         self, indices: torch.Tensor | Iterable[int], out: dict[str, torch.Tensor] | None = None
     ) -> dict[str, torch.Tensor]:
         """Sequences at arbitrary indices (any order, repeats allowed). A tensor of indices stays on its device;
-        negative indices are rejected, except in a tensor on an accelerator (checking would synchronise)."""
+        negative indices are rejected, except in a tensor on an accelerator (checking would synchronise).
+
+        Rendering always runs outside inference mode (also when called under ``torch.inference_mode()``, as in
+        Lightning's validation), so that the scratch buffers kept between calls are ordinary tensors: an inference
+        tensor cannot be updated in place by a later call outside inference mode."""
+        with torch.inference_mode(False):
+            return self._render_indices(indices, out)
+
+    def _render_indices(
+        self, indices: torch.Tensor | Iterable[int], out: dict[str, torch.Tensor] | None
+    ) -> dict[str, torch.Tensor]:
         if isinstance(indices, torch.Tensor):
             if indices.device.type == "cpu" and indices.numel() and int(indices.min()) < 0:
                 raise SpecError("indices", int(indices.min()), "non-negative sequence indices")
