@@ -2,8 +2,9 @@
 
 Each reader has ``read(lo, hi)`` (rows ``lo .. hi - 1`` as a new array) and ``storage_bytes()``. zarr datasets
 written by this package are read by :class:`ZarrShards`, a small direct reader of the ``sharding_indexed`` layout
-(one ``pread`` of the shard index, cached, and one of the inner chunk per array); other zarr layouts and remote
-stores go through zarr itself (:class:`ZarrApi`). HDF5 files are opened once per process (:class:`H5File`).
+(one ``pread`` of the shard index, cached, and one of the inner chunk per array), and on object storage (any fsspec
+URL) by :class:`RemoteZarrShards`, the same reader over ranged GETs; other zarr layouts go through zarr itself
+(:class:`ZarrApi`). HDF5 files are opened once per process (:class:`H5File`).
 
 Readers also know which work chunks the dataset records as written (:meth:`Backend.expect`): rows of such a chunk
 whose data is missing raise a :class:`~movingmnist.errors.DatasetError` naming the array and the rows, never read as
@@ -26,6 +27,7 @@ import numpy as np
 
 from ..errors import DatasetError
 from .files import check_inside, disk_usage
+from .remote import as_oserror
 
 
 @dataclass(frozen=True)
@@ -67,12 +69,62 @@ class Backend:
         return self.written is None or bool(self.written[chunk])
 
 
+class _LocalShard:
+    """A shard file opened for reading: ``size`` and ``pread``, as :class:`_RemoteShard` offers them."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_RDONLY)
+
+    @property
+    def size(self) -> int:
+        return os.fstat(self.fd).st_size
+
+    def pread(self, n: int, offset: int) -> bytes:
+        return os.pread(self.fd, n, offset)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+class _RemoteShard:
+    """A shard object on object storage: ``size`` (one HEAD, unless known) and ranged GETs. Errors of the store's
+    client that are not OSErrors (connection errors of botocore...) become OSErrors, so they are reported as
+    unreadable rows like local I/O errors."""
+
+    __slots__ = ("fs", "path", "_size")
+
+    def __init__(self, fs: Any, path: str, size: int | None = None) -> None:
+        self.fs = fs
+        self.path = path
+        self._size = size
+
+    @property
+    def size(self) -> int:
+        if self._size is None:
+            with as_oserror():
+                self.fs.invalidate_cache(self.path)
+                self._size = int(self.fs.size(self.path))
+        return self._size
+
+    def pread(self, n: int, offset: int) -> bytes:
+        if n <= 0:
+            return b""
+        with as_oserror():
+            return self.fs.cat_file(self.path, start=offset, end=offset + n)
+
+    def close(self) -> None:
+        pass
+
+
 class ZarrShards(Backend):
     """Direct reader of an array written with the sharded layout this package writes (see zarr_writer).
 
     A shard of a written chunk that is missing, has a damaged index, lacks an inner chunk, lies outside the dataset
     directory (a symlink) or holds another shard (its header names another shard or array) raises a DatasetError.
     These checks cost nothing per read: they run when a shard's index is loaded (once, then cached).
+    :class:`RemoteZarrShards` reads the same layout from object storage.
     """
 
     def __init__(self, root: str, name: str, info: Mapping[str, Any], root_real: str | None = None) -> None:
@@ -98,11 +150,47 @@ class ZarrShards(Backend):
         self._name_crc = zlib.crc32(name.encode())
         self._lock = threading.Lock()
 
+    # -- storage access (overridden for object storage) ---------------------------------------------------------
     def _path(self, shard: int) -> str:
         from .zarr_writer import shard_key
 
         return os.path.join(self.dir, shard_key(shard, len(self.shape)))
 
+    def _open(self, shard: int) -> _LocalShard | _RemoteShard:
+        """The shard, opened; FileNotFoundError when it is missing."""
+        return _LocalShard(self._path(shard))
+
+    def _entries(self) -> dict[str, bool]:
+        """Names in the array's ``c`` directory -> whether each is a symlink; one listing."""
+        top = self.c_dir
+        if os.path.lexists(top):
+            check_inside(top, self.root_real, f"{self.name}: shards")
+        try:
+            return {e.name: e.is_symlink() for e in os.scandir(top)}
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise DatasetError(f"{self.name}: cannot list {top}: {exc}") from None
+
+    def _check_path(self, shard: int) -> None:
+        """DatasetError when the shard's path leaves the dataset through a symlink. The array's ``c`` directory is
+        checked at open; below it, one ``lstat`` per path component (a full ``realpath`` only on a symlink)."""
+        path = self.c_dir
+        for part in self._path(shard)[len(self.c_dir) + 1 :].split(os.sep):
+            path = os.path.join(path, part)
+            try:
+                link = stat.S_ISLNK(os.lstat(path).st_mode)
+            except OSError:
+                return  # missing: reported by the read
+            if link:
+                lo, hi = self._rows(shard)
+                check_inside(self._path(shard), self.root_real, f"{self.name}: rows {lo}..{hi - 1}")
+                return
+
+    def storage_bytes(self) -> int:
+        return disk_usage([os.path.join(self.dir, "c")])
+
+    # -- rows and errors ----------------------------------------------------------------------------------------
     def _rows(self, shard: int) -> tuple[int, int]:
         lo = shard * self.shard_rows
         return lo, min(self.shape[0], lo + self.shard_rows)
@@ -131,24 +219,16 @@ class ZarrShards(Backend):
             )
         shards = -(-self.shape[0] // self.shard_rows)
         wanted = range(shards) if written is None else np.flatnonzero(written[:shards]).tolist()
-        top = self.c_dir
-        if os.path.lexists(top):
-            check_inside(top, self.root_real, f"{self.name}: shards")
-        try:
-            entries = {e.name: e for e in os.scandir(top)}
-        except FileNotFoundError:
-            entries = {}
-        except OSError as exc:
-            raise DatasetError(f"{self.name}: cannot list {top}: {exc}") from None
+        entries = self._entries()
         for shard in wanted:
-            entry = entries.get(str(shard))
-            if entry is None:
+            link = entries.get(str(shard))
+            if link is None:
                 raise self._missing(shard, "no entry for this shard")
-            if entry.is_symlink():
+            if link:
                 lo, hi = self._rows(shard)
-                check_inside(entry.path, self.root_real, f"{self.name}: rows {lo}..{hi - 1}")
+                check_inside(os.path.join(self.c_dir, str(shard)), self.root_real, f"{self.name}: rows {lo}..{hi - 1}")
 
-    def _index(self, shard: int, fd: int, size: int) -> np.ndarray:
+    def _index(self, shard: int, handle: _LocalShard | _RemoteShard) -> np.ndarray:
         index = self._indexes.get(shard)
         if index is None:
             from .zarr_writer import decode_index
@@ -157,12 +237,13 @@ class ZarrShards(Backend):
             verify = shard not in self._verified
             if verify:
                 self._check_path(shard)
+            size = handle.size
             tail = 16 * self.per_shard + 4
             if size < tail:
                 raise DatasetError(f"{path}: shard is truncated ({size} bytes)")
-            index = decode_index(os.pread(fd, tail, size - tail), self.per_shard, size, path)
+            index = decode_index(handle.pread(tail, size - tail), self.per_shard, size, path)
             if verify:
-                self._check_header(shard, fd, index)
+                self._check_header(shard, handle, index)
                 self._verified.add(shard)
             with self._lock:
                 self._indexes[shard] = index
@@ -170,29 +251,14 @@ class ZarrShards(Backend):
                     self._indexes.popitem(last=False)
         return index
 
-    def _check_path(self, shard: int) -> None:
-        """DatasetError when the shard's path leaves the dataset through a symlink. The array's ``c`` directory is
-        checked at open; below it, one ``lstat`` per path component (a full ``realpath`` only on a symlink)."""
-        path = self.c_dir
-        for part in self._path(shard)[len(self.c_dir) + 1 :].split(os.sep):
-            path = os.path.join(path, part)
-            try:
-                link = stat.S_ISLNK(os.lstat(path).st_mode)
-            except OSError:
-                return  # missing: reported by the read
-            if link:
-                lo, hi = self._rows(shard)
-                check_inside(self._path(shard), self.root_real, f"{self.name}: rows {lo}..{hi - 1}")
-                return
-
-    def _check_header(self, shard: int, fd: int, index: np.ndarray) -> None:
+    def _check_header(self, shard: int, handle: _LocalShard | _RemoteShard, index: np.ndarray) -> None:
         """DatasetError when the shard's header names another shard or array (a shard file renamed over another)."""
         from .zarr_writer import HEADER_SIZE, MAX_UINT64, parse_shard_header
 
         used = index[:, 0] != MAX_UINT64
         if not used.any() or int(index[used, 0].min()) < HEADER_SIZE:
             return  # no room for a header: written by zarr or by an earlier version
-        found = parse_shard_header(os.pread(fd, HEADER_SIZE, 0))
+        found = parse_shard_header(handle.pread(HEADER_SIZE, 0))
         if found is None:
             return
         own = self._name_crc
@@ -215,7 +281,25 @@ class ZarrShards(Backend):
             a, b = max(lo, base), min(hi, base + s_rows)
             path = self._path(shard)
             try:
-                fd = os.open(path, os.O_RDONLY)
+                handle = self._open(shard)
+                try:
+                    index = self._index(shard, handle)
+                    c_lo, c_hi = (a - base) // c_rows, (b - 1 - base) // c_rows + 1
+                    used = index[c_lo:c_hi, 0] != np.uint64(2**64 - 1)
+                    if not used.all():
+                        if self.is_written(shard):
+                            raise self._missing(shard, "inner chunks absent from the shard's index")
+                        if not used.any():
+                            out[a - lo : b - lo] = self.fill
+                            continue
+                    offsets = index[c_lo:c_hi, 0][used].astype(np.int64)
+                    ends = offsets + index[c_lo:c_hi, 1][used].astype(np.int64)
+                    span_lo, span_hi = int(offsets.min()), int(ends.max())
+                    data = handle.pread(span_hi - span_lo, span_lo)
+                    if len(data) != span_hi - span_lo:
+                        raise DatasetError(f"{path}: shard is truncated")
+                finally:
+                    handle.close()
             except FileNotFoundError:
                 with self._lock:
                     self._indexes.pop(shard, None)
@@ -225,27 +309,6 @@ class ZarrShards(Backend):
                 continue
             except OSError as exc:
                 raise self._unreadable(shard, exc) from None
-            try:
-                size = os.fstat(fd).st_size
-                index = self._index(shard, fd, size)
-                c_lo, c_hi = (a - base) // c_rows, (b - 1 - base) // c_rows + 1
-                used = index[c_lo:c_hi, 0] != np.uint64(2**64 - 1)
-                if not used.all():
-                    if self.is_written(shard):
-                        raise self._missing(shard, "inner chunks absent from the shard's index")
-                    if not used.any():
-                        out[a - lo : b - lo] = self.fill
-                        continue
-                offsets = index[c_lo:c_hi, 0][used].astype(np.int64)
-                ends = offsets + index[c_lo:c_hi, 1][used].astype(np.int64)
-                span_lo, span_hi = int(offsets.min()), int(ends.max())
-                data = os.pread(fd, span_hi - span_lo, span_lo)
-                if len(data) != span_hi - span_lo:
-                    raise DatasetError(f"{path}: shard is truncated")
-            except OSError as exc:
-                raise self._unreadable(shard, exc) from None
-            finally:
-                os.close(fd)
             view = memoryview(data)
             for c in range(c_lo, c_hi):
                 row0 = base + c * c_rows
@@ -264,7 +327,7 @@ class ZarrShards(Backend):
 
     def scan(self) -> list[Damage]:
         """Open every written shard: present, inside the dataset, index intact, every inner chunk present, own
-        header. One ``pread`` of the index per shard (and of the header); the chunks themselves are not decoded."""
+        header. One read of the index per shard (and of the header); the chunks themselves are not decoded."""
         damage = []
         shards = -(-self.shape[0] // self.shard_rows)
         for shard in range(shards):
@@ -272,7 +335,7 @@ class ZarrShards(Backend):
                 continue
             path = self._path(shard)
             try:
-                fd = os.open(path, os.O_RDONLY)
+                handle = self._open(shard)
             except FileNotFoundError:
                 damage.append(self._damage(shard, f"shard file {path} is missing"))
                 continue
@@ -283,12 +346,14 @@ class ZarrShards(Backend):
                 with self._lock:
                     self._indexes.pop(shard, None)  # read it afresh, and check its path and header again
                 self._verified.discard(shard)
-                index = self._index(shard, fd, os.fstat(fd).st_size)
+                index = self._index(shard, handle)
                 lo, hi = self._rows(shard)
                 needed = -(-(hi - lo) // self.chunk_rows)
                 absent = int((index[:needed, 0] == np.uint64(2**64 - 1)).sum())
                 if absent:
                     damage.append(self._damage(shard, f"{absent} of {needed} inner chunks are absent from {path}"))
+            except FileNotFoundError:
+                damage.append(self._damage(shard, f"shard file {path} is missing"))
             except (DatasetError, OSError) as exc:
                 lo, hi = self._rows(shard)
                 if isinstance(exc, OSError):
@@ -296,7 +361,7 @@ class ZarrShards(Backend):
                 reason = str(exc).removeprefix(f"{self.name}: ").removeprefix(f"rows {lo}..{hi - 1}: ")
                 damage.append(self._damage(shard, reason))
             finally:
-                os.close(fd)
+                handle.close()
         return damage
 
     def _decode(self, piece: memoryview, target: np.ndarray, path: str, row0: int) -> None:
@@ -314,8 +379,65 @@ class ZarrShards(Backend):
             rows = f"{row0}..{row0 + self.chunk_rows - 1}"
             raise DatasetError(f"{self.name}: cannot decode rows {rows} ({path}): {exc}") from None
 
+
+class RemoteZarrShards(ZarrShards):
+    """:class:`ZarrShards` on object storage (an fsspec URL): the same checks (shards of written chunks present,
+    indexes intact, every inner chunk present, headers naming their own shard and array), with a listing of the
+    array's ``c/`` prefix at open, one HEAD and one ranged GET of the index the first time a shard is used in a
+    process, then one ranged GET per read. Object stores have no symlinks, so the check that files stay inside the
+    dataset does not apply (every key is read under the dataset's own prefix)."""
+
+    def __init__(self, url: str, name: str, info: Mapping[str, Any], fs: Any, fs_root: str) -> None:
+        super().__init__(url, name, info, root_real="")
+        self.dir = f"{url.rstrip('/')}/{name}"
+        self.c_dir = f"{self.dir}/c"
+        self.fs = fs
+        self._fs_dir = f"{fs_root.rstrip('/')}/{name}"
+        self._sizes: dict[int, int] = {}
+
+    def _path(self, shard: int) -> str:
+        from .zarr_writer import shard_key
+
+        return f"{self.dir}/{shard_key(shard, len(self.shape))}"
+
+    def _fs_path(self, shard: int) -> str:
+        from .zarr_writer import shard_key
+
+        return f"{self._fs_dir}/{shard_key(shard, len(self.shape))}"
+
+    def _open(self, shard: int) -> _RemoteShard:
+        cached = shard in self._indexes
+        return _RemoteShard(self.fs, self._fs_path(shard), self._sizes.get(shard) if cached else None)
+
+    def _index(self, shard: int, handle: _LocalShard | _RemoteShard) -> np.ndarray:
+        index = super()._index(shard, handle)
+        if isinstance(handle, _RemoteShard) and handle._size is not None:
+            self._sizes[shard] = handle._size
+        return index
+
+    def _entries(self) -> dict[str, bool]:
+        path = f"{self._fs_dir}/c"
+        try:
+            with as_oserror():
+                self.fs.invalidate_cache(path)
+                names = self.fs.ls(path, detail=False)
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise DatasetError(f"{self.name}: cannot list {self.c_dir}: {exc}") from None
+        return {str(n).rstrip("/").rsplit("/", 1)[-1]: False for n in names}
+
+    def _check_path(self, shard: int) -> None:
+        pass  # no symlinks on object storage
+
     def storage_bytes(self) -> int:
-        return disk_usage([os.path.join(self.dir, "c")])
+        try:
+            with as_oserror():
+                path = f"{self._fs_dir}/c"
+                self.fs.invalidate_cache(path)
+                return int(self.fs.du(path, total=True))
+        except OSError:
+            return 0
 
 
 class ZarrApi(Backend):

@@ -8,8 +8,12 @@
 
 Nothing is read before it is indexed. zarr datasets written by this package are read by a small direct reader of
 the ``sharding_indexed`` layout (one ``pread`` of the shard index, cached, and one of the inner chunk per array:
-tens of microseconds per sequence instead of zarr's per-call overhead); other zarr layouts and remote stores go
-through zarr itself. A Dataset pickles by path, so it can be handed to DataLoader worker processes.
+tens of microseconds per sequence instead of zarr's per-call overhead; on object storage the same reader makes
+ranged GETs); other zarr layouts go through zarr itself. A Dataset pickles by path (and storage options), so it can
+be handed to DataLoader worker processes.
+
+Object storage: ``mm.open("s3://bucket/train.zarr", storage_options={...})`` reads a zarr dataset at any fsspec URL
+(see :mod:`movingmnist.io.remote` for where credentials and endpoints come from).
 
 Opening checks the metadata and every stored array against the layout, the manifest against the metadata, and that
 no file lies outside the dataset; rows of chunks recorded as written never read as fill values (see
@@ -27,11 +31,12 @@ import numpy as np
 
 from ..batch import SCHEMA, SCHEMA_BY_NAME, Batch
 from ..errors import DatasetError, KeyTypeError, RowIndexError, shown
-from .backends import Damage, H5Array, H5File, NpyFile, ZarrApi, ZarrShards, classic_view
+from .backends import Damage, H5Array, H5File, NpyFile, RemoteZarrShards, ZarrApi, ZarrShards, classic_view
 from .files import check_inside
 from .layout import Layout
 from .lazy_array import LazyArray
 from .manifest import Manifest
+from .remote import StorageOptions, is_remote
 from .writers import get_writer
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -39,12 +44,26 @@ NPY_MAGIC = b"\x93NUMPY"
 KIND = "movingmnist-dataset"
 
 
-def detect_format(path: str) -> str:
-    """``zarr``, ``hdf5``, ``npy`` or ``classic-npy``, from what is at ``path``; DatasetError if none."""
-    from .zarr_writer import is_url, local_path
+def detect_format(path: str, storage_options: StorageOptions = None) -> str:
+    """``zarr``, ``hdf5``, ``npy`` or ``classic-npy``, from what is at ``path``; DatasetError if none. At an
+    object-store URL only zarr datasets are read."""
+    from .zarr_writer import local_path
 
-    if is_url(path) and not path.startswith("file://"):
-        return "zarr"
+    if is_remote(path):
+        from . import remote
+
+        try:
+            if remote.is_file(remote.join(path, "zarr.json"), storage_options):
+                return "zarr"
+            there = remote.exists(path, storage_options)
+        except OSError as exc:
+            raise DatasetError(f"cannot read {path}: {exc}") from None
+        if not there:
+            raise DatasetError(f"{path} does not exist")
+        raise DatasetError(
+            f"{path} is not a zarr dataset (no zarr.json under it): only the zarr format is read from and written to "
+            "object storage"
+        )
     local = local_path(path)
     if os.path.isdir(local):
         if os.path.isfile(os.path.join(local, "zarr.json")):
@@ -63,7 +82,7 @@ def detect_format(path: str) -> str:
     raise DatasetError(f"{path} does not exist")
 
 
-def stored_kind(path: str) -> str | None:
+def stored_kind(path: str, storage_options: StorageOptions = None) -> str | None:
     """The format of the movingmnist dataset at ``path`` judged by its metadata alone (no other check: a damaged
     dataset is still recognised, so that ``--overwrite`` can replace it), or None when it has no such metadata."""
     from .hdf5_writer import ATTRIBUTE as H5_ATTRIBUTE
@@ -71,9 +90,13 @@ def stored_kind(path: str) -> str | None:
     from .zarr_writer import ATTRIBUTE, local_path
 
     try:
-        fmt = detect_format(path)
+        fmt = detect_format(path, storage_options)
         local = local_path(path)
-        if fmt == "zarr":
+        if is_remote(path):
+            from .remote import join, read_bytes
+
+            metadata = json.loads(read_bytes(join(path, "zarr.json"), storage_options))["attributes"][ATTRIBUTE]
+        elif fmt == "zarr":
             with open(os.path.join(local, "zarr.json")) as f:
                 metadata = json.load(f)["attributes"][ATTRIBUTE]
         elif fmt == "npy":
@@ -102,12 +125,16 @@ class Dataset:
             classic .npy without the sidecar metadata.
         arrays: name -> :class:`LazyArray` with a leading N axis.
         complete: whether every sequence is written. missing: how many sequences are not.
+        storage_options: of an object-store URL (None: fsspec's configuration and environment).
     """
 
-    def __init__(self, path: str, *, allow_incomplete: bool = False) -> None:
-        self.path = str(path)
+    def __init__(
+        self, path: str, *, allow_incomplete: bool = False, storage_options: StorageOptions = None
+    ) -> None:
+        self.path = str(path).rstrip("/") if is_remote(path) else str(path)
         self.allow_incomplete = allow_incomplete
-        self.format = detect_format(self.path)
+        self.storage_options = storage_options
+        self.format = detect_format(self.path, storage_options)
         self.metadata: dict[str, Any] | None = None
         self.layout: Layout | None = None
         self._h5: H5File | None = None
@@ -143,8 +170,13 @@ class Dataset:
         if self._root_real is not None:
             check_inside(path, self._root_real, os.path.basename(path))
         try:
-            with open(path) as f:
-                data = json.load(f)
+            if is_remote(path):
+                from .remote import read_bytes
+
+                data = json.loads(read_bytes(path, self.storage_options))
+            else:
+                with open(path) as f:
+                    data = json.load(f)
         except (OSError, ValueError) as exc:
             raise DatasetError(f"cannot read {path}: {exc}") from None
         if not isinstance(data, dict):
@@ -214,23 +246,19 @@ class Dataset:
             )
 
     def _open_zarr(self) -> dict[str, tuple]:
-        from .zarr_writer import ATTRIBUTE, fast_layout, is_url, local_path
+        from .zarr_writer import ATTRIBUTE, fast_layout, local_path
 
-        if is_url(self.path) and not self.path.startswith("file://"):
-            from ..errors import require
+        remote = is_remote(self.path)
+        if remote:  # no symlinks on object storage: every key is under the dataset's prefix (_root_real stays None)
+            from .remote import filesystem, join
 
-            zarr = require("zarr", "zarr", "reading zarr datasets")
-            group = zarr.open_group(self.path, mode="r")
-            self.metadata = self._check_metadata(group.attrs.get(ATTRIBUTE), self.path)
-            backends = {}
-            for name in self.metadata["layout"]["arrays"]:
-                array = _zarr_array(group, name, self.path)
-                self._check_array(name, array.shape, array.dtype)
-                backends[name] = (array.shape, array.dtype, ZarrApi(array))
-            return backends
-        root = local_path(self.path)
-        self._root_real = os.path.realpath(root)
-        group_meta = self._read_json(os.path.join(root, "zarr.json"))
+            root = self.path
+            fs, fs_root = filesystem(root, self.storage_options)
+        else:
+            join = os.path.join
+            root = local_path(self.path)
+            self._root_real = os.path.realpath(root)
+        group_meta = self._read_json(join(root, "zarr.json"))
         attributes = group_meta.get("attributes")
         self.metadata = self._check_metadata(
             attributes.get(ATTRIBUTE) if isinstance(attributes, dict) else None, self.path
@@ -239,12 +267,22 @@ class Dataset:
         backends = {}
         group = None
         for name, spec in self.layout.arrays.items():
-            array_dir = os.path.join(root, name)
-            check_inside(array_dir, self._root_real, f"array {name!r}")
-            meta_path = os.path.join(array_dir, "zarr.json")
-            if not os.path.isfile(meta_path):
-                raise DatasetError(f"{self.path}: array {name!r} is missing (no {meta_path})")
-            meta = self._read_json(meta_path)
+            array_dir = join(root, name)
+            meta_path = join(array_dir, "zarr.json")
+            if remote:
+                try:
+                    meta = self._read_json(meta_path)
+                except DatasetError:
+                    from .remote import is_file
+
+                    if not is_file(meta_path, self.storage_options):
+                        raise DatasetError(f"{self.path}: array {name!r} is missing (no {meta_path})") from None
+                    raise
+            else:
+                check_inside(array_dir, self._root_real, f"array {name!r}")
+                if not os.path.isfile(meta_path):
+                    raise DatasetError(f"{self.path}: array {name!r} is missing (no {meta_path})")
+                meta = self._read_json(meta_path)
             info = fast_layout(meta)
             if info is not None:
                 self._check_array(name, info["shape"], info["dtype"])
@@ -254,14 +292,19 @@ class Dataset:
                         f"{info['chunk_rows']} sequences, but the layout gives {self.layout.chunk_size} and "
                         f"{spec.chunk_rows}; it was changed after it was written"
                     )
-                backends[name] = (info["shape"], info["dtype"], ZarrShards(root, name, info, self._root_real))
+                if remote:
+                    backend = RemoteZarrShards(root, name, info, fs, fs_root)
+                else:
+                    backend = ZarrShards(root, name, info, self._root_real)
+                backends[name] = (info["shape"], info["dtype"], backend)
             else:
                 if group is None:
                     from ..errors import require
 
                     zarr = require("zarr", "zarr", "reading zarr datasets")
+                    extra = {"storage_options": dict(self.storage_options or {})} if remote else {}
                     try:
-                        group = zarr.open_group(root, mode="r")
+                        group = zarr.open_group(root, mode="r", **extra)
                     except Exception as exc:
                         raise DatasetError(f"zarr cannot open {self.path}: {exc}") from None
                 array = _zarr_array(group, name, self.path)
@@ -363,7 +406,7 @@ class Dataset:
         manifest_path = get_writer(self.format).manifest_path(self.path)
         if self._root_real is not None and os.path.lexists(manifest_path):
             check_inside(manifest_path, self._root_real, "the manifest")
-        manifest = Manifest.load(manifest_path)
+        manifest = Manifest.load(manifest_path, storage_options=self.storage_options)
         claims = bool(self.metadata.get("complete"))
         if manifest is None:
             return (None, 0, "") if claims else (set(), layout.num, "")
@@ -510,10 +553,12 @@ class Dataset:
         self.close()
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"path": self.path, "allow_incomplete": self.allow_incomplete}
+        return {"path": self.path, "allow_incomplete": self.allow_incomplete, "storage_options": self.storage_options}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["path"], allow_incomplete=state["allow_incomplete"])  # type: ignore[misc]
+        self.__init__(  # type: ignore[misc]
+            state["path"], allow_incomplete=state["allow_incomplete"], storage_options=state.get("storage_options")
+        )
 
     def __repr__(self) -> str:
         status = "complete" if self.complete else f"incomplete, {self.missing} missing"
@@ -549,14 +594,20 @@ def _zarr_array(group: Any, name: str, where: str) -> Any:
         raise DatasetError(f"{where}: zarr cannot open array {name!r}: {exc}") from None
 
 
-def open_dataset(path: str | os.PathLike[str], *, allow_incomplete: bool = False) -> Dataset:
+def open_dataset(
+    path: str | os.PathLike[str], *, allow_incomplete: bool = False, storage_options: StorageOptions = None
+) -> Dataset:
     """Open a dataset written by :func:`movingmnist.write_dataset` (zarr, hdf5, npy or classic-npy), lazily.
 
     Args:
-        path: the dataset (a ``.zarr`` directory, ``.h5`` file, npy directory or classic ``.npy`` file).
+        path: the dataset (a ``.zarr`` directory, ``.h5`` file, npy directory or classic ``.npy`` file), or the URL
+            of a zarr dataset on object storage (``s3://bucket/train.zarr``, any fsspec URL).
         allow_incomplete: open a dataset whose generation did not finish (the sequences of chunks it does not
             record as written read as the fill value: NaN for floats, 0 otherwise); without it such a dataset raises
             a DatasetError saying how many sequences are missing.
+        storage_options: for a URL, passed to its fsspec filesystem (``{"endpoint_url": ..., "key": ...,
+            "secret": ...}`` for S3); default: fsspec's configuration and the backend's environment variables
+            (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ...).
 
     Raises:
         DatasetError: the dataset is incomplete (without ``allow_incomplete``), or its metadata or files are not
@@ -569,4 +620,4 @@ def open_dataset(path: str | os.PathLike[str], *, allow_incomplete: bool = False
     if not isinstance(path, (str, os.PathLike)):
         raise DatasetError(f"path={shown(path)} is not allowed: the path of a dataset (a str or os.PathLike), such as "
                            "'train.zarr'")
-    return Dataset(os.fspath(path), allow_incomplete=allow_incomplete)
+    return Dataset(os.fspath(path), allow_incomplete=allow_incomplete, storage_options=storage_options)
