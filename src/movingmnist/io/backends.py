@@ -89,16 +89,17 @@ class _LocalShard:
 
 
 class _RemoteShard:
-    """A shard object on object storage: ``size`` (one HEAD, unless known) and ranged GETs. Errors of the store's
-    client that are not OSErrors (connection errors of botocore...) become OSErrors, so they are reported as
-    unreadable rows like local I/O errors."""
+    """A shard object on object storage: ``size`` (one HEAD, unless known) and ranged GETs, or the whole object
+    fetched already (``data``). Errors of the store's client that are not OSErrors (connection errors of
+    botocore...) become OSErrors, so they are reported as unreadable rows like local I/O errors."""
 
-    __slots__ = ("fs", "path", "_size")
+    __slots__ = ("fs", "path", "_size", "data")
 
-    def __init__(self, fs: Any, path: str, size: int | None = None) -> None:
+    def __init__(self, fs: Any, path: str, size: int | None = None, data: bytes | None = None) -> None:
         self.fs = fs
         self.path = path
-        self._size = size
+        self._size = size if data is None else len(data)
+        self.data = data
 
     @property
     def size(self) -> int:
@@ -111,6 +112,8 @@ class _RemoteShard:
     def pread(self, n: int, offset: int) -> bytes:
         if n <= 0:
             return b""
+        if self.data is not None:
+            return self.data[offset : offset + n]
         with as_oserror():
             return self.fs.cat_file(self.path, start=offset, end=offset + n)
 
@@ -394,6 +397,7 @@ class RemoteZarrShards(ZarrShards):
         self.fs = fs
         self._fs_dir = f"{fs_root.rstrip('/')}/{name}"
         self._sizes: dict[int, int] = {}
+        self._fetched = threading.local()  # shard -> bytes (or the error) fetched for the read under way
 
     def _path(self, shard: int) -> str:
         from .zarr_writer import shard_key
@@ -405,9 +409,43 @@ class RemoteZarrShards(ZarrShards):
 
         return f"{self._fs_dir}/{shard_key(shard, len(self.shape))}"
 
+    #: Whole shards fetched at once (concurrently) by a read that covers them.
+    FETCH_BATCH = 32
+
     def _open(self, shard: int) -> _RemoteShard:
+        fetched = getattr(self._fetched, "shards", {}).pop(shard, None)
+        if isinstance(fetched, BaseException):
+            raise fetched
+        if fetched is not None:
+            return _RemoteShard(self.fs, self._fs_path(shard), data=fetched)
         cached = shard in self._indexes
         return _RemoteShard(self.fs, self._fs_path(shard), self._sizes.get(shard) if cached else None)
+
+    def read(self, lo: int, hi: int) -> np.ndarray:
+        """Rows ``lo .. hi - 1``. The shards the rows cover whole are fetched whole, up to :attr:`FETCH_BATCH` at
+        a time with concurrent GETs (one request per shard instead of a HEAD and ranged GETs); the others are read
+        by ranges through the cached index as locally."""
+        s_rows = self.shard_rows
+        first, last = lo // s_rows, (hi - 1) // s_rows
+        if first == last and not (lo == first * s_rows and hi >= min(self.shape[0], (first + 1) * s_rows)):
+            return super().read(lo, hi)  # a part of one shard: ranged reads
+        out = np.empty((hi - lo, *self.shape[1:]), dtype=self.dtype)
+        for group in range(first, last + 1, self.FETCH_BATCH):
+            shards = range(group, min(last + 1, group + self.FETCH_BATCH))
+            whole = [k for k in shards if lo <= k * s_rows and min(self.shape[0], (k + 1) * s_rows) <= hi]
+            paths = {self._fs_path(k): k for k in whole}
+            try:
+                with as_oserror():
+                    got = self.fs.cat(list(paths), on_error="return") if paths else {}
+            except OSError:
+                got = {}  # read them one by one below, where errors are reported per shard
+            self._fetched.shards = {paths[p]: v for p, v in got.items() if p in paths}
+            try:
+                a, b = max(lo, shards[0] * s_rows), min(hi, (shards[-1] + 1) * s_rows)
+                out[a - lo : b - lo] = super().read(a, b)
+            finally:
+                self._fetched.shards = {}
+        return out
 
     def _index(self, shard: int, handle: _LocalShard | _RemoteShard) -> np.ndarray:
         index = super()._index(shard, handle)

@@ -215,15 +215,13 @@ class _FastShardSink(StorageChunkSink):
     def _commit(self) -> None:
         writer: ZarrWriter = self.writer  # type: ignore[assignment]
         self._encode_partial()
+        objects: dict[str, bytes] = {}
         for name, spec in self.layout.arrays.items():
             per_shard = self.layout.chunk_size // spec.chunk_rows
             parts = encode_shard(self._encoded[name], per_shard, shard_header(name, self.chunk))
             key = f"{name}/{shard_key(self.chunk, 1 + len(spec.shape))}"
             if writer.remote:
-                data = b"".join(parts)
-                with as_oserror():  # one PUT of the whole shard: atomic
-                    writer.fs.pipe_file(f"{writer.fs_root}/{key}", data)
-                self.nbytes += len(data)
+                objects[f"{writer.fs_root}/{key}"] = b"".join(parts)
             else:
                 path = os.path.join(writer.root, key)
                 directory = os.path.dirname(path)
@@ -234,6 +232,10 @@ class _FastShardSink(StorageChunkSink):
                     writer.made_dirs.add(directory)
                 self.nbytes += atomic_write(path, parts, durable=writer.durable)
             self._encoded[name] = []
+        if objects:  # one PUT per shard object (atomic each), all of the chunk's shards at once
+            with as_oserror():
+                writer.fs.pipe(objects)
+            self.nbytes += sum(len(data) for data in objects.values())
 
 
 @register_writer

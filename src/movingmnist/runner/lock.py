@@ -44,6 +44,9 @@ class WriterLockedError(DatasetError):
 HEARTBEAT_SECONDS = 20.0
 STALE_SECONDS = 90.0
 LOCK_KIND = "movingmnist-writer-lock"
+#: Run ids of the RemoteLocks this process holds now (a lock object of this pid with another run id was left by a
+#: run of this process that has ended without deleting it, e.g. when the store was unreachable).
+_HELD: set[str] = set()
 
 
 def lock_path(path: str) -> str:
@@ -233,10 +236,13 @@ class RemoteLock:
         if held is None:
             return "it is not a lock record of this package"
         age = time.time() - float(held.get("heartbeat", 0) or 0)
-        if held.get("host") == socket.gethostname() and not _pid_alive(held.get("pid")):
-            return f"its process (pid {held.get('pid')} on this host) is gone"
+        if held.get("host") == socket.gethostname():
+            if not _pid_alive(held.get("pid")):
+                return f"its process, pid {held.get('pid')} on this host, is gone"
+            if held.get("pid") == os.getpid() and held.get("run") not in _HELD:
+                return "it was left by a run of this process that has ended"
         if age > STALE_SECONDS:
-            return f"its last heartbeat was {age:.0f} s ago (stale after {STALE_SECONDS:.0f} s)"
+            return f"its last heartbeat was {age:.0f} s ago, over the {STALE_SECONDS:.0f} s limit"
         return None
 
     def _refusal(self, held: dict[str, Any] | None) -> WriterLockedError:
@@ -268,6 +274,7 @@ class RemoteLock:
                 break
         else:
             raise self._refusal(self._read()[0])
+        _HELD.add(self.record["run"])
         self._thread = threading.Thread(target=self._beat, name="movingmnist-lock-heartbeat", daemon=True)
         self._thread.start()
 
@@ -310,6 +317,7 @@ class RemoteLock:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        _HELD.discard(self.record["run"])
         if self.lost is not None:
             return
         with contextlib.suppress(OSError):
