@@ -390,3 +390,22 @@ def test_lock_object_refuses_live_writers_and_takes_over_dead_ones(s3):
     summary = write()
     assert summary.complete and "last heartbeat was 3600 s ago" in summary.line()
     assert not s3["fs"].exists(key)
+
+
+def test_heartbeat_keeps_the_lock_and_notices_a_takeover(s3):
+    """The holder's heartbeat rewrites its lock object (on S3 conditional on its ETag); once another run has taken
+    the lock over (this run's heartbeat came too late), the heartbeat notices and check() stops the run."""
+    url = f"s3://{BUCKET}/beat.zarr"
+    key = lock_path(url).removeprefix("s3://")
+    with writer_lock(url, s3["options"]) as lock:
+        first = json.loads(s3["fs"].cat(key))
+        time.sleep(0.01)
+        lock.heartbeat()
+        second = json.loads(s3["fs"].cat(key))
+        assert second["run"] == first["run"] and second["heartbeat"] > first["heartbeat"]
+        lock.check()
+        s3["fs"].pipe(key, json.dumps({**first, "run": "thief", "pid": 2, "host": "elsewhere"}).encode())
+        lock.heartbeat()
+        with pytest.raises(WriterLockedError, match="lost its writer lock.*pid 2 on elsewhere"):
+            lock.check()
+    assert json.loads(s3["fs"].cat(key))["run"] == "thief"  # the other run's lock is left alone

@@ -57,7 +57,7 @@ def detect_format(path: str, storage_options: StorageOptions = None) -> str:
                 return "zarr"
             there = remote.exists(path, storage_options)
         except OSError as exc:
-            raise DatasetError(f"cannot read {path}: {exc}") from None
+            raise DatasetError(f"cannot read {path}: {exc.strerror or exc}") from None
         if not there:
             raise DatasetError(f"{path} does not exist")
         raise DatasetError(

@@ -72,7 +72,7 @@ def _find_remote(path: str, durable: bool, storage_options: StorageOptions) -> E
         if not remote.exists(path, storage_options):
             return None
     except OSError as exc:
-        raise DatasetError(f"cannot look at {path}: {exc}") from None
+        raise DatasetError(f"cannot look at {path}: {exc.strerror or exc}") from None
     writer = get_writer("zarr")
     manifest = Manifest.load(writer.manifest_path(path), durable=durable, storage_options=storage_options)
     if manifest is not None:

@@ -27,6 +27,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..errors import DatasetError
+from ..io.files import storage_error
 from ..io.remote import as_oserror, filesystem, is_remote
 
 #: Suffix of the lock file next to the output path.
@@ -108,7 +109,10 @@ def writer_lock(path: str, storage_options: Mapping[str, Any] | None = None) -> 
     yielded has ``check()``, which raises WriterLockedError once the lock is no longer this run's."""
     if is_remote(path):
         lock = RemoteLock(path, storage_options)
-        lock.acquire()
+        try:
+            lock.acquire()
+        except OSError as exc:
+            raise storage_error(exc, path, "taking the writer lock", resumable=False) from None
         try:
             yield lock
         finally:
