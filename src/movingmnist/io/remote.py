@@ -105,13 +105,22 @@ def is_file(url: str, storage_options: StorageOptions = None) -> bool:
         return bool(fs.isfile(path))
 
 
-def remove(url: str, storage_options: StorageOptions = None) -> None:
-    """Delete the object ``url`` and every object under ``url/`` (nothing there is fine)."""
+def remove(url: str, storage_options: StorageOptions = None, *, last: tuple[str, ...] = ()) -> None:
+    """Delete the object ``url`` and every object under ``url/`` (nothing there is fine); the objects named in
+    ``last`` (keys relative to ``url``) go after all the others."""
     fs, path = filesystem(url, storage_options)
+    path = path.rstrip("/")
     with as_oserror():
         fs.invalidate_cache(path)
-        if fs.exists(path):
-            fs.rm(path, recursive=True)
+        if not fs.exists(path):
+            return
+        keys = fs.find(path) if fs.isdir(path) else [path]
+        final = [k for k in (f"{path}/{name}" for name in last) if k in set(keys)]
+        rest = [k for k in keys if k not in final]
+        if rest:
+            fs.rm(rest)
+        if final:
+            fs.rm(final)
         fs.invalidate_cache(path)
 
 

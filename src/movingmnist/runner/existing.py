@@ -93,14 +93,16 @@ def remove_dataset(path: str, fmt: str, storage_options: StorageOptions = None) 
     """Delete a dataset so that an interruption never leaves a manifest describing data that is gone: every owned
     path (the manifest first) is renamed to a hidden trash name, atomically, then deleted. Trash left by an
     earlier interrupted removal of the same dataset is deleted too. On object storage (no rename) the manifest
-    object is deleted first, then every object under the dataset's prefix."""
+    object is deleted first, then the objects under the dataset's prefix, its metadata (``zarr.json``) last: an
+    interrupted removal leaves a dataset that is recognisably ours, incomplete, and replaced by the next
+    ``--overwrite``."""
     writer = get_writer(fmt)
     manifest = writer.manifest_path(path)
     if is_remote(path):
         from ..io import remote
 
         remote.remove(manifest, storage_options)
-        remote.remove(path, storage_options)
+        remote.remove(path, storage_options, last=("zarr.json",))
         return
     owned = sorted(writer.owned_paths(path), key=lambda p: p != manifest)
     token = os.urandom(4).hex()
