@@ -409,3 +409,34 @@ def test_heartbeat_keeps_the_lock_and_notices_a_takeover(s3):
         with pytest.raises(WriterLockedError, match="lost its writer lock.*pid 2 on elsewhere"):
             lock.check()
     assert json.loads(s3["fs"].cat(key))["run"] == "thief"  # the other run's lock is left alone
+
+
+def test_stores_without_conditional_writes_get_a_best_effort_lock(s3, monkeypatch):
+    """A store that answers conditional PUTs with 501 NotImplemented (older S3-compatible stores): the lock falls
+    back to look, write, read back; a live holder is still refused and a dead one taken over."""
+    import errno
+
+    from movingmnist.io.remote import filesystem
+
+    fs = filesystem(f"s3://{BUCKET}/x", s3["options"])[0]
+    plain = fs.pipe_file
+
+    def no_conditions(path, data, **kwargs):
+        if kwargs.get("mode") == "create" or "IfMatch" in kwargs:
+            raise OSError(errno.ENOSYS, "A header you provided implies functionality that is not implemented")
+        return plain(path, data, **kwargs)
+
+    monkeypatch.setattr(fs, "pipe_file", no_conditions)
+    url = f"s3://{BUCKET}/plain.zarr"
+    key = lock_path(url).removeprefix("s3://")
+    with writer_lock(url, s3["options"]) as lock:
+        assert not lock.conditional and json.loads(s3["fs"].cat(key))["run"] == lock.record["run"]
+        with pytest.raises(WriterLockedError, match="is being written by"):
+            mm.write_dataset(small_spec(), 0, 10, url, source="glyphs", chunk_size=5, progress=False,
+                             storage_options=s3["options"])
+    assert not s3["fs"].exists(key)
+    stale = {"kind": LOCK_KIND, "pid": 1, "host": "elsewhere", "run": "r1", "started": 0.0, "heartbeat": 0.0}
+    s3["fs"].pipe(key, json.dumps(stale).encode())
+    summary = mm.write_dataset(small_spec(), 0, 10, url, source="glyphs", chunk_size=5, progress=False,
+                               storage_options=s3["options"])
+    assert summary.complete and "took over the writer lock" in summary.line()

@@ -17,6 +17,7 @@ same stale lock one wins. Stores without conditional writes get a best-effort ch
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import socket
@@ -175,6 +176,7 @@ class RemoteLock:
             "started": time.time(),
         }
         self.etag: str | None = None
+        self.conditional = True  # False once the store has refused a conditional write (then: best effort)
         self.lost: str | None = None
         self.took_over: str | None = None  # why the lock found there was stale, when this run took it over
         self._stop = threading.Event()
@@ -205,32 +207,45 @@ class RemoteLock:
         """Write the lock object under ``condition`` (``mode="create"``, or S3's ``IfMatch=etag``); False when the
         condition fails (another run's lock is there)."""
         try:
-            with as_oserror():
-                out = self.fs.pipe_file(self.key, self._payload(), **condition)
+            out = self.fs.pipe_file(self.key, self._payload(), **condition)
         except FileExistsError:
             return False
+        except (TypeError, NotImplementedError):  # a filesystem that does not take the condition: the caller decides
+            raise
         except OSError:
             if "IfMatch" in condition and self._read()[1] != condition["IfMatch"]:
                 return False  # 412 Precondition Failed (or 409 on a concurrent conditional write): it changed
             raise
+        except Exception as exc:  # the store client's own errors (botocore's connection errors...)
+            raise OSError(errno.EIO, f"{type(exc).__name__}: {exc}") from exc
         self.etag = out.get("ETag") if isinstance(out, dict) else None
         return True
 
     def _create(self) -> bool:
         """Create the lock object if none exists (conditional PUT); False when another run's is there."""
-        try:
-            created = self._put(mode="create")
-        except (TypeError, NotImplementedError):  # a filesystem without conditional writes: look, write, read back
-            if self._read()[2]:
-                return False
-            self._put()
-            created = (self._read()[0] or {}).get("run") == self.record["run"]
-        return created
+        if self.conditional:
+            try:
+                return self._put(mode="create")
+            except (TypeError, NotImplementedError):  # a filesystem without conditional writes
+                self.conditional = False
+            except OSError as exc:
+                if exc.errno != errno.ENOSYS:  # S3's 501 NotImplemented: a store without conditional writes
+                    raise
+                self.conditional = False
+        if self._read()[2]:  # best effort: look, write, read back
+            return False
+        self._put()
+        return (self._read()[0] or {}).get("run") == self.record["run"]
 
     def _take_over(self, etag: str | None) -> bool:
         """Replace a stale lock object; False when it changed since it was read (another run took it first)."""
-        if self.s3 and etag:
-            return self._put(IfMatch=etag)
+        if self.s3 and etag and self.conditional:
+            try:
+                return self._put(IfMatch=etag)
+            except OSError as exc:
+                if exc.errno != errno.ENOSYS:
+                    raise
+                self.conditional = False
         with contextlib.suppress(FileNotFoundError), as_oserror():
             self.fs.rm_file(self.key)
         return self._create()
@@ -293,7 +308,7 @@ class RemoteLock:
 
     def heartbeat(self) -> None:
         """Rewrite the lock object with the current time, if it is still this run's (else set ``lost``)."""
-        if self.s3 and self.etag:
+        if self.s3 and self.etag and self.conditional:
             if self._put(IfMatch=self.etag):
                 return
         else:
