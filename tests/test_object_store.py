@@ -180,6 +180,8 @@ def test_other_formats_refuse_urls(s3, capsys, monkeypatch):
         fmt = {"h5": "hdf5", "npy": "classic-npy"}.get(out.rsplit(".", 1)[-1], "npy")
         assert f"format='{fmt}' is not allowed" in err and "zarr is the format for object storage" in err, err
     assert not _keys(s3, f"s3://{BUCKET}/x")  # nothing was written, no lock left
+    with pytest.raises(mm.SpecError, match="storage_options=.*None for a local path"):
+        mm.write_dataset(small_spec(), 0, 10, "local.zarr", source="glyphs", storage_options=s3["options"])
     s3["fs"].pipe(f"{BUCKET}/not-zarr/readme.txt", b"hello")
     with pytest.raises(mm.DatasetError, match="only the zarr format"):
         mm.open(f"s3://{BUCKET}/not-zarr", storage_options=s3["options"])
