@@ -1,9 +1,10 @@
 """Row readers of each storage format, behind :class:`~movingmnist.io.lazy_array.LazyArray`.
 
 Each reader has ``read(lo, hi)`` (rows ``lo .. hi - 1`` as a new array) and ``storage_bytes()``. zarr datasets
-written by this package are read by :class:`ZarrShards`, a small direct reader of the ``sharding_indexed`` layout
-(one ``pread`` of the shard index, cached, and one of the inner chunk per array); other zarr layouts and remote
-stores go through zarr itself (:class:`ZarrApi`). HDF5 files are opened once per process (:class:`H5File`).
+written by this package are read by :class:`~movingmnist.io.zarr_shards.ZarrShards` (and
+:class:`~movingmnist.io.zarr_shards.RemoteZarrShards` on object storage), a small direct reader of the
+``sharding_indexed`` layout in a module of its own; other zarr layouts go through zarr itself (:class:`ZarrApi`).
+HDF5 files are opened once per process (:class:`H5File`).
 
 Readers also know which work chunks the dataset records as written (:meth:`Backend.expect`): rows of such a chunk
 whose data is missing raise a :class:`~movingmnist.errors.DatasetError` naming the array and the rows, never read as
@@ -14,18 +15,12 @@ the fill value. :meth:`Backend.scan` checks every written chunk's storage withou
 from __future__ import annotations
 
 import os
-import stat
-import threading
-import zlib
-from collections import OrderedDict
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..errors import DatasetError
-from .files import check_inside, disk_usage
 
 
 @dataclass(frozen=True)
@@ -65,257 +60,6 @@ class Backend:
 
     def is_written(self, chunk: int) -> bool:
         return self.written is None or bool(self.written[chunk])
-
-
-class ZarrShards(Backend):
-    """Direct reader of an array written with the sharded layout this package writes (see zarr_writer).
-
-    A shard of a written chunk that is missing, has a damaged index, lacks an inner chunk, lies outside the dataset
-    directory (a symlink) or holds another shard (its header names another shard or array) raises a DatasetError.
-    These checks cost nothing per read: they run when a shard's index is loaded (once, then cached).
-    """
-
-    def __init__(self, root: str, name: str, info: Mapping[str, Any], root_real: str | None = None) -> None:
-        from .zarr_writer import numcodecs_for
-
-        self.dir = os.path.join(root, name)
-        self.c_dir = os.path.join(self.dir, "c")
-        self.name = name
-        self.root_real = os.path.realpath(root) if root_real is None else root_real
-        self.shape = tuple(info["shape"])
-        self.dtype = np.dtype(info["dtype"])
-        self.shard_rows = int(info["shard_rows"])
-        self.chunk_rows = int(info["chunk_rows"])
-        self.per_shard = self.shard_rows // self.chunk_rows
-        self.chunk_size = self.shard_rows
-        self.codec = numcodecs_for(info["compression"])
-        fill = info.get("fill_value")
-        if isinstance(fill, str):
-            fill = float(fill)
-        self.fill = 0 if fill is None else fill
-        self._indexes: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._verified: set[int] = set()  # shards whose path (inside the dataset) and header were checked
-        self._name_crc = zlib.crc32(name.encode())
-        self._lock = threading.Lock()
-
-    def _path(self, shard: int) -> str:
-        from .zarr_writer import shard_key
-
-        return os.path.join(self.dir, shard_key(shard, len(self.shape)))
-
-    def _rows(self, shard: int) -> tuple[int, int]:
-        lo = shard * self.shard_rows
-        return lo, min(self.shape[0], lo + self.shard_rows)
-
-    def _damage(self, shard: int, reason: str) -> Damage:
-        return Damage(self.name, *self._rows(shard), reason)
-
-    def _missing(self, shard: int, reason: str) -> DatasetError:
-        lo, hi = self._rows(shard)
-        return DatasetError(
-            f"{self.name}: rows {lo}..{hi - 1} are missing ({reason}: {self._path(shard)}), though the dataset "
-            "records them as written; the dataset is damaged: restore the file or generate the dataset again"
-        )
-
-    def _unreadable(self, shard: int, exc: OSError) -> DatasetError:
-        lo, hi = self._rows(shard)
-        reason = exc.strerror or exc
-        return DatasetError(f"{self.name}: cannot read rows {lo}..{hi - 1} ({self._path(shard)}): {reason}")
-
-    def expect(self, written: np.ndarray | None, chunk_size: int) -> None:
-        """Record the written chunks (shards) and check, with one directory listing, that each has its entry."""
-        super().expect(written, chunk_size)
-        if chunk_size != self.shard_rows:
-            raise DatasetError(
-                f"{self.name}: shards of {self.shard_rows} sequences, but the dataset's work chunks hold {chunk_size}"
-            )
-        shards = -(-self.shape[0] // self.shard_rows)
-        wanted = range(shards) if written is None else np.flatnonzero(written[:shards]).tolist()
-        top = self.c_dir
-        if os.path.lexists(top):
-            check_inside(top, self.root_real, f"{self.name}: shards")
-        try:
-            entries = {e.name: e for e in os.scandir(top)}
-        except FileNotFoundError:
-            entries = {}
-        except OSError as exc:
-            raise DatasetError(f"{self.name}: cannot list {top}: {exc}") from None
-        for shard in wanted:
-            entry = entries.get(str(shard))
-            if entry is None:
-                raise self._missing(shard, "no entry for this shard")
-            if entry.is_symlink():
-                lo, hi = self._rows(shard)
-                check_inside(entry.path, self.root_real, f"{self.name}: rows {lo}..{hi - 1}")
-
-    def _index(self, shard: int, fd: int, size: int) -> np.ndarray:
-        index = self._indexes.get(shard)
-        if index is None:
-            from .zarr_writer import decode_index
-
-            path = self._path(shard)
-            verify = shard not in self._verified
-            if verify:
-                self._check_path(shard)
-            tail = 16 * self.per_shard + 4
-            if size < tail:
-                raise DatasetError(f"{path}: shard is truncated ({size} bytes)")
-            index = decode_index(os.pread(fd, tail, size - tail), self.per_shard, size, path)
-            if verify:
-                self._check_header(shard, fd, index)
-                self._verified.add(shard)
-            with self._lock:
-                self._indexes[shard] = index
-                if len(self._indexes) > 512:
-                    self._indexes.popitem(last=False)
-        return index
-
-    def _check_path(self, shard: int) -> None:
-        """DatasetError when the shard's path leaves the dataset through a symlink. The array's ``c`` directory is
-        checked at open; below it, one ``lstat`` per path component (a full ``realpath`` only on a symlink)."""
-        path = self.c_dir
-        for part in self._path(shard)[len(self.c_dir) + 1 :].split(os.sep):
-            path = os.path.join(path, part)
-            try:
-                link = stat.S_ISLNK(os.lstat(path).st_mode)
-            except OSError:
-                return  # missing: reported by the read
-            if link:
-                lo, hi = self._rows(shard)
-                check_inside(self._path(shard), self.root_real, f"{self.name}: rows {lo}..{hi - 1}")
-                return
-
-    def _check_header(self, shard: int, fd: int, index: np.ndarray) -> None:
-        """DatasetError when the shard's header names another shard or array (a shard file renamed over another)."""
-        from .zarr_writer import HEADER_SIZE, MAX_UINT64, parse_shard_header
-
-        used = index[:, 0] != MAX_UINT64
-        if not used.any() or int(index[used, 0].min()) < HEADER_SIZE:
-            return  # no room for a header: written by zarr or by an earlier version
-        found = parse_shard_header(os.pread(fd, HEADER_SIZE, 0))
-        if found is None:
-            return
-        own = self._name_crc
-        if found != (shard, own):
-            lo, hi = self._rows(shard)
-            if found[1] == own:
-                held = f"rows {found[0] * self.shard_rows}..{(found[0] + 1) * self.shard_rows - 1} of {self.name}"
-            else:
-                held = f"shard {found[0]} of another array"
-            raise DatasetError(
-                f"{self.name}: the shard file of rows {lo}..{hi - 1} ({self._path(shard)}) holds {held}: shard "
-                "files were swapped or renamed; restore them or generate the dataset again"
-            )
-
-    def read(self, lo: int, hi: int) -> np.ndarray:
-        out = np.empty((hi - lo, *self.shape[1:]), dtype=self.dtype)
-        s_rows, c_rows = self.shard_rows, self.chunk_rows
-        for shard in range(lo // s_rows, (hi - 1) // s_rows + 1):
-            base = shard * s_rows
-            a, b = max(lo, base), min(hi, base + s_rows)
-            path = self._path(shard)
-            try:
-                fd = os.open(path, os.O_RDONLY)
-            except FileNotFoundError:
-                with self._lock:
-                    self._indexes.pop(shard, None)
-                if self.is_written(shard):
-                    raise self._missing(shard, "no shard file") from None
-                out[a - lo : b - lo] = self.fill
-                continue
-            except OSError as exc:
-                raise self._unreadable(shard, exc) from None
-            try:
-                size = os.fstat(fd).st_size
-                index = self._index(shard, fd, size)
-                c_lo, c_hi = (a - base) // c_rows, (b - 1 - base) // c_rows + 1
-                used = index[c_lo:c_hi, 0] != np.uint64(2**64 - 1)
-                if not used.all():
-                    if self.is_written(shard):
-                        raise self._missing(shard, "inner chunks absent from the shard's index")
-                    if not used.any():
-                        out[a - lo : b - lo] = self.fill
-                        continue
-                offsets = index[c_lo:c_hi, 0][used].astype(np.int64)
-                ends = offsets + index[c_lo:c_hi, 1][used].astype(np.int64)
-                span_lo, span_hi = int(offsets.min()), int(ends.max())
-                data = os.pread(fd, span_hi - span_lo, span_lo)
-                if len(data) != span_hi - span_lo:
-                    raise DatasetError(f"{path}: shard is truncated")
-            except OSError as exc:
-                raise self._unreadable(shard, exc) from None
-            finally:
-                os.close(fd)
-            view = memoryview(data)
-            for c in range(c_lo, c_hi):
-                row0 = base + c * c_rows
-                ra, rb = max(a, row0), min(b, row0 + c_rows)
-                offset, length = (int(v) for v in index[c])
-                if offset == 2**64 - 1:
-                    out[ra - lo : rb - lo] = self.fill
-                    continue
-                piece = view[offset - span_lo : offset - span_lo + length]
-                whole = ra == row0 and rb == row0 + c_rows
-                target = out[ra - lo : rb - lo] if whole else np.empty((c_rows, *self.shape[1:]), self.dtype)
-                self._decode(piece, target, path, row0)
-                if not whole:
-                    out[ra - lo : rb - lo] = target[ra - row0 : rb - row0]
-        return out
-
-    def scan(self) -> list[Damage]:
-        """Open every written shard: present, inside the dataset, index intact, every inner chunk present, own
-        header. One ``pread`` of the index per shard (and of the header); the chunks themselves are not decoded."""
-        damage = []
-        shards = -(-self.shape[0] // self.shard_rows)
-        for shard in range(shards):
-            if not self.is_written(shard):
-                continue
-            path = self._path(shard)
-            try:
-                fd = os.open(path, os.O_RDONLY)
-            except FileNotFoundError:
-                damage.append(self._damage(shard, f"shard file {path} is missing"))
-                continue
-            except OSError as exc:
-                damage.append(self._damage(shard, f"cannot open {path}: {exc.strerror or exc}"))
-                continue
-            try:
-                with self._lock:
-                    self._indexes.pop(shard, None)  # read it afresh, and check its path and header again
-                self._verified.discard(shard)
-                index = self._index(shard, fd, os.fstat(fd).st_size)
-                lo, hi = self._rows(shard)
-                needed = -(-(hi - lo) // self.chunk_rows)
-                absent = int((index[:needed, 0] == np.uint64(2**64 - 1)).sum())
-                if absent:
-                    damage.append(self._damage(shard, f"{absent} of {needed} inner chunks are absent from {path}"))
-            except (DatasetError, OSError) as exc:
-                lo, hi = self._rows(shard)
-                if isinstance(exc, OSError):
-                    exc = self._unreadable(shard, exc)
-                reason = str(exc).removeprefix(f"{self.name}: ").removeprefix(f"rows {lo}..{hi - 1}: ")
-                damage.append(self._damage(shard, reason))
-            finally:
-                os.close(fd)
-        return damage
-
-    def _decode(self, piece: memoryview, target: np.ndarray, path: str, row0: int) -> None:
-        try:
-            if self.codec is None:
-                flat = np.frombuffer(piece, dtype=np.uint8)
-                if flat.size != target.nbytes:
-                    raise ValueError(f"chunk has {flat.size} bytes, expected {target.nbytes}")
-                target.reshape(-1).view(np.uint8)[:] = flat
-            else:
-                self.codec.decode(piece, out=target)
-        except DatasetError:
-            raise
-        except Exception as exc:
-            rows = f"{row0}..{row0 + self.chunk_rows - 1}"
-            raise DatasetError(f"{self.name}: cannot decode rows {rows} ({path}): {exc}") from None
-
-    def storage_bytes(self) -> int:
-        return disk_usage([os.path.join(self.dir, "c")])
 
 
 class ZarrApi(Backend):

@@ -242,7 +242,8 @@ class Writer:
 
     Class attributes: ``format`` (registry name), ``suffixes`` (path suffixes that select it),
     ``compressions`` (allowed compression names, the first is the default), ``default_level``,
-    ``chunk_target_bytes`` (raw bytes per storage chunk), ``single_file``, ``all_arrays`` (False: frames only).
+    ``chunk_target_bytes`` (raw bytes per storage chunk), ``single_file``, ``all_arrays`` (False: frames only),
+    ``distributed`` (workers on other machines may write chunks), ``object_storage`` (writes fsspec URLs).
     """
 
     format: ClassVar[str] = ""
@@ -253,6 +254,8 @@ class Writer:
     single_file: ClassVar[bool] = False
     all_arrays: ClassVar[bool] = True
     distributed: ClassVar[bool] = False  # True: workers on other machines may write chunks concurrently
+    #: True: writes object-store URLs (any fsspec URL); ``__init__`` and ``create`` then take ``storage_options``.
+    object_storage: ClassVar[bool] = False
 
     def __init__(self, path: str, layout: Layout, *, durable: bool = True) -> None:
         self.path = str(path)
@@ -337,6 +340,14 @@ class Writer:
 
 
 _LEVELS = {"zstd": (-7, 22, 1), "gzip": (0, 9, 1), "lz4": (1, 9, 5)}
+
+
+def storage_kwargs(path: str, storage_options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The keyword arguments that pass ``storage_options`` to a writer's ``__init__`` and ``create`` when ``path``
+    is an object-store URL (only writers with ``object_storage`` take them), none for a local path."""
+    from .remote import is_remote
+
+    return {"storage_options": storage_options} if is_remote(path) else {}
 
 
 def schema_dims(name: str) -> tuple[str, ...]:

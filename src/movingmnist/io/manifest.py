@@ -1,9 +1,9 @@
 """The manifest: which work chunks of a dataset are durably written.
 
-One JSON file, rewritten atomically (temporary file, fsync, ``os.replace``) by one process only (the runner's
-parent), and only after a chunk's data is durably on disk. Finished chunks are stored as half-open ranges
-``[[lo, hi], ...]`` so that the file stays small at any N. ``identity`` repeats what the data depends on
-(fingerprint, seed, layout) so that a resume can check it before touching anything.
+One JSON file, rewritten atomically (temporary file, fsync, ``os.replace``; on object storage one PUT of the whole
+object) by one process only (the runner's parent), and only after a chunk's data is durably stored. Finished chunks
+are stored as half-open ranges ``[[lo, hi], ...]`` so that the file stays small at any N. ``identity`` repeats
+what the data depends on (fingerprint, seed, layout) so that a resume can check it before touching anything.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import DatasetError
 from .files import atomic_write
+from .remote import StorageOptions, is_remote
 
 KIND = "movingmnist-manifest"
 VERSION = 1
@@ -54,6 +55,7 @@ class Manifest:
     Attributes:
         num_chunks: chunks in the dataset. done: set of finished chunk ids. complete: the runner finished and
         marked the dataset complete. identity: fingerprint, seed, format and layout of the data.
+        storage_options: of an object-store ``path`` (see :mod:`movingmnist.io.remote`).
     """
 
     def __init__(
@@ -65,8 +67,10 @@ class Manifest:
         complete: bool = False,
         *,
         durable: bool = True,
+        storage_options: StorageOptions = None,
     ) -> None:
         self.path = path
+        self.storage_options = storage_options
         self.num_chunks = int(num_chunks)
         self.identity = dict(identity)
         self.done: set[int] = set(done)
@@ -86,14 +90,26 @@ class Manifest:
 
     def save(self) -> None:
         text = json.dumps(self.to_dict(), indent=1, sort_keys=True).encode()
-        atomic_write(self.path, text, durable=self.durable)
+        if is_remote(self.path):
+            from .remote import write_bytes
+
+            write_bytes(self.path, text, self.storage_options)  # one PUT: readers see the old or the new manifest
+        else:
+            atomic_write(self.path, text, durable=self.durable)
 
     @classmethod
-    def load(cls, path: str, *, durable: bool = True) -> Manifest | None:
+    def load(
+        cls, path: str, *, durable: bool = True, storage_options: StorageOptions = None
+    ) -> Manifest | None:
         """The manifest at ``path``, or None when there is none; DatasetError when it is not one."""
         try:
-            with open(path, "rb") as f:
-                data = json.loads(f.read())
+            if is_remote(path):
+                from .remote import read_bytes
+
+                data = json.loads(read_bytes(path, storage_options))
+            else:
+                with open(path, "rb") as f:
+                    data = json.loads(f.read())
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
@@ -110,12 +126,17 @@ class Manifest:
                 from_ranges(data["done"], int(data["num_chunks"])),
                 data["complete"],
                 durable=durable,
+                storage_options=storage_options,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise DatasetError(f"the manifest {path} is damaged: {exc!r}") from None
 
     @staticmethod
-    def exists(path: str) -> bool:
+    def exists(path: str, storage_options: StorageOptions = None) -> bool:
+        if is_remote(path):
+            from .remote import is_file
+
+            return is_file(path, storage_options)
         return os.path.isfile(path)
 
     # -- bookkeeping ------------------------------------------------------------------------------------------------

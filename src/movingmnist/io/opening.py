@@ -13,21 +13,37 @@ import numpy as np
 
 from ..batch import SCHEMA_BY_NAME
 from ..errors import DatasetError, shown
-from .backends import H5Array, H5File, NpyFile, ZarrApi, ZarrShards, classic_view
+from .backends import H5Array, H5File, NpyFile, ZarrApi, classic_view
 from .files import check_inside
 from .layout import Layout
+from .remote import StorageOptions, is_remote
+from .zarr_shards import RemoteZarrShards, ZarrShards
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 NPY_MAGIC = b"\x93NUMPY"
 KIND = "movingmnist-dataset"
 
 
-def detect_format(path: str) -> str:
-    """``zarr``, ``hdf5``, ``npy`` or ``classic-npy``, from what is at ``path``; DatasetError if none."""
-    from .zarr_writer import is_url, local_path
+def detect_format(path: str, storage_options: StorageOptions = None) -> str:
+    """``zarr``, ``hdf5``, ``npy`` or ``classic-npy``, from what is at ``path``; DatasetError if none. At an
+    object-store URL only zarr datasets are read."""
+    from .zarr_writer import local_path
 
-    if is_url(path) and not path.startswith("file://"):
-        return "zarr"
+    if is_remote(path):
+        from . import remote
+
+        try:
+            if remote.is_file(remote.join(path, "zarr.json"), storage_options):
+                return "zarr"
+            there = remote.exists(path, storage_options)
+        except OSError as exc:
+            raise DatasetError(f"cannot read {path}: {exc.strerror or exc}") from None
+        if not there:
+            raise DatasetError(f"{path} does not exist")
+        raise DatasetError(
+            f"{path} is not a zarr dataset (no zarr.json under it): only the zarr format is read from and written to "
+            "object storage"
+        )
     local = local_path(path)
     if os.path.isdir(local):
         if os.path.isfile(os.path.join(local, "zarr.json")):
@@ -46,7 +62,7 @@ def detect_format(path: str) -> str:
     raise DatasetError(f"{path} does not exist")
 
 
-def stored_kind(path: str) -> str | None:
+def stored_kind(path: str, storage_options: StorageOptions = None) -> str | None:
     """The format of the movingmnist dataset at ``path`` judged by its metadata alone (no other check: a damaged
     dataset is still recognised, so that ``--overwrite`` can replace it), or None when it has no such metadata."""
     from .hdf5_writer import ATTRIBUTE as H5_ATTRIBUTE
@@ -54,9 +70,13 @@ def stored_kind(path: str) -> str | None:
     from .zarr_writer import ATTRIBUTE, local_path
 
     try:
-        fmt = detect_format(path)
+        fmt = detect_format(path, storage_options)
         local = local_path(path)
-        if fmt == "zarr":
+        if is_remote(path):
+            from .remote import join, read_bytes
+
+            metadata = json.loads(read_bytes(join(path, "zarr.json"), storage_options))["attributes"][ATTRIBUTE]
+        elif fmt == "zarr":
             with open(os.path.join(local, "zarr.json")) as f:
                 metadata = json.load(f)["attributes"][ATTRIBUTE]
         elif fmt == "npy":
@@ -77,14 +97,15 @@ def stored_kind(path: str) -> str | None:
 
 
 class Opening:
-    """The storage of the dataset at ``path`` (of format ``fmt``) being opened: :meth:`open` returns
-    ``{name: (shape, dtype, row reader)}`` and fills in ``metadata`` and ``layout`` (None for a classic .npy without
-    its sidecar), ``h5`` (the HDF5 file handle) and ``root_real`` (the real path of a directory dataset: every file
-    read lies inside it)."""
+    """The storage of the dataset at ``path`` (of format ``fmt``; ``storage_options`` for an object-store URL)
+    being opened: :meth:`open` returns ``{name: (shape, dtype, row reader)}`` and fills in ``metadata`` and
+    ``layout`` (None for a classic .npy without its sidecar), ``h5`` (the HDF5 file handle) and ``root_real`` (the
+    real path of a local directory dataset: every file read lies inside it)."""
 
-    def __init__(self, path: str, fmt: str) -> None:
+    def __init__(self, path: str, fmt: str, storage_options: StorageOptions = None) -> None:
         self.path = path
         self.format = fmt
+        self.storage_options = storage_options
         self.metadata: dict[str, Any] | None = None
         self.layout: Layout | None = None
         self.h5: H5File | None = None
@@ -97,8 +118,13 @@ class Opening:
         if self.root_real is not None:
             check_inside(path, self.root_real, os.path.basename(path))
         try:
-            with open(path) as f:
-                data = json.load(f)
+            if is_remote(path):
+                from .remote import read_bytes
+
+                data = json.loads(read_bytes(path, self.storage_options))
+            else:
+                with open(path) as f:
+                    data = json.load(f)
         except (OSError, ValueError) as exc:
             raise DatasetError(f"cannot read {path}: {exc}") from None
         if not isinstance(data, dict):
@@ -168,23 +194,19 @@ class Opening:
             )
 
     def open_zarr(self) -> dict[str, tuple]:
-        from .zarr_writer import ATTRIBUTE, fast_layout, is_url, local_path
+        from .zarr_writer import ATTRIBUTE, fast_layout, local_path
 
-        if is_url(self.path) and not self.path.startswith("file://"):
-            from ..errors import require
+        remote = is_remote(self.path)
+        if remote:  # no symlinks on object storage: every key is under the dataset's prefix (root_real stays None)
+            from .remote import filesystem, join
 
-            zarr = require("zarr", "zarr", "reading zarr datasets")
-            group = zarr.open_group(self.path, mode="r")
-            self.metadata = self._check_metadata(group.attrs.get(ATTRIBUTE), self.path)
-            backends = {}
-            for name in self.metadata["layout"]["arrays"]:
-                array = _zarr_array(group, name, self.path)
-                self._check_array(name, array.shape, array.dtype)
-                backends[name] = (array.shape, array.dtype, ZarrApi(array))
-            return backends
-        root = local_path(self.path)
-        self.root_real = os.path.realpath(root)
-        group_meta = self._read_json(os.path.join(root, "zarr.json"))
+            root = self.path
+            fs, fs_root = filesystem(root, self.storage_options)
+        else:
+            join = os.path.join
+            root = local_path(self.path)
+            self.root_real = os.path.realpath(root)
+        group_meta = self._read_json(join(root, "zarr.json"))
         attributes = group_meta.get("attributes")
         self.metadata = self._check_metadata(
             attributes.get(ATTRIBUTE) if isinstance(attributes, dict) else None, self.path
@@ -193,12 +215,22 @@ class Opening:
         backends = {}
         group = None
         for name, spec in self.layout.arrays.items():
-            array_dir = os.path.join(root, name)
-            check_inside(array_dir, self.root_real, f"array {name!r}")
-            meta_path = os.path.join(array_dir, "zarr.json")
-            if not os.path.isfile(meta_path):
-                raise DatasetError(f"{self.path}: array {name!r} is missing (no {meta_path})")
-            meta = self._read_json(meta_path)
+            array_dir = join(root, name)
+            meta_path = join(array_dir, "zarr.json")
+            if remote:
+                try:
+                    meta = self._read_json(meta_path)
+                except DatasetError:
+                    from .remote import is_file
+
+                    if not is_file(meta_path, self.storage_options):
+                        raise DatasetError(f"{self.path}: array {name!r} is missing (no {meta_path})") from None
+                    raise
+            else:
+                check_inside(array_dir, self.root_real, f"array {name!r}")
+                if not os.path.isfile(meta_path):
+                    raise DatasetError(f"{self.path}: array {name!r} is missing (no {meta_path})")
+                meta = self._read_json(meta_path)
             info = fast_layout(meta)
             if info is not None:
                 self._check_array(name, info["shape"], info["dtype"])
@@ -208,14 +240,19 @@ class Opening:
                         f"{info['chunk_rows']} sequences, but the layout gives {self.layout.chunk_size} and "
                         f"{spec.chunk_rows}; it was changed after it was written"
                     )
-                backends[name] = (info["shape"], info["dtype"], ZarrShards(root, name, info, self.root_real))
+                if remote:
+                    backend = RemoteZarrShards(root, name, info, fs, fs_root)
+                else:
+                    backend = ZarrShards(root, name, info, self.root_real)
+                backends[name] = (info["shape"], info["dtype"], backend)
             else:
                 if group is None:
                     from ..errors import require
 
                     zarr = require("zarr", "zarr", "reading zarr datasets")
+                    extra = {"storage_options": dict(self.storage_options or {})} if remote else {}
                     try:
-                        group = zarr.open_group(root, mode="r")
+                        group = zarr.open_group(root, mode="r", **extra)
                     except Exception as exc:
                         raise DatasetError(f"zarr cannot open {self.path}: {exc}") from None
                 array = _zarr_array(group, name, self.path)

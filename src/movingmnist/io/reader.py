@@ -8,8 +8,12 @@
 
 Nothing is read before it is indexed. zarr datasets written by this package are read by a small direct reader of
 the ``sharding_indexed`` layout (one ``pread`` of the shard index, cached, and one of the inner chunk per array:
-tens of microseconds per sequence instead of zarr's per-call overhead); other zarr layouts and remote stores go
-through zarr itself. A Dataset pickles by path, so it can be handed to DataLoader worker processes.
+tens of microseconds per sequence instead of zarr's per-call overhead; on object storage the same reader makes
+ranged GETs); other zarr layouts go through zarr itself. A Dataset pickles by path (and storage options), so it can
+be handed to DataLoader worker processes.
+
+Object storage: ``mm.open("s3://bucket/train.zarr", storage_options={...})`` reads a zarr dataset at any fsspec URL
+(see :mod:`movingmnist.io.remote` for where credentials and endpoints come from).
 
 Opening checks the metadata and every stored array against the layout, the manifest against the metadata, and that
 no file lies outside the dataset; rows of chunks recorded as written never read as fill values (see
@@ -32,6 +36,7 @@ from .layout import Layout
 from .lazy_array import LazyArray
 from .manifest import Manifest
 from .opening import Opening, detect_format, differences
+from .remote import StorageOptions, is_remote
 from .writers import get_writer
 
 
@@ -45,13 +50,17 @@ class Dataset:
             classic .npy without the sidecar metadata.
         arrays: name -> :class:`LazyArray` with a leading N axis.
         complete: whether every sequence is written. missing: how many sequences are not.
+        storage_options: of an object-store URL (None: fsspec's configuration and environment).
     """
 
-    def __init__(self, path: str, *, allow_incomplete: bool = False) -> None:
-        self.path = str(path)
+    def __init__(
+        self, path: str, *, allow_incomplete: bool = False, storage_options: StorageOptions = None
+    ) -> None:
+        self.path = str(path).rstrip("/") if is_remote(path) else str(path)
         self.allow_incomplete = allow_incomplete
-        self.format = detect_format(self.path)
-        opening = Opening(self.path, self.format)
+        self.storage_options = storage_options
+        self.format = detect_format(self.path, storage_options)
+        opening = Opening(self.path, self.format, storage_options)
         backends = opening.open()
         self.metadata: dict[str, Any] | None = opening.metadata
         self.layout: Layout | None = opening.layout
@@ -94,7 +103,7 @@ class Dataset:
         manifest_path = get_writer(self.format).manifest_path(self.path)
         if self._root_real is not None and os.path.lexists(manifest_path):
             check_inside(manifest_path, self._root_real, "the manifest")
-        manifest = Manifest.load(manifest_path)
+        manifest = Manifest.load(manifest_path, storage_options=self.storage_options)
         claims = bool(self.metadata.get("complete"))
         if manifest is None:
             return (None, 0, "") if claims else (set(), layout.num, "")
@@ -241,24 +250,32 @@ class Dataset:
         self.close()
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"path": self.path, "allow_incomplete": self.allow_incomplete}
+        return {"path": self.path, "allow_incomplete": self.allow_incomplete, "storage_options": self.storage_options}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["path"], allow_incomplete=state["allow_incomplete"])  # type: ignore[misc]
+        self.__init__(  # type: ignore[misc]
+            state["path"], allow_incomplete=state["allow_incomplete"], storage_options=state.get("storage_options")
+        )
 
     def __repr__(self) -> str:
         status = "complete" if self.complete else f"incomplete, {self.missing} missing"
         return f"Dataset({self.path!r}, format={self.format}, n={self.num}, {status}, arrays={list(self.arrays)})"
 
 
-def open_dataset(path: str | os.PathLike[str], *, allow_incomplete: bool = False) -> Dataset:
+def open_dataset(
+    path: str | os.PathLike[str], *, allow_incomplete: bool = False, storage_options: StorageOptions = None
+) -> Dataset:
     """Open a dataset written by :func:`movingmnist.write_dataset` (zarr, hdf5, npy or classic-npy), lazily.
 
     Args:
-        path: the dataset (a ``.zarr`` directory, ``.h5`` file, npy directory or classic ``.npy`` file).
+        path: the dataset (a ``.zarr`` directory, ``.h5`` file, npy directory or classic ``.npy`` file), or the URL
+            of a zarr dataset on object storage (``s3://bucket/train.zarr``, any fsspec URL).
         allow_incomplete: open a dataset whose generation did not finish (the sequences of chunks it does not
             record as written read as the fill value: NaN for floats, 0 otherwise); without it such a dataset raises
             a DatasetError saying how many sequences are missing.
+        storage_options: for a URL, passed to its fsspec filesystem (``{"endpoint_url": ..., "key": ...,
+            "secret": ...}`` for S3); default: fsspec's configuration and the backend's environment variables
+            (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ...).
 
     Raises:
         DatasetError: the dataset is incomplete (without ``allow_incomplete``), or its metadata or files are not
@@ -271,4 +288,4 @@ def open_dataset(path: str | os.PathLike[str], *, allow_incomplete: bool = False
     if not isinstance(path, (str, os.PathLike)):
         raise DatasetError(f"path={shown(path)} is not allowed: the path of a dataset (a str or os.PathLike), such as "
                            "'train.zarr'")
-    return Dataset(os.fspath(path), allow_incomplete=allow_incomplete)
+    return Dataset(os.fspath(path), allow_incomplete=allow_incomplete, storage_options=storage_options)

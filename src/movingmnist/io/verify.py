@@ -10,7 +10,7 @@ fingerprint and the arrays it renders, and the storage of every written chunk of
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,6 +119,7 @@ def verify_dataset(
     cache_dir: str | None = None,
     block: int = 64,
     progress: bool = False,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> VerifyReport:
     """Regenerate sequences of a dataset from its stored spec, seed and source, and compare every stored array.
 
@@ -129,6 +130,7 @@ def verify_dataset(
         source: the glyph source when the stored name cannot be loaded here (a moved ``idx:`` directory, or the
             ``(images, labels)`` arrays of a dataset made from arrays); its checksum must match the stored one.
         block: rows regenerated at once (bounds memory).
+        storage_options: for a dataset on object storage (see :func:`~movingmnist.open`).
 
     Returns:
         A :class:`VerifyReport`; ``report.ok`` is False when any checked sequence differs or cannot be read, or the
@@ -141,7 +143,7 @@ def verify_dataset(
     """
     from ..generator import Generator
 
-    ds = path if isinstance(path, Dataset) else open_dataset(path)
+    ds = path if isinstance(path, Dataset) else open_dataset(path, storage_options=storage_options)
     if ds.metadata is None:
         raise DatasetError(f"{ds.path} has no movingmnist metadata, so it cannot be regenerated")
     spec = ds.spec

@@ -12,7 +12,11 @@ from .registry import WRITERS
 
 
 def _load_builtin_writers() -> None:
-    from . import hdf5_writer, npy_writer, zarr_writer  # noqa: F401  (registration side effect)
+    import importlib
+
+    # registration side effect, in this order (zarr, the default, first) whatever was imported before
+    for module in ("zarr_writer", "hdf5_writer", "npy_writer"):
+        importlib.import_module(f".{module}", __package__)
 
 
 def registered_writers() -> dict[str, type[Writer]]:

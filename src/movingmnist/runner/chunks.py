@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..generator import Generator
-from ..io.base import Writer
+from ..io.base import Writer, storage_kwargs
 from ..io.files import storage_error
 from ..io.layout import Layout
 from ..io.writers import get_writer
@@ -53,6 +53,9 @@ class ChunkJob:
     durable: bool = True
     render_rows: int | None = None
     run_id: str = field(default_factory=lambda: os.urandom(8).hex())
+    #: Options of an object-store ``path``'s filesystem (credentials included: they travel with the job to the
+    #: workers, never into the dataset). None: each worker's fsspec configuration and environment.
+    storage_options: dict[str, Any] | None = None
 
 
 _STATE: dict[tuple, tuple[Generator, Writer, Any, int]] = {}
@@ -80,7 +83,9 @@ def process_state(job: ChunkJob, gen: Generator | None = None) -> tuple[Generato
         if gen is None:
             gen = Generator(Spec.from_dict(job.spec), seed=job.seed, source=job.source, cache_dir=job.cache_dir)
         layout = Layout.from_dict(job.layout)
-        writer = get_writer(layout.format)(job.path, layout, durable=job.durable)
+        writer = get_writer(layout.format)(
+            job.path, layout, durable=job.durable, **storage_kwargs(job.path, job.storage_options)
+        )
         rows = render_step_rows(gen, layout, job.render_rows)
         state = (gen, writer, gen.allocate(rows), rows)
         with _STATE_LOCK:

@@ -14,6 +14,7 @@ from ..io.layout import Layout
 from ..io.manifest import Manifest
 from ..io.opening import stored_kind
 from ..io.reader import Dataset
+from ..io.remote import StorageOptions, is_remote
 from ..io.writers import get_writer, registered_writers
 from ..spec import Spec
 
@@ -29,9 +30,11 @@ def _is_empty_dir(path: str) -> bool:
     return os.path.isdir(path) and all(n.endswith(".tmp") for n in os.listdir(path))
 
 
-def find_existing(path: str, durable: bool) -> ExistingDataset | None:
+def find_existing(path: str, durable: bool, storage_options: StorageOptions = None) -> ExistingDataset | None:
     """What is at ``path``: None (nothing, or an empty directory), or a movingmnist dataset. DatasetError if it is
     something else (never touched)."""
+    if is_remote(path):
+        return _find_remote(path, durable, storage_options)
     writers = registered_writers()
     if not os.path.lexists(path):
         sidecar = writers["hdf5"].manifest_path(path)  # every single-file format keeps <file>.manifest.json
@@ -61,12 +64,47 @@ def find_existing(path: str, durable: bool) -> ExistingDataset | None:
     return ExistingDataset(ds.format, None, ds.complete)
 
 
-def remove_dataset(path: str, fmt: str) -> None:
+def _find_remote(path: str, durable: bool, storage_options: StorageOptions) -> ExistingDataset | None:
+    """:func:`find_existing` at an object-store URL: nothing under the prefix is nothing; a zarr dataset is found by
+    its manifest, else by its metadata."""
+    from ..io import remote
+
+    try:
+        if not remote.exists(path, storage_options):
+            return None
+    except OSError as exc:
+        raise DatasetError(f"cannot look at {path}: {exc.strerror or exc}") from None
+    writer = get_writer("zarr")
+    manifest = Manifest.load(writer.manifest_path(path), durable=durable, storage_options=storage_options)
+    if manifest is not None:
+        return ExistingDataset(str(manifest.identity.get("format", "zarr")), manifest, manifest.complete)
+    try:
+        ds = Dataset(path, allow_incomplete=True, storage_options=storage_options)
+    except DatasetError:
+        fmt = stored_kind(path, storage_options)
+        if fmt is None:
+            raise DatasetError(
+                f"{path} exists and is not a movingmnist dataset; choose another path (it is left untouched)"
+            ) from None
+        return ExistingDataset(fmt, None, False)
+    return ExistingDataset(ds.format, None, ds.complete)
+
+
+def remove_dataset(path: str, fmt: str, storage_options: StorageOptions = None) -> None:
     """Delete a dataset so that an interruption never leaves a manifest describing data that is gone: every owned
     path (the manifest first) is renamed to a hidden trash name, atomically, then deleted. Trash left by an
-    earlier interrupted removal of the same dataset is deleted too."""
+    earlier interrupted removal of the same dataset is deleted too. On object storage (no rename) the manifest
+    object is deleted first, then the objects under the dataset's prefix, its metadata (``zarr.json``) last: an
+    interrupted removal leaves a dataset that is recognisably ours, incomplete, and replaced by the next
+    ``--overwrite``."""
     writer = get_writer(fmt)
     manifest = writer.manifest_path(path)
+    if is_remote(path):
+        from ..io import remote
+
+        remote.remove(manifest, storage_options)
+        remote.remove(path, storage_options, last=("zarr.json",))
+        return
     owned = sorted(writer.owned_paths(path), key=lambda p: p != manifest)
     token = os.urandom(4).hex()
     trash = []

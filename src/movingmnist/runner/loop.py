@@ -3,19 +3,21 @@ finished chunk in the manifest, then mark the dataset complete."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import DatasetError, SpecError
 from ..generator import Generator
-from ..io.base import Writer
+from ..io.base import Writer, storage_kwargs
 from ..io.files import disk_usage, remove_path, storage_error
 from ..io.layout import Layout
 from ..io.manifest import Manifest
+from ..io.remote import is_remote
 from .chunks import ChunkJob, ChunkResult, sequence_bytes
 from .executors import UnguardedMainError, run_dask, run_inprocess, run_pool
 from .existing import ExistingDataset, identity, remove_dataset
@@ -53,6 +55,8 @@ class WritePlan:
     cache_dir: str | None
     durable: bool
     render_rows: int | None
+    storage_options: dict[str, Any] | None = None  # of an object-store path
+    lock_check: Callable[[], None] | None = None  # raises when the writer lock is no longer this run's
 
     def job(self) -> ChunkJob:
         """The picklable job every executor runs."""
@@ -65,7 +69,12 @@ class WritePlan:
             layout=self.layout.to_dict(),
             durable=self.durable,
             render_rows=self.render_rows,
+            storage_options=self.storage_options,
         )
+
+    def writer_kwargs(self) -> dict[str, Any]:
+        """``durable`` and, for an object-store path, ``storage_options``: what the writer class takes."""
+        return {"durable": self.durable, **storage_kwargs(self.path, self.storage_options)}
 
 
 def write_chunks(
@@ -85,11 +94,15 @@ def write_chunks(
     created: list[str] | None = None  # the parent directories this run made, when it created the dataset
     if manifest is None:
         if existing is not None:
-            remove_dataset(path, existing.format)
+            remove_dataset(path, existing.format, plan.storage_options)
         manifest = Manifest(
-            plan.writer_cls.manifest_path(path), layout.num_chunks, identity(plan.metadata), durable=plan.durable
+            plan.writer_cls.manifest_path(path),
+            layout.num_chunks,
+            identity(plan.metadata),
+            durable=plan.durable,
+            storage_options=plan.storage_options,
         )
-        created = create_dataset(plan.writer_cls, path, layout, plan.metadata, manifest)
+        created = create_dataset(plan.writer_cls, path, layout, plan.metadata, manifest, plan.storage_options)
     else:
         _salvage(plan, manifest, summary)
 
@@ -105,6 +118,8 @@ def write_chunks(
 
     def on_result(result: ChunkResult) -> None:
         nonlocal written
+        if plan.lock_check is not None:
+            plan.lock_check()  # a run that lost its lock records nothing more
         manifest.record([result.chunk])
         written += result.rows
         summary.render_seconds += result.render_seconds
@@ -137,7 +152,7 @@ def write_chunks(
     except UnguardedMainError:
         bar.close()
         if created is not None and written == 0:  # nothing came of this run: leave nothing to trip the next one
-            remove_dataset(path, plan.metadata["format"])
+            remove_dataset(path, plan.metadata["format"], plan.storage_options)
             _remove_empty(created)
         raise
     except DatasetError as exc:
@@ -152,8 +167,20 @@ def write_chunks(
     summary.written = written
     _mark_complete(plan, manifest)
     summary.complete = True
-    summary.nbytes = disk_usage(plan.writer_cls.owned_paths(path))
+    summary.nbytes = dataset_bytes(plan.writer_cls, path, plan.storage_options)
     return summary
+
+
+def dataset_bytes(writer_cls: type[Writer], path: str, storage_options: Mapping[str, Any] | None) -> int:
+    """Bytes the dataset at ``path`` takes in storage."""
+    if is_remote(path):
+        from ..io.remote import disk_usage as remote_usage
+
+        try:
+            return remote_usage(path, storage_options)
+        except OSError:
+            return 0
+    return disk_usage(writer_cls.owned_paths(path))
 
 
 def _salvage(plan: WritePlan, manifest: Manifest, summary: WriteSummary) -> None:
@@ -181,7 +208,7 @@ def _mark_complete(plan: WritePlan, manifest: Manifest) -> None:
     path = plan.path
     if not manifest.all_done:  # pragma: no cover - every path above either records all chunks or raises
         raise DatasetError(f"{path}: {len(manifest.missing())} chunks are still missing")
-    writer = plan.writer_cls(path, plan.layout, durable=plan.durable)
+    writer = plan.writer_cls(path, plan.layout, **plan.writer_kwargs())
     try:
         writer.write_metadata({**plan.metadata, "complete": True})
         manifest.complete = True
@@ -190,16 +217,32 @@ def _mark_complete(plan: WritePlan, manifest: Manifest) -> None:
         raise storage_error(exc, path, "marking the dataset complete") from None
     finally:
         writer.close()
-    if os.path.exists(path + ".lock"):
+    if not is_remote(path) and os.path.exists(path + ".lock"):
         os.remove(path + ".lock")
 
 
 def create_dataset(
-    writer_cls: type[Writer], path: str, layout: Layout, metadata: Mapping[str, Any], manifest: Manifest
+    writer_cls: type[Writer],
+    path: str,
+    layout: Layout,
+    metadata: Mapping[str, Any],
+    manifest: Manifest,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Create an empty dataset: the manifest first (so that an interruption leaves something recognisable),
     then the structure; returns the parent directories it made. On failure, remove what this call created and
     raise a one-line DatasetError."""
+    if is_remote(path):  # no directories on object storage: the manifest object, then zarr's metadata objects
+        try:
+            manifest.save()
+            writer_cls.create(path, layout, metadata, **storage_kwargs(path, storage_options))
+        except OSError as exc:
+            from ..io import remote
+
+            with contextlib.suppress(OSError):
+                remote.remove(path, storage_options)
+            raise storage_error(exc, path, "creating the dataset", resumable=False) from None
+        return []
     parent = os.path.dirname(os.path.abspath(path))
     new_parents = []
     p = parent

@@ -12,17 +12,18 @@ from typing import Any
 from ..errors import DatasetError, SpecError, check_int
 from ..generator import Generator, SourceLike, resolve_spec
 from ..io.base import make_layout
-from ..io.files import disk_usage, remove_stale_temps
+from ..io.files import remove_stale_temps
 from ..io.layout import Layout
 from ..io.manifest import MAX_CHUNKS
 from ..io.opening import KIND
+from ..io.remote import is_remote
 from ..io.writers import get_writer, infer_format, suffix_format
 from ..spec import Spec
 from .chunks import render_step_rows, sequence_bytes
 from .executors import connect, refuse_unguarded_main
 from .existing import ExistingDataset, find_existing, remove_dataset, resume_point
 from .lock import writer_lock
-from .loop import WritePlan, write_chunks
+from .loop import WritePlan, dataset_bytes, write_chunks
 from .summary import WriteSummary
 
 #: Raw bytes of the largest default work chunk; the default chunk size is min(1000, this / bytes per sequence).
@@ -53,6 +54,7 @@ def write_dataset(
     render_rows: int | None = None,
     command: str | None = None,
     durable: bool = True,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> WriteSummary:
     """Generate sequences ``start .. start + num - 1`` of (spec, seed) and write them to ``path``.
 
@@ -61,9 +63,12 @@ def write_dataset(
         summary = mm.write_dataset("srivastava", seed=0, num=1000, path="toy.zarr", source="glyphs")
         mm.open("toy.zarr")[3]["frames"].shape      # (20, 1, 64, 64)
 
+    ``path`` may be an object-store URL (``s3://bucket/train.zarr``, any fsspec URL; zarr only): shards, manifest
+    and metadata are then written there directly, by this process, the pool's workers or the cluster's.
+
     Args:
         spec: a Spec or a preset name (``overrides`` apply to it; ``source``/``split`` are written into it).
-        seed, num, path: dataset seed, number of sequences, output path.
+        seed, num, path: dataset seed, number of sequences, output path (or a zarr dataset's fsspec URL).
         format: ``zarr`` (default), ``hdf5``, ``npy`` or ``classic-npy``; default: from the path's suffix
             (``.zarr``, ``.h5``/``.hdf5``, ``.npy-dir``, ``.npy``), else zarr.
         chunk_size: sequences per work chunk (and zarr shard); default min(1000, num, 256 MB of raw data).
@@ -78,6 +83,9 @@ def write_dataset(
         render_rows: sequences rendered per step inside a chunk (bounds scratch memory; default ~64).
         command: the command line recorded in the metadata (default: ``sys.argv``).
         durable: fsync data and manifest before recording a chunk (turn off only for throwaway data).
+        storage_options: for a URL, the keyword arguments of its fsspec filesystem (S3: ``endpoint_url``, ``key``,
+            ``secret``, ...); they travel with every chunk task to the workers. Default: fsspec's configuration and
+            the backend's environment variables (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ...) on each machine.
 
     Returns:
         A :class:`WriteSummary`. Raises :class:`Interrupted` (a KeyboardInterrupt) on Ctrl-C, after recording the
@@ -106,9 +114,16 @@ def write_dataset(
         if named is not None and named != format:  # an HDF5 file called .zarr would mislead every later reader
             raise SpecError("format", format, f"the format that the suffix of {str(path)!r} names, {named} (or give "
                             "the output a suffix of its format, or none)")
+    remote = is_remote(path)
+    if remote:
+        _check_object_storage(path, format)
+        storage_options = dict(storage_options or {})
+    elif storage_options:
+        raise SpecError("storage_options", storage_options, "None for a local path (they configure the "
+                        "filesystem of an object-store URL such as s3://bucket/train.zarr)")
 
-    with writer_lock(path):  # before anything at the path is looked at: one run per dataset
-        existing = find_existing(path, durable)
+    with writer_lock(path, storage_options) as lock:  # before anything at the path is looked at: one run per dataset
+        existing = find_existing(path, durable, storage_options)
         _refuse_existing(path, existing, resume=resume, overwrite=overwrite)
         fmt = format or (existing.format if existing is not None and resume else infer_format(path))
         writer_cls = get_writer(fmt)
@@ -147,14 +162,16 @@ def write_dataset(
             }
             point = resume_point(path, existing, layout, metadata, explicit)
             layout, metadata, manifest, already_complete = point.layout, point.metadata, point.manifest, point.complete
-            if not already_complete:
+            if not already_complete and not remote:  # object stores get no temporaries: a PUT is whole or absent
                 remove_stale_temps(path)  # left by a killed run; we hold the lock, so none is being written
         elif existing is not None and overwrite:
-            remove_dataset(path, existing.format)
+            remove_dataset(path, existing.format, storage_options)
 
         summary = WriteSummary(path, fmt, num, 0, num, 0, 0.0, chunks=layout.num_chunks)
+        if getattr(lock, "took_over", None):
+            summary.add_note(f"took over the writer lock of a run that died ({lock.took_over})")
         if already_complete:
-            summary.nbytes = disk_usage(writer_cls.owned_paths(path))
+            summary.nbytes = dataset_bytes(writer_cls, path, storage_options)
             return summary
 
         plan = WritePlan(
@@ -169,6 +186,8 @@ def write_dataset(
             cache_dir=cache_dir,
             durable=durable,
             render_rows=render_rows,
+            storage_options=storage_options if remote else None,
+            lock_check=lock.check,
         )
         own_client = None
         if scheduler is not None:  # connect before anything is written
@@ -215,7 +234,8 @@ def _check_int(name: str, value: Any, low: int, high: int | None = None, allowed
 
 
 def _output_path(path: str | os.PathLike[str] | None) -> str:
-    """``path`` as a local path (``file://`` URLs become paths); SpecError for None and other URLs."""
+    """``path`` as a local path (``file://`` URLs become paths) or an object-store URL (``s3://bucket/key``, without
+    a trailing ``/``); SpecError for None and for URLs without a protocol or a key."""
     if not isinstance(path, (str, os.PathLike)):
         raise SpecError("path", path, "an output path (a str or os.PathLike) such as 'train.zarr'")
     path = os.fspath(path)
@@ -224,10 +244,24 @@ def _output_path(path: str | os.PathLike[str] | None) -> str:
     if path.startswith("file://"):
         path = path[len("file://") :]
     if "://" in path:
-        raise SpecError(
-            "path", path, "a local or shared-filesystem path (object-store URLs are not supported by the writers yet)"
-        )
+        protocol, _, rest = path.partition("://")
+        rest = rest.rstrip("/")
+        if not protocol or not rest.strip("/"):
+            raise SpecError("path", path, "a local path or an fsspec URL with a protocol and a key, such as "
+                            "s3://bucket/train.zarr")
+        return f"{protocol}://{rest}"
     return path
+
+
+def _check_object_storage(path: str, format: str | None) -> None:
+    """SpecError unless the format for the URL ``path`` (given, or named by its suffix) writes object storage."""
+    fmt = format or suffix_format(path) or "zarr"
+    if not get_writer(fmt).object_storage:
+        raise SpecError(
+            "format", fmt, f"zarr for an object-store URL ({path}): the {fmt} format writes local or "
+            "shared-filesystem paths only; zarr is the format for object storage (give the URL a .zarr suffix or "
+            "none), or write the dataset to a local path"
+        )
 
 
 def _check_execution(*, resume: bool, overwrite: bool, workers: int, client: Any, scheduler: str | None) -> bool:

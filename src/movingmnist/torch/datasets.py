@@ -313,13 +313,13 @@ class MovingMNISTIterableDataset(_Rendering, IterableDataset):
         return items if self.batch_size is None else -(-items // self.batch_size)
 
 
-def _open_default(path: str) -> Any:
+def _open_default(path: str, storage_options: Mapping[str, Any] | None = None) -> Any:
     import movingmnist
 
     opener = getattr(movingmnist, "open", None)
     if opener is None:
         raise SpecError("path", path, "a dataset readable by movingmnist.open, which this installation lacks")
-    return opener(path)
+    return opener(path) if storage_options is None else opener(path, storage_options=storage_options)
 
 
 def _to_tensor(array: np.ndarray) -> torch.Tensor:
@@ -337,10 +337,13 @@ class MovingMNISTFileDataset(Dataset):
     the dataset is pickled. A batch of consecutive indices is read as one slice.
 
     Args:
-        path: what :func:`movingmnist.open` accepts. returns: ``dict`` (every stored array, plus ``index``) or
-            ``frames``. transform: applied to each item. dtype: frames dtype.
+        path: what :func:`movingmnist.open` accepts (a zarr dataset's URL on object storage too, e.g.
+            ``s3://bucket/train.zarr``). returns: ``dict`` (every stored array, plus ``index``) or ``frames``.
+            transform: applied to each item. dtype: frames dtype.
         keys: the arrays to return (default: all).
         opener: the function that opens ``path`` (default :func:`movingmnist.open`).
+        storage_options: for a URL, passed to :func:`movingmnist.open` (endpoint, credentials; default: fsspec's
+            configuration and environment). They are pickled with the dataset into DataLoader workers.
     """
 
     def __init__(
@@ -352,6 +355,7 @@ class MovingMNISTFileDataset(Dataset):
         *,
         keys: Sequence[str] | None = None,
         opener: Callable[[str], Any] | None = None,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> None:
         if returns not in RETURNS:
             raise SpecError("returns", returns, "one of 'dict' or 'frames'")
@@ -361,6 +365,9 @@ class MovingMNISTFileDataset(Dataset):
         self.dtype = check_dtype(dtype)
         self.keys = None if keys is None else tuple(keys)
         self.opener = opener
+        if storage_options is not None and opener is not None:
+            raise SpecError("storage_options", storage_options, "None with an opener (pass them to the opener)")
+        self.storage_options = None if storage_options is None else dict(storage_options)
         self._reader: Any = None
         self._pid: int | None = None
         reader = self._open()
@@ -369,7 +376,10 @@ class MovingMNISTFileDataset(Dataset):
 
     def _open(self) -> Any:
         if self._reader is None or self._pid != os.getpid():
-            self._reader = (self.opener or _open_default)(self.path)
+            if self.opener is not None:
+                self._reader = self.opener(self.path)
+            else:
+                self._reader = _open_default(self.path, self.storage_options)
             self._pid = os.getpid()
         return self._reader
 
