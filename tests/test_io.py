@@ -333,3 +333,15 @@ def test_summary_splits_render_compress_write(tmp_path):
         assert summary.render_seconds > 0 and summary.write_seconds >= summary.compress_seconds >= 0
         assert (summary.compress_seconds > 0) == compresses, name
         assert f"compress {summary.compress_seconds:.1f} s" in summary.line()
+
+
+def test_object_storage_example_runs(capsys):
+    """examples/object_storage.py writes to fsspec's in-memory store, reads the same bytes back and verifies them."""
+    pytest.importorskip("fsspec")
+    import runpy
+    from pathlib import Path
+
+    example = runpy.run_path(str(Path(__file__).resolve().parents[1] / "examples" / "object_storage.py"))
+    example["main"]()
+    out = capsys.readouterr().out
+    assert "all identical to their regeneration" in out and "memory://examples/train.zarr: 200 sequences" in out
