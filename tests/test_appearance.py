@@ -248,7 +248,7 @@ def check_masks(batch: mm.Batch, spec: mm.Spec, occluders: bool) -> None:
             assert (inst == topmost).all()
     elif not occluders:
         assert ((inst > 0) == any_ink).all()
-    labels = np.where(batch.present, batch.labels, 0)
+    labels = np.where(batch.occupied, batch.labels, 0)
     expected = np.where(inst > 0, np.take_along_axis(labels[:, None, :], np.maximum(inst - 1, 0).reshape(b, 1, -1),
                                                         axis=2).reshape(inst.shape), ann.ignore_label)
     if batch.semantic is not None:
@@ -658,9 +658,9 @@ def test_segmentation_digits_move_at_2_to_6_px_per_frame():
     gen = mm.Generator("segmentation", source=BLOBS)
     batch = gen.render(0, 300)
     step = np.abs(np.diff(batch.centers, axis=1))  # (B, T-1, K, 2)
-    step = step[np.broadcast_to(batch.present[:, None, :, None], step.shape)]
+    step = step[np.broadcast_to(batch.present[:, 1:, :, None], step.shape)]
     assert step.max() <= 7 and 1.5 < step.mean() < 3.5  # |cos| and |sin| of U{2..6}: mean ~2.5 px per axis
-    total = np.abs(batch.centers[:, -1] - batch.centers[:, 0])[batch.present]
+    total = np.abs(batch.centers[:, -1] - batch.centers[:, 0])[batch.occupied]
     assert np.median(total) > 5  # they travel across the canvas, not ~1 px
 
 

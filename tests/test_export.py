@@ -50,14 +50,14 @@ def small_blocks(monkeypatch):
 def batch(data) -> mm.Batch:
     with mm.open(data) as ds:
         b = ds[:]
-    visible = b.present[:, None, :] & np.isfinite(b.boxes).all(-1)
-    hidden = b.present[:, None, :] & ~visible
+    visible = b.present & np.isfinite(b.boxes).all(-1)
+    hidden = b.present & ~visible
     assert hidden.any() and visible.any(), "the fixture must have objects hidden in some frames"
     return b
 
 
 def visible_slots(b: mm.Batch) -> np.ndarray:
-    return b.present[:, None, :] & np.isfinite(b.boxes).all(-1)
+    return b.present & np.isfinite(b.boxes).all(-1)
 
 
 def read_png(path: Path) -> np.ndarray:

@@ -87,8 +87,8 @@ def check_invariants(gen: mm.Generator, batch: mm.Batch) -> None:
     spec = gen.spec
     thr = spec.annotations.mask_threshold
     for b in range(len(batch)):
-        present = np.flatnonzero(batch.present[b])
-        assert np.all(batch.labels[b, present] >= 0) and np.all(batch.labels[b, ~batch.present[b]] == -1)
+        present = np.flatnonzero(batch.occupied[b])
+        assert np.all(batch.labels[b, present] >= 0) and np.all(batch.labels[b, ~batch.occupied[b]] == -1)
         for t in range(spec.frames):
             layers = {k: _placed(gen, batch, b, t, k) for k in present}
             frame = batch.frames[b, t, 0].astype(np.int32)

@@ -42,7 +42,7 @@ INVALID = [
 def test_count_choices_set_the_count_range_and_weigh_by_repeats():
     spec = mm.Spec.from_preset("srivastava", ["objects.choices=[0,2,2,3]"])
     assert spec.objects.count == (0, 3) and spec.objects.choices == (0, 2, 2, 3)
-    counts = mm.generate(spec.frames_only(), num=4000, seed=1, source="glyphs").present.sum(1)
+    counts = mm.generate(spec.frames_only(), num=4000, seed=1, source="glyphs").occupied.sum(1)
     share = np.bincount(counts, minlength=4) / 4000
     assert share[1] == 0 and abs(share[2] - 0.5) < 0.03 and abs(share[0] - 0.25) < 0.03
     assert mm.Spec.from_preset("srivastava").fingerprint == mm.Spec.from_preset("srivastava@1").fingerprint
@@ -128,6 +128,6 @@ def test_frames_only_switches_every_annotation_off(bank):
     assert not any(getattr(spec.annotations, name) for name in ("semantic", "instance", "boxes", "amodal_boxes",
                                                                  "visibility", "tracks", "amodal_masks", "flow"))
     gen = mm.Generator(spec, seed=1, source=bank)
-    assert gen.array_names == ["frames", "labels", "present", "glyph_index"]
+    assert gen.array_names == ["frames", "labels", "present", "occupied", "glyph_index"]
     full = mm.Generator("segmentation", seed=1, source=bank).render(0, 3)
     assert np.array_equal(gen.render(0, 3).frames, full.frames)

@@ -80,10 +80,10 @@ def test_num_digits_is_random_choice_of_the_list(affine):
     """As ``random.choice``: [2, 2, 3] draws 2 two times in three; [1, 3] never draws 2."""
     ds = tmm.MovingMNIST(source=SOURCE, num_digits=[2, 2, 3], normalize=False)
     assert ds.spec.objects.choices == (2, 2, 3)
-    counts = mm.generate(ds.spec, num=3000, seed=0, source=SOURCE).present.sum(1)
+    counts = mm.generate(ds.spec, num=3000, seed=0, source=SOURCE).occupied.sum(1)
     assert abs((counts == 2).mean() - 2 / 3) < 0.03 and set(counts) == {2, 3}
     gap = tmm.MovingMNIST(source=SOURCE, num_digits=[1, 3], normalize=False)
-    assert set(mm.generate(gap.spec, num=500, seed=0, source=SOURCE).present.sum(1)) == {1, 3}
+    assert set(mm.generate(gap.spec, num=500, seed=0, source=SOURCE).occupied.sum(1)) == {1, 3}
     assert tmm.MovingMNIST(source=SOURCE, num_digits=[1, 2], normalize=False).spec.objects.choices is None
 
 

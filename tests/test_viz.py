@@ -350,13 +350,12 @@ def test_show_and_animate(batch, monkeypatch):
 def test_stats_numbers(bank):
     b = mm.generate("srivastava", num=6, seed=0, source=bank, frames=4, objects__count="1..3")
     stats = viz.compute_stats(b, chunk=4)
-    k = b.present.shape[1]
+    k = b.occupied.shape[1]
     assert stats.num == 6 and stats.frames == 4
     assert stats.objects.sum() == 6 and len(stats.objects) == k + 1
-    assert stats.label_counts.sum() == b.present.sum()
+    assert stats.label_counts.sum() == b.occupied.sum()
     np.testing.assert_allclose(stats.mean_intensity, b.frames.mean(axis=(0, 2, 3, 4)))
-    speeds = np.hypot(*np.moveaxis(b.velocities, -1, 0))[np.broadcast_to(b.present[:, None], b.present.shape[:1] +
-                                                                              (4,) + b.present.shape[1:])]
+    speeds = np.hypot(*np.moveaxis(b.velocities, -1, 0))[b.present]
     np.testing.assert_allclose(np.sort(stats.speeds), np.sort(speeds), rtol=1e-6)
     assert stats.visibility.shape == stats.speeds.shape
     assert 0 <= stats.summary()["occluded (visible < 99%)"] <= 1

@@ -18,7 +18,7 @@ from .limits import check_memory, human_bytes, memory_bytes
 from .render import make_renderer, resolve_kernel, use_general
 from .sources import GlyphBank, load_source, source_name
 from .spec import Spec
-from .tracks import Tracks, simulate_tracks, write_tracks
+from .tracks import Tracks, finish_tracks, simulate_tracks, write_tracks
 
 SourceLike = str | GlyphBank | tuple[np.ndarray, np.ndarray]
 # Sequences per internal step: canvases of about this many bytes stay in the last-level cache between the
@@ -150,8 +150,10 @@ class Generator:
             "C": spec.canvas.channels,
             "H": spec.canvas.height,
             "W": spec.canvas.width,
-            "K": spec.objects.count[1],
+            "K": spec.objects.slots,
             "T-1": spec.frames - 1,
+            "E": spec.annotations.max_events,
+            "L": spec.annotations.caption_bytes,
         }
         wanted = self.array_names
         return {
@@ -163,15 +165,17 @@ class Generator:
     @property
     def array_names(self) -> list[str]:
         ann = self.spec.annotations
-        names = ["frames", "labels", "present", "glyph_index"]
+        names = ["frames", "labels", "present", "occupied", "glyph_index"]
         for name in ("semantic", "instance", "boxes", "amodal_boxes", "visibility"):
             if getattr(ann, name):
                 names.append(name)
         if ann.tracks:
             names.extend(TRACK_ARRAYS)
-        for name in ("amodal_masks", "flow"):
+        for name in ("amodal_masks", "flow", "events"):
             if getattr(ann, name):
                 names.append(name)
+        if ann.captions != "none":
+            names.append("captions")
         return [a.name for a in SCHEMA if a.name in names]
 
     @property
@@ -326,7 +330,7 @@ class Generator:
         spec = self.spec
         views = {name: array[offset : offset + len(index)] for name, array in out.arrays().items()}
         views["index"] = out.index[offset : offset + len(index)]
-        t1 = spec.frames + 1 if spec.annotations.tracks else spec.frames
+        t1 = spec.simulated_frames
         tracks = simulate_tracks(spec, self.seed, index, self.glyphs, t1, self.general)
         write_tracks(tracks, spec, views)
         for lo in range(0, len(index), self.batch_size):
@@ -335,6 +339,7 @@ class Generator:
             if self.general and not spec.background.is_empty:
                 plan = plan_background(spec, self.seed, index[lo:hi], t1, paint=self.renderer.paint_shapes)
             self.renderer.draw(tracks.rows(lo, hi), plan, {name: view[lo:hi] for name, view in views.items()})
+        finish_tracks(tracks, spec, views, self.bank.class_names)
 
 
 def _index_array(indices: Any) -> np.ndarray:
@@ -356,7 +361,7 @@ def _index_array(indices: Any) -> np.ndarray:
 
 
 def spec_objects(spec: Spec) -> int:
-    return spec.objects.count[1]
+    return spec.objects.slots
 
 
 def generate(

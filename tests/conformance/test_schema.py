@@ -20,12 +20,16 @@ TRACKS = ("centers", "velocities", "angles", "scales", "brightness", "depth")
 def expected_schema(spec: mm.Spec) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     """Per-sequence shape and dtype of every array ``spec`` switches on."""
     ann = spec.annotations
-    on = {"frames", "labels", "present", "glyph_index"}
+    on = {"frames", "labels", "present", "occupied", "glyph_index"}
     on |= {
         name
         for name in ("semantic", "instance", "boxes", "amodal_boxes", "visibility", "amodal_masks", "flow")
         if getattr(ann, name)
     }
+    if ann.events:
+        on.add("events")
+    if ann.captions != "none":
+        on.add("captions")
     if ann.tracks:
         on |= set(TRACKS)
     sizes = {
@@ -34,7 +38,9 @@ def expected_schema(spec: mm.Spec) -> dict[str, tuple[tuple[int, ...], np.dtype]
         "C": spec.canvas.channels,
         "H": spec.canvas.height,
         "W": spec.canvas.width,
-        "K": spec.objects.count[1],
+        "K": spec.objects.slots,
+        "E": spec.annotations.max_events,
+        "L": spec.annotations.caption_bytes,
     }
     schema = {a.name: a for a in mm.SCHEMA}
     assert on <= set(schema), sorted(on - set(schema))
@@ -77,4 +83,4 @@ def test_random_specs(banks, spec, seed):
 def test_schema_lists_every_array_once():
     names = [a.name for a in mm.SCHEMA]
     assert len(names) == len(set(names))
-    assert {"frames", "labels", "present", "glyph_index", *TRACKS} <= set(names)
+    assert {"frames", "labels", "present", "occupied", "glyph_index", *TRACKS} <= set(names)

@@ -52,7 +52,7 @@ def areas(instance: np.ndarray, k: int) -> np.ndarray:
 def visible(batch: Batch) -> tuple[np.ndarray, np.ndarray | None]:
     """Where each object is visible, ``(B, T, K)`` bool (present, a visible box, and pixels in the instance mask
     when the batch has one), and the visible pixel counts ``(B, T, K)`` (None without instance masks)."""
-    seen = batch.present[:, None, :] & np.isfinite(batch.boxes).all(-1)
+    seen = batch.present & np.isfinite(batch.boxes).all(-1)
     pixels = None
     if batch.instance is not None:
         pixels = areas(batch.instance, batch.labels.shape[1])

@@ -52,10 +52,10 @@ def vis_records(batch: Batch, job: Job, first_video: int, first_annotation: int)
     amodal = amodal_ok = None
     if batch.amodal_boxes is not None:
         amodal = _coco.xywh(batch.amodal_boxes).tolist()
-        amodal_ok = (np.isfinite(batch.amodal_boxes).all(-1) & batch.present[:, None, :]).tolist()
+        amodal_ok = (np.isfinite(batch.amodal_boxes).all(-1) & batch.present).tolist()
     amodal_at = amodal_rles = amodal_px = None
     if batch.amodal_masks is not None:
-        has = batch.present[:, None, :] & batch.amodal_masks.any(axis=(-2, -1))
+        has = batch.present & batch.amodal_masks.any(axis=(-2, -1))
         amodal_at = np.full(has.shape, -1, dtype=np.int64)
         amodal_at[has] = np.arange(int(has.sum()))
         amodal_rles = _coco.amodal_rles(batch, has)

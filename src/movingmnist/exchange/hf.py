@@ -6,7 +6,7 @@
 
 One row per sequence: ``index`` (int64, the sequence index) and every array of the data with its dtype and
 per-sequence shape (``ArrayND`` features for arrays of 2 to 5 dimensions, fixed-length ``List`` for the
-per-object vectors labels, present and glyph_index). The Arrow columns are built from the arrays' buffers
+per-object vectors labels, occupied and glyph_index). The Arrow columns are built from the arrays' buffers
 directly (``save_to_disk`` re-encodes every row and was several times slower here); the tests load the result
 with ``load_from_disk``.
 """

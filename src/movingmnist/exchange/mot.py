@@ -35,7 +35,7 @@ def gt_rows(
     """The ``gt.txt`` rows of one sequence, sorted by frame then id.
 
     Args:
-        labels: ``(K,)`` class of each slot. present: ``(K,)`` bool.
+        labels: ``(K,)`` class of each slot. present: ``(T, K)`` bool, the object is in the scene.
         visible_boxes: ``(T, K, 4)`` modal boxes x0, y0, x1, y1 (NaN where the object is not visible): they say
             which frames get a row.
         boxes: ``(T, K, 4)`` the boxes to write (default: ``visible_boxes``; amodal boxes for MOT-style full
@@ -47,7 +47,7 @@ def gt_rows(
         class, visibility.
     """
     boxes = visible_boxes if boxes is None else boxes
-    seen = present[None, :] & np.isfinite(visible_boxes).all(-1) & np.isfinite(boxes).all(-1)
+    seen = present & np.isfinite(visible_boxes).all(-1) & np.isfinite(boxes).all(-1)
     t, k = np.nonzero(seen)
     b = boxes[t, k].astype(np.float64)
     rows = np.empty((len(t), 9), dtype=np.float64)

@@ -149,7 +149,10 @@ class Opening:
                     f"{where}: the layout gives array {name!r} dtype {shown(array.dtype)}; the schema's is "
                     f"{schema.dtype}"
                 )
-            if len(array.shape) != len(schema.dims) or min(array.shape, default=1) < 1:
+            dims = len(schema.dims)
+            if name == "present" and "occupied" not in layout.arrays:
+                dims = 1  # written before presence was per frame: the (K,) slots, read as occupied (reader.py)
+            if len(array.shape) != dims or min(array.shape, default=1) < 1:
                 raise DatasetError(
                     f"{where}: the layout gives array {name!r} per-sequence shape {array.shape}; the schema's has "
                     f"{len(schema.dims)} positive sizes {schema.dims}"

@@ -233,6 +233,15 @@ class Dataset:
 
     def _batch(self, rows: np.ndarray, values: dict[str, np.ndarray]) -> Batch:
         fields = {a.name: values.get(a.name) for a in SCHEMA}
+        present = fields["present"]
+        if present is not None and fields["occupied"] is None and present.ndim == 2:
+            # Written before presence was per frame: the stored (K,) array is the slots; every occupied slot is
+            # present in every frame (those datasets have no lifetimes).
+            frames = int(self.arrays["frames"].shape[1])
+            fields["occupied"] = present
+            fields["present"] = np.ascontiguousarray(
+                np.broadcast_to(present[:, None, :], (present.shape[0], frames, present.shape[1]))
+            )
         return Batch(index=rows + self.start, **fields)
 
     def __iter__(self) -> Iterator[dict[str, np.ndarray]]:

@@ -93,8 +93,13 @@ def _polar_velocity(motion: MotionSpec, seed: int, index: Any, k: int, span: Any
         speed = _xp.f64(xp, rng.integers(seed, "motion.speed", index, (k,), low, max(low, high)))
     else:
         speed = rng.uniform(seed, "motion.speed", index, (k,), *motion.speed)
-    d0, d1 = motion.direction
-    turns = rng.uniform(seed, "motion.direction", index, (k,), d0 / 360.0, d1 / 360.0)
+    if motion.directions is None:
+        d0, d1 = motion.direction
+        turns = rng.uniform(seed, "motion.direction", index, (k,), d0 / 360.0, d1 / 360.0)
+    else:  # one of the listed angles (its own stream: the range's draws stay as they were)
+        pick = rng.integers(seed, "motion.directions", index, (k,), 0, len(motion.directions) - 1)
+        table = xp.asarray([d / 360.0 for d in motion.directions], dtype=xp.float64, device=_xp.device_of(index))
+        turns = table[pick]
     sin, cos = rng.sincos_turns(turns)
     velocity = xp.stack([cos * speed, sin * speed], axis=-1)
     if motion.speed_unit == unit:
@@ -149,8 +154,10 @@ def _free(motion, seed, index, num_frames, walls: Walls, subpixel=False):
     lo, hi = walls.lo, walls.hi
     k = lo.shape[1]
     span = hi - lo
+    if motion.start_overhang:
+        lo, span = lo - motion.start_overhang, span + 2.0 * motion.start_overhang
     start = lo + span * rng.uniform(seed, "motion.start", index, (k, 2))
-    v = _polar_velocity(motion, seed, index, k, span, "px")
+    v = free_velocity(motion, seed, index, walls)
     pos = start[:, None] + v[:, None] * _frames(xp, index, num_frames)
     dev = _xp.device_of(index)
     (h, w), (big_h, big_w) = walls.glyph_hw, walls.canvas_hw
@@ -163,6 +170,19 @@ def _free(motion, seed, index, num_frames, walls: Walls, subpixel=False):
     pos = xp.round(pos)
     # Beyond one glyph off the canvas nothing is visible; clipping keeps the renderer's padding bounded.
     return xp.astype(xp.minimum(xp.maximum(pos, -size), canvas), xp.int64)
+
+
+def free_velocity(motion: MotionSpec, seed: int, index: Any, walls: Walls) -> Any:
+    """``(B, K, 2)`` float64 pixels per frame of the ``free`` model: polar (speed, direction), or with
+    ``velocity="integer"`` integer components uniform in -max_step..max_step with 0 replaced by 1 (the detection
+    generator's translations)."""
+    xp = _xp.namespace(index)
+    k = walls.lo.shape[1]
+    if motion.velocity == "integer":
+        m = motion.max_step
+        d = rng.integers(seed, "motion.velocity", index, (k, 2), -m, m)
+        return _xp.f64(xp, xp.where(d == 0, 1, d))
+    return _polar_velocity(motion, seed, index, k, walls.hi - walls.lo, "px")
 
 
 def _stochastic(motion, seed, index, num_frames, walls: Walls, subpixel=False):

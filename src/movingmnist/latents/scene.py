@@ -15,7 +15,7 @@ import numpy as np
 from ..resize import bilinear_resize
 from ..sources import GlyphBank
 from ..spec import Spec
-from . import rng
+from . import lifetimes, rng
 from . import xp as _xp
 
 
@@ -104,6 +104,7 @@ class Scene:
     present: Any
     glyph_index: Any
     labels: Any
+    schedule: Any = None  # lifetimes.Schedule when the spec has lifetimes (appearance frames, births)
 
     @property
     def safe_glyph_index(self) -> Any:
@@ -133,9 +134,16 @@ def sample_scene(spec: Spec, seed: int, index: Any, glyph_labels: Any) -> Scene:
         pick = rng.integers(seed, "objects.count", index, (), 0, len(choices) - 1)
         table = xp.asarray(list(choices), dtype=xp.int64, device=_xp.device_of(index))
         count = table[pick]
-    slots = xp.arange(high, device=_xp.device_of(index))
+    k = spec.objects.slots  # births add slots after the first count high; their draws extend the same streams
+    slots = xp.arange(k, device=_xp.device_of(index))
     present = slots[None, :] < count[:, None]
-    chosen = rng.integers(seed, "objects.glyph", index, (high,), 0, glyph_labels.shape[0] - 1)
+    schedule = None
+    if spec.objects.has_lifetimes:
+        schedule = lifetimes.schedule(spec, seed, index, count)
+        present = schedule.occupied
+    chosen = rng.integers(seed, "objects.glyph", index, (k,), 0, glyph_labels.shape[0] - 1)
     glyph_index = xp.astype(xp.where(present, chosen, -1), xp.int32)
     labels = xp.astype(xp.where(present, xp.astype(glyph_labels[chosen], xp.int64), -1), xp.int16)
-    return Scene(index=index, count=count, present=present, glyph_index=glyph_index, labels=labels)
+    return Scene(
+        index=index, count=count, present=present, glyph_index=glyph_index, labels=labels, schedule=schedule
+    )

@@ -97,6 +97,13 @@ class Spec(Section):
             or ann.flow
         )
 
+    @property
+    def simulated_frames(self) -> int:
+        """T1, the frames the latents are simulated for: T, or T + 1 when velocities are needed (the last frame's
+        velocity needs the next position): track annotations or captions."""
+        ann = self.annotations
+        return self.frames + 1 if (ann.tracks or ann.captions != "none") else self.frames
+
     # -- construction -------------------------------------------------------------------------------------------
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Spec:
@@ -169,7 +176,9 @@ class Spec(Section):
 
     def frames_only(self) -> Spec:
         """This spec with every annotation switched off: the same frames, rendered faster."""
-        return self.replace({f"annotations.{name}": False for name in ANNOTATION_SWITCHES})
+        return self.replace({
+            **{f"annotations.{name}": False for name in ANNOTATION_SWITCHES}, "annotations.captions": "none"
+        })
 
     # -- serialisation ------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

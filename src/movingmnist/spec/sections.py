@@ -15,7 +15,9 @@ from ..errors import SpecError
 from .fields import Float, FloatRange, Int, IntRange, Section, check_range, refuse_bool
 
 #: The on/off fields of ``annotations`` (what :meth:`Spec.frames_only` switches off).
-ANNOTATION_SWITCHES = ("semantic", "instance", "boxes", "amodal_boxes", "visibility", "tracks", "amodal_masks", "flow")
+ANNOTATION_SWITCHES = (
+    "semantic", "instance", "boxes", "amodal_boxes", "visibility", "tracks", "amodal_masks", "flow", "events"
+)
 MOTION_MODELS = ("srivastava", "reflect", "stochastic", "srvp", "free", "flip", "affine")
 COMPOSITING_MODES = ("max", "sum", "over")
 
@@ -64,11 +66,23 @@ class ObjectsSpec(Section):
     counts of which one entry is drawn uniformly, so that repeats weigh (``[2, 2, 3]``: 2 with probability 2/3, as
     ``random.choice`` of the list); ``count`` then follows as (min, max) of the list. ``size``: glyphs are resized to
     size x size pixels (bilinear) before use; ``None`` keeps the source's size (28 for MNIST).
+
+    Lifetimes (docs/scenes.md): ``appear``: the frame each object appears at, uniform in low..high per object; its
+    motion starts there (frame ``appear`` shows what frame 0 would have). ``exit``: ``never`` (present to the last
+    frame, on the canvas or not), ``offscreen`` (absent while its ink box is wholly off the canvas; back, in the
+    same slot, when it returns) or ``leave`` (gone for good once wholly off the canvas). ``births``: the chance per
+    frame (frames 1..T-1) that a new object enters through a wall (``free`` motion without ``wrap``), at most
+    ``max_births`` per sequence; born objects take the slots after the first ``count`` objects, so K, the most
+    objects a sequence holds, is ``count`` high + ``max_births``.
     """
 
     count: IntRange = (2, 2)
     choices: tuple[Int, ...] | None = None
     size: Int | None = None
+    appear: IntRange = (0, 0)
+    exit: Literal["never", "offscreen", "leave"] = "never"
+    births: Float = 0.0
+    max_births: Int = 0
 
     @model_validator(mode="before")
     @classmethod
@@ -92,7 +106,25 @@ class ObjectsSpec(Section):
                 raise SpecError("objects.choices", self.choices, "a list of 1 to 1024 counts in [0, 255]")
         if self.size is not None and not 1 <= self.size <= 1024:
             raise SpecError("objects.size", self.size, "None or an integer in [1, 1024]")
+        check_range("objects.appear", self.appear, 0, 100_000)
+        if not (math.isfinite(self.births) and 0.0 <= self.births <= 1.0):
+            raise SpecError("objects.births", self.births, "a chance per frame in [0, 1]")
+        if not 0 <= self.max_births <= 255 or self.count[1] + self.max_births > 255:
+            raise SpecError("objects.max_births", self.max_births, f"an integer in [0, {255 - self.count[1]}] "
+                            "(count high + max_births is at most 255)")
+        if self.births > 0 and self.max_births == 0:
+            raise SpecError("objects.max_births", 0, "at least 1 when objects.births > 0 (the slots births take)")
         return self
+
+    @property
+    def slots(self) -> int:
+        """K: the most objects a sequence holds (the first ``count`` plus the births)."""
+        return self.count[1] + self.max_births
+
+    @property
+    def has_lifetimes(self) -> bool:
+        """Whether objects may be absent in some frames (late appearance, exits, births)."""
+        return self.appear != (0, 0) or self.exit != "never" or self.max_births > 0
 
 
 class AffineStepSpec(Section):
@@ -170,6 +202,9 @@ class MotionSpec(Section):
     margin: Float = 2.0
     boundary: Literal["none", "bounce"] = "none"
     affine: AffineStepSpec = AffineStepSpec()
+    directions: tuple[Float, ...] | None = None
+    velocity: Literal["polar", "integer"] = "polar"
+    start_overhang: Float = 0.0
 
     @model_validator(mode="after")
     def _check(self) -> MotionSpec:
@@ -179,6 +214,16 @@ class MotionSpec(Section):
             raise SpecError("motion.max_step", self.max_step, "an integer in [0, 1000]")
         if not (math.isfinite(self.margin) and 0.0 <= self.margin <= 1e4):
             raise SpecError("motion.margin", self.margin, "a number of pixels in [0, 10000]")
+        if self.directions is not None and (
+            not 1 <= len(self.directions) <= 360 or not all(math.isfinite(d) and -720 <= d <= 720 for d in self.directions)
+        ):
+            raise SpecError("motion.directions", self.directions, "None or a list of 1 to 360 angles in [-720, 720]")
+        if not (math.isfinite(self.start_overhang) and 0.0 <= self.start_overhang <= 1e4):
+            raise SpecError("motion.start_overhang", self.start_overhang, "a number of pixels in [0, 10000]")
+        if self.model != "free" and (self.velocity != "polar" or self.start_overhang):
+            field = "motion.velocity" if self.velocity != "polar" else "motion.start_overhang"
+            value = self.velocity if self.velocity != "polar" else self.start_overhang
+            raise SpecError(field, value, f"its default with motion.model={self.model!r} (it applies to 'free')")
         return self
 
 
@@ -189,7 +234,10 @@ class AnnotationsSpec(Section):
     pixels no object owns. ``mask_threshold``: a pixel belongs to an object where the object's rendered intensity
     is above this value. Optional and off by default: ``amodal_masks`` (per-object masks ignoring occlusion,
     (T, K, H, W) bool) and ``flow`` (dense forward optical flow (T-1, H, W, 2) float16, analytic from the motion of
-    the object, distractor or background pan seen at each pixel).
+    the object, distractor or background pan seen at each pixel). ``events``: the table of enters, exits, wall
+    contacts, occlusions and collisions (``(max_events, 4)`` int32, docs/scenes.md). ``captions``: a text per
+    sequence, ``template`` ("digit 6 is moving up and down and ...") or ``events`` (a description of what happens),
+    stored as ``caption_bytes`` bytes of zero-padded UTF-8.
     """
 
     semantic: bool = True
@@ -202,9 +250,17 @@ class AnnotationsSpec(Section):
     mask_threshold: Int = 0
     amodal_masks: bool = False
     flow: bool = False
+    events: bool = False
+    max_events: Int = 64
+    captions: Literal["none", "template", "events"] = "none"
+    caption_bytes: Int = 256
 
     @model_validator(mode="after")
     def _check(self) -> AnnotationsSpec:
+        if not 1 <= self.max_events <= 65_536:
+            raise SpecError("annotations.max_events", self.max_events, "an integer in [1, 65536]")
+        if not 16 <= self.caption_bytes <= 65_536:
+            raise SpecError("annotations.caption_bytes", self.caption_bytes, "an integer in [16, 65536]")
         if not 0 <= self.ignore_label <= 255:
             raise SpecError("annotations.ignore_label", self.ignore_label, "an integer in [0, 255]")
         if not 0 <= self.mask_threshold <= 254:

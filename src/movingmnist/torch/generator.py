@@ -18,7 +18,7 @@ from ..latents.background import plan_background
 from ..latents.scene import GlyphSet
 from ..render import make_renderer
 from ..spec import Spec
-from ..tracks import Tracks, simulate_tracks, write_tracks
+from ..tracks import Tracks, finish_tracks, simulate_tracks, write_tracks
 
 torch = require("torch", "torch", "the torch backend")
 
@@ -230,7 +230,7 @@ class TorchGenerator:
         spec = self.spec
         if int(index.shape[0]) == 0:
             return
-        t1 = spec.frames + 1 if spec.annotations.tracks else spec.frames
+        t1 = spec.simulated_frames
         tracks = simulate_tracks(spec, self.seed, index, self.glyphs, t1, self.general)
         plan = None
         if self.general and not spec.background.is_empty:
@@ -239,3 +239,4 @@ class TorchGenerator:
             )
         self.renderer.draw(tracks, plan, out)
         write_tracks(tracks, spec, out)
+        finish_tracks(tracks, spec, out, self.bank.class_names)

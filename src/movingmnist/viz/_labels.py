@@ -19,10 +19,11 @@ def caption_parts(shown: Shown, i: int, opts: Options) -> list[tuple[str, tuple[
     """(text, colour) pieces of the caption of sequence ``i``: its index, then each object's class."""
     batch = shown.batch
     parts = [(f"#{int(batch.index[i])}", draw.DIM_TEXT)]
-    if batch.labels is None or batch.present is None:
+    slots = batch.slots()
+    if batch.labels is None or slots is None:
         return parts
     by_slot = slot_colours_used(opts)
-    for k in np.nonzero(batch.present[i])[0]:
+    for k in np.nonzero(slots[i])[0]:
         label = int(batch.labels[i, k])
         name = shown.class_name(label) if label >= 0 else "?"
         if by_slot:
@@ -59,8 +60,8 @@ def legend_entries(shown: Shown, opts: Options) -> list[LegendEntry]:
     entries: list[LegendEntry] = []
     if opts.masks == "semantic" and batch.semantic is not None:
         classes = set(np.unique(batch.semantic[:, shown.frames]).tolist())
-        if batch.labels is not None and batch.present is not None:
-            classes |= set(batch.labels[batch.present].tolist())
+        if batch.labels is not None and batch.slots() is not None:
+            classes |= set(batch.labels[batch.slots()].tolist())
         classes.discard(shown.ignore_label)
         classes = sorted(c for c in classes if c >= 0)
         entries.append(LegendEntry(None, "classes:"))
@@ -115,8 +116,8 @@ def colours_used(shown: Shown, opts: Options) -> np.ndarray:
     if opts.masks == "semantic" and batch.semantic is not None:
         ids |= set(np.unique(batch.semantic[:, shown.frames]).tolist())
         ids.discard(shown.ignore_label)
-        if batch.labels is not None and batch.present is not None:
-            ids |= {c for c in batch.labels[batch.present].tolist() if c >= 0}
+        if batch.labels is not None and batch.slots() is not None:
+            ids |= {c for c in batch.labels[batch.slots()].tolist() if c >= 0}
     if slot_colours_used(opts):
         ids |= set(shown.slots_used().tolist())
     return draw.color_table()[sorted(ids)]

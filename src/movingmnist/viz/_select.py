@@ -85,7 +85,8 @@ def as_batch(frames: np.ndarray) -> Batch:
         index=np.arange(b, dtype=np.int64),
         frames=frames,
         labels=np.zeros((b, 0), dtype=np.int16),
-        present=np.zeros((b, 0), dtype=bool),
+        present=np.zeros((b, frames.shape[1], 0), dtype=bool),
+        occupied=np.zeros((b, 0), dtype=bool),
         glyph_index=np.zeros((b, 0), dtype=np.int32),
     )
 
@@ -194,5 +195,5 @@ class Shown:
         return names[c] if names is not None and 0 <= c < len(names) else str(c)
 
     def slots_used(self) -> np.ndarray:
-        present = self.batch.present
-        return np.nonzero(present.any(axis=0))[0] if present is not None and present.size else np.zeros(0, int)
+        slots = self.batch.slots()
+        return np.nonzero(slots.any(axis=0))[0] if slots is not None and slots.size else np.zeros(0, int)

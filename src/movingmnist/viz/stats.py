@@ -104,11 +104,15 @@ def compute_stats(data: Any, num: int | None = None, *, name: str | None = None,
         sums = batch.frames.reshape(b, t, -1).sum(axis=2, dtype=np.uint64).sum(axis=0, dtype=np.float64)
         intensity = sums if intensity is None else intensity + sums
         seen += b
-        present = batch.present if batch.present is not None else np.zeros((b, 0), dtype=bool)
-        counts.append(present.sum(axis=1))
-        if present.size:
-            labels.append(batch.labels[present])
-        mask = np.broadcast_to(present[:, None, :], (b, t, present.shape[1]))
+        slots = batch.slots()
+        slots = slots if slots is not None else np.zeros((b, 0), dtype=bool)
+        counts.append(slots.sum(axis=1))
+        if slots.size:
+            labels.append(batch.labels[slots])
+        if batch.present is not None and batch.present.ndim == 3:
+            mask = batch.present
+        else:
+            mask = np.broadcast_to(slots[:, None, :], (b, t, slots.shape[1]))
         if batch.velocities is not None:
             v = np.hypot(batch.velocities[..., 0], batch.velocities[..., 1])[mask]
             speeds.append(v[np.isfinite(v)].astype(np.float32))
@@ -121,7 +125,7 @@ def compute_stats(data: Any, num: int | None = None, *, name: str | None = None,
     labels_all = np.concatenate(labels).astype(np.int64) if labels else np.zeros(0, dtype=np.int64)
     labels_all = labels_all[labels_all >= 0]
     n_classes = max(int(labels_all.max()) + 1 if labels_all.size else 0, len(class_names or ()))
-    k = batch.present.shape[1] if batch.present is not None else 0
+    k = batch.labels.shape[1] if batch.labels is not None else 0
     if class_names is None:
         meta = getattr(data, "metadata", None)
         meta = meta() if callable(meta) else meta
