@@ -39,8 +39,8 @@ from movingmnist.torch import generator as tb  # noqa: E402
 torch.set_num_threads(1)
 
 # Latents: equal bit for bit. Pixels: within these bounds (see the module docstring).
-LATENTS = ("index", "labels", "present", "occupied", "glyph_index", "centers", "velocities", "angles", "scales", "brightness",
-           "depth")
+LATENTS = ("index", "labels", "present", "occupied", "glyph_index", "centers", "velocities", "angles", "scales",
+           "brightness", "depth")
 MASKS = ("instance", "semantic", "amodal_masks")
 MASK_FRACTION = 0.005
 # The numpy reference samples with integer arithmetic (fixed-point poses and weights) that this renderer ports

@@ -215,7 +215,8 @@ class MotionSpec(Section):
         if not (math.isfinite(self.margin) and 0.0 <= self.margin <= 1e4):
             raise SpecError("motion.margin", self.margin, "a number of pixels in [0, 10000]")
         if self.directions is not None and (
-            not 1 <= len(self.directions) <= 360 or not all(math.isfinite(d) and -720 <= d <= 720 for d in self.directions)
+            not 1 <= len(self.directions) <= 360
+            or not all(math.isfinite(d) and -720 <= d <= 720 for d in self.directions)
         ):
             raise SpecError("motion.directions", self.directions, "None or a list of 1 to 360 angles in [-720, 720]")
         if not (math.isfinite(self.start_overhang) and 0.0 <= self.start_overhang <= 1e4):
