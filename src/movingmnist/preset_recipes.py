@@ -311,6 +311,85 @@ RECIPES.append(
     )
 )
 
+# -- scenes for tracking, detection and captioning (docs/scenes.md) ----------------------------------------------
+RECIPES.extend([
+    dict(
+        name="tracking",
+        version=1,
+        summary="Multi-object tracking: 3-6 digits crossing a 128x128 canvas in straight lines, leaving for good, "
+        "new ones entering through the walls, 40 frames, occlusion, every annotation and the event table",
+        reference="After the MNIST-MOT set of Tracking by Animation (He et al. CVPR 2019) and Yang et al.'s MOT "
+        "videos: digits enter, leave and occlude each other",
+        fields={
+            "canvas": {"height": 128, "width": 128},
+            "frames": 40,
+            "objects": {"count": [3, 6], "exit": "leave", "births": 0.12, "max_births": 6},
+            "source": _MNIST_TRAIN_VAL,
+            "motion": {"model": "free", "speed": [1.5, 4.0], "speed_unit": "px"},
+            "compositing": "over",
+            "annotations": {"events": True, "captions": "events", "caption_bytes": 512},
+        },
+        notes=(
+            "3-6 digits start on the canvas, each moving at 1.5-4 px per frame in a uniform direction; a digit whose "
+            "ink box is wholly off the canvas has left for good.",
+            "In each of frames 1..39 a new digit enters through a uniformly chosen wall with chance 0.12 (at most 6), "
+            "so K = 12 slots; track ids are slots, stable over the sequence.",
+            "Later digits are drawn over earlier ones (over compositing): occlusion events follow the drawing order.",
+        ),
+    ),
+    dict(
+        name="detection",
+        version=1,
+        summary="detection-moving-mnist's easy set: 128x128, 1-10 digits with integer velocities up to 5 px per "
+        "axis, appearing at a random frame of the first half, leaving the canvas, 20 frames",
+        reference="maxploter/detection-moving-mnist (PyPI detection-moving-mnist), version 'easy' with "
+        "--enable_delayed_appearance",
+        fields={
+            "canvas": {"height": 128, "width": 128},
+            "frames": 20,
+            "objects": {"choices": list(range(1, 11)), "appear": [0, 10], "exit": "leave"},
+            "source": _MNIST_TRAIN_VAL,
+            "motion": {"model": "free", "velocity": "integer", "max_step": 5, "start_overhang": 20.0},
+            "compositing": "over",
+            "annotations": {"events": True},
+        },
+        notes=(
+            "Digit count: one of 1..10 uniformly (random.choice of the list). Each digit appears at a frame uniform "
+            "in 0..T//2 and starts moving there; its translation per frame is an integer in -5..5 per axis, 0 "
+            "replaced by 1 (the reference's rule); it is never reflected, and once wholly off the canvas it is gone.",
+            "Start: the digit's top-left uniform over the free range widened by 20 px on each side (the reference "
+            "draws the centre over 1.2x the canvas, so digits may start partly off it).",
+            "Differences: occlusion follows the ink of the later-drawn digit (over compositing), where the reference "
+            "hides whole boxes; sequences are not redrawn when no digit is visible; glyphs by (seed, index).",
+        ),
+    ),
+    dict(
+        name="captions",
+        version=1,
+        summary="Captioned Moving MNIST (Sync-DRAW): 64x64, 10 frames, 2 digits each moving only horizontally or "
+        "vertically and bouncing, with a caption per sequence",
+        reference="Mittal, Marwah, Balasubramanian. Sync-DRAW: Automatic Video Generation using Deep Recurrent "
+        "Attentive Architectures. ACM MM 2017; Marwah, Mittal, Balasubramanian. Attentive Semantic Video "
+        "Generation using Captions. ICCV 2017",
+        fields={
+            "canvas": {"height": 64, "width": 64},
+            "frames": 10,
+            "objects": {"count": [2, 2]},
+            "source": _MNIST_TRAIN_VAL,
+            "motion": {"model": "srivastava", "speed": [0.1, 0.1], "speed_unit": "free_range",
+                       "directions": [0.0, 90.0, 180.0, 270.0]},
+            "compositing": "max",
+            "annotations": {"events": True, "captions": "template"},
+        },
+        notes=(
+            "Each digit moves right, down, left or up (uniformly) at 0.1 of the free range per frame and bounces off "
+            "the walls (the srivastava rule), so it moves 'left and right' or 'up and down'.",
+            "Caption: 'digit 6 is moving up and down and digit 3 is moving left and right', one clause per digit in "
+            "slot order.",
+        ),
+    ),
+])
+
 
 def recipe_key(recipe: dict[str, Any]) -> str:
     """``"name@version"``."""

@@ -55,6 +55,15 @@ class Spec(Section):
     def _check(self) -> Spec:
         if not 1 <= self.frames <= 100_000:
             raise SpecError("frames", self.frames, "an integer in [1, 100000]")
+        objects = self.objects
+        if objects.max_births > 0 and (self.motion.model != "free" or self.motion.wrap):
+            raise SpecError(
+                "objects.max_births", objects.max_births,
+                f"0 with motion.model={self.motion.model!r}{' and wrap' if self.motion.wrap else ''} (births enter "
+                "through a wall in straight lines: motion.model='free' without wrap)",
+            )
+        if objects.appear[1] >= self.frames:
+            raise SpecError("objects.appear", objects.appear, f"frames in 0..{self.frames - 1} (frames={self.frames})")
         size = self.objects.size
         if size is not None and (size > self.canvas.height or size > self.canvas.width):
             raise SpecError(
