@@ -200,3 +200,44 @@ def test_bad_scene_fields_name_the_field(overrides, field):
     with pytest.raises(mm.SpecError) as info:
         mm.Spec.from_preset("srivastava", overrides)
     assert field in str(info.value)
+
+
+def _make_legacy(path) -> None:
+    """Rewrite a fresh npy dataset as datasets were written before presence was per frame: ``present`` holds the
+    ``(K,)`` slots and there is no ``occupied``."""
+    import json
+
+    occupied = np.load(path / "occupied.npy")
+    (path / "occupied.npy").unlink()
+    np.save(path / "present.npy", occupied)
+    for name in ("metadata.json", "manifest.json"):
+        data = json.loads((path / name).read_text())
+
+        def strip(node):
+            if isinstance(node, dict):
+                arrays = node.get("arrays")
+                if isinstance(arrays, dict) and "occupied" in arrays:
+                    arrays["present"] = arrays.pop("occupied")
+                for value in node.values():
+                    strip(value)
+            elif isinstance(node, list):
+                for value in node:
+                    strip(value)
+
+        strip(data)
+        (path / name).write_text(json.dumps(data))
+
+
+def test_datasets_written_before_per_frame_presence_still_read_and_verify(tmp_path):
+    from movingmnist.cli import main
+
+    out = tmp_path / "old"
+    assert main(["generate", "--preset", "srivastava", "--source", "glyphs", "--num", "6", "--out", str(out),
+                 "--format", "npy", "--quiet"]) == 0
+    fresh = mm.open(out)[:]
+    _make_legacy(out)
+    old = mm.open(out)[:]
+    np.testing.assert_array_equal(old.occupied, fresh.occupied)
+    np.testing.assert_array_equal(old.present, fresh.present)
+    assert old.present.shape == (6, 20, 2)
+    assert main(["verify", str(out), "--all"]) == 0
