@@ -18,6 +18,7 @@ from .errors import (
     SourceError,
     SpecError,
 )
+from .events import EVENT_KINDS, WALLS, events_of
 from .exchange import export
 from .generator import Generator, generate
 from .io.reader import Dataset
@@ -29,7 +30,9 @@ from .sources import GlyphBank, available_sources, load_source
 from .spec import Spec
 
 __all__ = [
+    "EVENT_KINDS",
     "SCHEMA",
+    "WALLS",
     "Batch",
     "Dataset",
     "DatasetError",
@@ -44,6 +47,7 @@ __all__ = [
     "SpecError",
     "__version__",
     "available_sources",
+    "events_of",
     "export",
     "generate",
     "get_preset",
