@@ -88,6 +88,9 @@ def add_preview_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--scale", type=int, default=2, help="nearest-neighbour upscaling factor (default 2)")
     p.add_argument("--tile", help="animation grid ROWSxCOLS (default: the squarest that holds the sequences)")
     p.add_argument("--no-captions", dest="captions", action="store_false", help="no labels and frame numbers")
+    p.add_argument("--captions", dest="caption_style", nargs="?", const="template", choices=("template", "events"),
+                   help="also print a text caption of each sequence shown: template (default: 'digit 6 is moving "
+                   "up and down and ...') or events (arrivals, walls, occlusions, collisions, exits)")
     p.add_argument("--no-legend", dest="legend", action="store_false", help="no colour legend")
     p.add_argument("--out", "-o", required=True, help="output file: .png, .gif or .mp4")
     p.set_defaults(func=run_preview)
@@ -196,8 +199,44 @@ def _preview(args: argparse.Namespace) -> str:
     }
     if suffix != ".png":
         options.update(fps=args.fps, tile=tile)
-    path = viz.save(data, out, indices=chosen, **options)
-    return f"wrote {path}"
+    if args.caption_style is None:
+        return f"wrote {viz.save(data, out, indices=chosen, **options)}"
+    # The sequences the picture reads are kept, so that captions do not read (or render) them a second time.
+    recorder = _Recorder(data)
+    path = viz.save(recorder, out, indices=chosen, **options)
+    return "\n".join([*recorder.captions(chosen, args.caption_style), f"wrote {path}"])
+
+
+class _Recorder:
+    """A dataset (or GeneratorView) that keeps the Batches read from it, by position, for the captions."""
+
+    def __init__(self, data) -> None:
+        self.data = data
+        self.read: dict[int, tuple[Any, int]] = {}  # position -> (batch, row)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getattr__(self, name: str):  # metadata(), class_names, spec...: the data's own
+        return getattr(self.data, name)
+
+    def __getitem__(self, item: slice):
+        batch = self.data[item]
+        for row, position in enumerate(range(*item.indices(len(self.data)))):
+            self.read.setdefault(position, (batch, row))
+        return batch
+
+    def captions(self, chosen, style: str) -> list[str]:
+        from .viz._captions import caption_text
+        from .viz._select import _metadata, positions_of
+
+        names = getattr(self.data, "class_names", None) or (_metadata(self.data).get("source") or {}).get(
+            "class_names")
+        lines = []
+        for position in positions_of(chosen, len(self.data), "indices").tolist():
+            batch, row = self.read.get(position) or (self.data[position : position + 1], 0)
+            lines.append(f"sequence {int(batch.index[row])}: {caption_text(batch, row, style, class_names=names)}")
+        return lines
 
 
 def _check_preview_count(count: int, flag: str, value: object) -> None:
