@@ -273,13 +273,16 @@ def _event_phrases(labels, centers, velocities, present, events, canvas_hw, clas
                 if not bounce and stop < t and lookup.get((stop, EXIT, s), -1) == b:
                     continue  # the contact of leaving through that wall, said by the exit
                 minor.append((f, 1, Phrase(who, "bounce" if bounce else "reach", f, place=WALLS[b])))
-            elif kind == OCCLUSION_START and b == s:
-                end = next((g for g, kd, aa, bb in rows if kd == OCCLUSION_END and aa == a and bb == s and g > f), None)
-                minor.append((f, 1, Phrase(who, "behind", f, None if end is None else end - 1, other=subject.get(a))))
-            elif kind == COLLISION and s in (a, b):
+            elif kind == OCCLUSION_START and b == s and a in subject:
+                ends = [g for g, kd, aa, bb in rows if kd == OCCLUSION_END and (aa, bb) == (a, s) and g > f]
+                # Without an end event the overlap ends anyway when either object leaves.
+                gone = [f + int(np.argmin(present[f:, x])) for x in (a, s) if not present[f:, x].all()]
+                end = min(ends + gone, default=None)
+                minor.append((f, 1, Phrase(who, "behind", f, None if end is None else end - 1, other=subject[a])))
+            elif kind == COLLISION and s in (a, b) and a in subject and b in subject:
                 other = b if s == a else a
                 if other not in described:  # each collision once, with the object described first
-                    minor.append((f, 1, Phrase(who, "collide", f, other=subject.get(other))))
+                    minor.append((f, 1, Phrase(who, "collide", f, other=subject[other])))
         described.add(s)
         kept, dropped = minor[:max_events], minor[max_events:]
         phrases = [p for _, _, p in sorted(timeline + kept, key=lambda x: (x[0], x[1]))]
