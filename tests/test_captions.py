@@ -226,6 +226,11 @@ def test_long_sequences_are_capped():
     assert len(bounces) == 3 and [p.frame for p in bounces] == [r[0] for r in rows[:3]]
     assert parsed[-1] == C.Phrase("the 1", "more", len(rows) - 3, place="bounce")
     assert text.endswith(f"and bounces {len(rows) - 3} more times.") and len(text) < 250
+    flicker = line(40, (32, 32), (0, 0))
+    flicker[np.arange(40) % 4 >= 2] = np.nan  # present 2 frames in 4: ten arrivals, nine exits after the start
+    parsed = C.parse_event_caption(events_caption(scene([flicker], [0]), table(), max_events=3))
+    assert [p.verb for p in parsed] == ["start", "move", "exit", "enter", "exit", "enter", "exit", "more"]
+    assert parsed[-1] == C.Phrase("the 0", "more", 7, place="enter")
 
 
 def test_event_captions_agree_with_the_arrays():

@@ -8,14 +8,10 @@ Two styles (:func:`caption` dispatches on the name):
 - ``"events"`` (:func:`event_caption`): one sentence per object, in order of first appearance, telling how it
   arrives, how it moves, its wall contacts, the objects it passes behind, its collisions and when it leaves.
 
-Inputs of one sequence (numpy arrays; see :mod:`movingmnist.events` for the event table): ``labels (K,)`` class
-of each slot (-1 unused), ``present (T, K)`` bool (a ``(K,)`` array is broadcast to every frame), ``centers`` and
-``velocities (T, K, 2)`` float (x, y) pixels, NaN where absent, ``events (E, 4)`` int rows ``(frame, kind, a, b)``,
-unused rows -1. Frames in captions are counted from 0.
-
-Captions are stored in datasets as fixed-length zero-padded UTF-8 (:func:`encode_caption`); the parsers
-(:func:`parse_template_caption`, :func:`parse_event_caption`) read captions back so they can be checked against
-the arrays.
+Inputs of one sequence: ``labels (K,)`` (-1 unused), ``present (T, K)`` bool (``(K,)`` is broadcast), ``centers``
+and ``velocities (T, K, 2)`` (x, y) pixels, NaN where absent, ``events (E, 4)`` (:mod:`movingmnist.events`).
+Frames in captions are counted from 0. Datasets store captions as zero-padded UTF-8 (:func:`encode_caption`); the
+parsers read captions back so that they can be checked against the arrays.
 """
 
 from __future__ import annotations
@@ -28,35 +24,17 @@ import numpy as np
 
 from .events import COLLISION, ENTER, EXIT, OCCLUSION_END, OCCLUSION_START, WALL, WALLS
 
-__all__ = [
-    "MOTION_PHRASES",
-    "STILL_SPEED",
-    "Phrase",
-    "caption",
-    "decode_caption",
-    "decode_captions",
-    "encode_caption",
-    "encode_captions",
-    "event_caption",
-    "motion_class",
-    "parse_event_caption",
-    "parse_template_caption",
-    "template_caption",
-]
+__all__ = ["MOTION_PHRASES", "STILL_SPEED", "STYLES", "Phrase", "caption", "decode_caption", "decode_captions",
+           "encode_caption", "encode_captions", "event_caption", "motion_class", "parse_event_caption",
+           "parse_template_caption", "template_caption"]
 
 #: Mean speed along both axes (pixels per frame) below which an object counts as not moving.
 STILL_SPEED = 0.05
 #: Template wording of each motion class ("left and right" / "up and down" are Sync-DRAW's and Marwah et al.'s).
-MOTION_PHRASES = {
-    "horizontal": "moving left and right",
-    "vertical": "moving up and down",
-    "diagonal": "moving diagonally",
-    "still": "standing still",
-}
+MOTION_PHRASES = {"horizontal": "moving left and right", "vertical": "moving up and down",
+                  "diagonal": "moving diagonally", "still": "standing still"}
 _PHRASE_MOTIONS = {v: k for k, v in MOTION_PHRASES.items()}
-EMPTY_TEMPLATE = "there is no digit"
-EMPTY_EVENTS = "The scene is empty."
-ELLIPSIS = b"..."
+EMPTY_TEMPLATE, EMPTY_EVENTS, ELLIPSIS = "there is no digit", "The scene is empty.", b"..."
 
 
 # -- inputs ------------------------------------------------------------------------------------------------------------
@@ -138,9 +116,8 @@ def template_caption(
     return " and ".join(clauses) if clauses else EMPTY_TEMPLATE
 
 
-_TEMPLATE_CLAUSE = re.compile(
-    r"(?:digit (?P<digit>\S+)|the (?P<name>.+?)) is (?P<motion>" + "|".join(MOTION_PHRASES.values()) + ")"
-)
+_MOTIONS = "|".join(MOTION_PHRASES.values())
+_TEMPLATE_CLAUSE = re.compile(r"(?:digit (?P<digit>\S+)|the (?P<name>.+?)) is (?P<motion>" + _MOTIONS + ")")
 
 
 def parse_template_caption(text: str) -> list[tuple[str, str]]:
@@ -170,7 +147,8 @@ class Phrase(NamedTuple):
     place: wall or None when it appears in place), "move" (place: "left and right", "up and down", "left", "right",
     "up", "down", "diagonally", "still"), "bounce" / "reach" (frame, place: wall), "behind" (frame, end: last
     frame or None when still behind at the end, other), "collide" (frame, other), "exit" (frame: first frame
-    absent, place: wall or None), "more" (frame: how many more, place: "bounce", "reach", "behind" or "collide").
+    absent, place: wall or None), "more" (frame: how many more, place: a verb: "bounce", "reach", "behind",
+    "collide" or "enter" for re-entries).
     """
 
     subject: str
@@ -183,7 +161,7 @@ class Phrase(NamedTuple):
 
 _ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
 _MORE_TEXT = {"bounce": "bounces", "reach": "reaches an edge", "behind": "passes behind another object",
-              "collide": "collides"}
+              "collide": "collides", "enter": "comes back"}
 
 
 def _ordinal(n: int) -> str:
@@ -236,7 +214,9 @@ def _segments(present: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.nonzero(edges == 1)[0].tolist(), np.nonzero(edges == -1)[0].tolist(), strict=True))
 
 
-def _event_phrases(labels, centers, velocities, present, events, canvas_hw, class_names, max_events):
+def _event_phrases(labels: np.ndarray, centers: np.ndarray, velocities: np.ndarray, present: np.ndarray,
+                   events: np.ndarray, canvas_hw: tuple[int, int], class_names: Sequence[str] | None,
+                   max_events: int) -> list[list[Phrase]]:
     """The phrases of every object, grouped by object in order of first appearance (see :func:`event_caption`)."""
     t, k = velocities.shape[:2]
     slots = [s for s in range(k) if labels[s] >= 0 and present[:, s].any()]
@@ -255,7 +235,7 @@ def _event_phrases(labels, centers, velocities, present, events, canvas_hw, clas
         timeline: list[tuple[int, int, Phrase]] = []  # (frame, order, phrase); arrivals and exits kept always
         minor: list[tuple[int, int, Phrase]] = []
         segments = _segments(here)
-        for first, stop in segments:
+        for first, stop in segments[:max_events]:  # an object that flickers: the rest are counted
             if first == 0:
                 timeline.append((0, 0, Phrase(who, "start", 0, place=_region(centers[0, s], canvas_hw))))
             else:
@@ -287,6 +267,7 @@ def _event_phrases(labels, centers, velocities, present, events, canvas_hw, clas
         kept, dropped = minor[:max_events], minor[max_events:]
         phrases = [p for _, _, p in sorted(timeline + kept, key=lambda x: (x[0], x[1]))]
         phrases.insert(1, Phrase(who, "move", place=_move_place(vel, here)))
+        dropped += [(0, 0, Phrase(who, "enter"))] * max(len(segments) - max_events, 0)
         for verb in _MORE_TEXT:
             count = sum(p.verb == verb for _, _, p in dropped)
             if count:
@@ -347,14 +328,17 @@ def event_caption(
     Per object, in order of first appearance (two objects of one class are "the first 3", "the second 3"): its
     arrival ("starts at the top left" from its centre at frame 0 on a 3 x 3 split of the canvas; "enters from the
     left at frame f", or "appears at frame f" without a wall; a later arrival "comes back from" / "reappears"), its
-    main motion (:func:`_move_place`), then in frame order its wall contacts ("bounces off the bottom wall at frame
-    7" when its velocity toward that wall reverses around the contact, else "reaches the left edge at frame 7"; the
-    contact of entering or leaving through a wall is left to the arrival and exit), the objects it passes behind
-    (its amodal box overlaps one in front: "from frame 12 to 15", the last overlapping frame, or "from frame 12 on"
-    when still overlapping at the end), collisions (said once, with the object described first) and exits ("leaves
-    through the right at frame 30", "disappears at frame 30": the first frame it is absent). Past ``max_events``
-    contacts, occlusions and collisions, the rest are counted ("and bounces 4 more times"). Arrivals and exits
-    come from ``present``; the event table gives their walls, so an all -1 table still gives a caption.
+    main motion ("moves left and right" / "up and down" on the dominant axis, "moves right" when it never turns
+    back, "moves diagonally" when the slower axis is at least half the faster, "stays still"), then in frame order
+    its wall contacts ("bounces off the bottom wall at frame 7" when its velocity toward that wall reverses around
+    the contact, else "reaches the left edge at frame 7"; the contact of entering or leaving through a wall is left
+    to the arrival and exit), the objects it passes behind (its amodal box overlaps one in front: "from frame 12 to
+    15", the last overlapping frame, or "from frame 12 on" when still overlapping at the end), collisions (told
+    once, by the object described first) and exits ("leaves through the right at frame 30", "disappears at frame
+    30": the first frame it is absent). Past ``max_events`` contacts, occlusions and collisions the rest are counted
+    ("and bounces 4 more times"), and so are arrivals past the ``max_events``-th ("comes back 3 more times").
+    Arrivals and exits come from ``present``; the event table gives their walls, so an all -1 table still gives a
+    caption.
 
     Args:
         labels: ``(K,)`` class of each slot, -1 unused.
@@ -470,9 +454,9 @@ def decode_caption(array: np.ndarray) -> str:
 
 def encode_captions(texts: Sequence[str], nbytes: int) -> np.ndarray:
     """:func:`encode_caption` of each text: ``(B, nbytes)`` uint8."""
-    if nbytes == 0 or not texts:
-        return np.zeros((len(texts), max(nbytes, 0)), dtype=np.uint8)
     rows = [encode_caption(t, nbytes).tobytes() for t in texts]
+    if nbytes == 0 or not texts:
+        return np.zeros((len(texts), nbytes), dtype=np.uint8)
     # A fixed-width bytes array is zero padded by numpy, and its buffer is the (B, nbytes) table.
     return np.array(rows, dtype=f"S{nbytes}").view(np.uint8).reshape(len(texts), nbytes)
 
@@ -493,14 +477,8 @@ def decode_captions(array: np.ndarray) -> list[str]:
 STYLES = ("template", "events")
 
 
-def caption(
-    style: str,
-    sequence: Mapping[str, np.ndarray],
-    *,
-    canvas_hw: tuple[int, int] | None = None,
-    class_names: Sequence[str] | None = None,
-    **options,
-) -> str:
+def caption(style: str, sequence: Mapping[str, np.ndarray], *, canvas_hw: tuple[int, int] | None = None,
+            class_names: Sequence[str] | None = None, **options) -> str:
     """The caption of one sequence in ``style`` ("template" or "events").
 
     ``sequence`` maps "labels", "centers", "velocities", "present" and (for "events", optional) "events" to
