@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from movingmnist import captions as C
 from movingmnist.events import (
@@ -308,7 +309,23 @@ def test_preview_prints_captions(tmp_path, capsys):
         parsed = C.parse_template_caption(o.split(": ", 1)[1])
         assert len(parsed) == 2 and all(m in ("horizontal", "vertical", "still") for _, m in parsed)
     assert out[3].startswith("wrote")
+    # A PNG also gets the captions written in a band below the grid.
+    assert main([*common, "--out", str(tmp_path / "plain.png")]) == 0
+    with Image.open(tmp_path / "p.png") as captioned, Image.open(tmp_path / "plain.png") as plain:
+        assert captioned.width == plain.width and captioned.height > plain.height + 3 * 10
+        assert np.array_equal(np.asarray(captioned)[: plain.height], np.asarray(plain))
+    capsys.readouterr()
     assert main([*common, "--indices", "5,7", "--captions", "events", "--out", str(tmp_path / "p.gif")]) == 0
     out = capsys.readouterr().out.splitlines()
     assert [o.split(":")[0] for o in out[:2]] == ["sequence 5", "sequence 7"]
     assert all(len({p.subject for p in C.parse_event_caption(o.split(": ", 1)[1])}) >= 1 for o in out[:2])
+
+
+def test_caption_band_wraps_to_the_picture_width():
+    from movingmnist.viz._captions import caption_band
+
+    image = np.zeros((20, 120, 3), np.uint8)
+    one = caption_band(image, ["short"], scale=1)
+    long = caption_band(image, ["a much longer caption that cannot fit on one line of a narrow picture"], scale=1)
+    assert one.shape[1] == long.shape[1] == 120 and long.shape[0] > one.shape[0] > 20
+    assert np.array_equal(long[:20], image) and (long[20:] != long[20, 0]).any()  # text was drawn

@@ -204,7 +204,15 @@ def _preview(args: argparse.Namespace) -> str:
     # The sequences the picture reads are kept, so that captions do not read (or render) them a second time.
     recorder = _Recorder(data)
     path = viz.save(recorder, out, indices=chosen, **options)
-    return "\n".join([*recorder.captions(chosen, args.caption_style), f"wrote {path}"])
+    lines = recorder.captions(chosen, args.caption_style)
+    if suffix == ".png":  # a still picture gets them written below it too (animations: printed only)
+        import numpy as np
+        from PIL import Image
+
+        from .viz._captions import caption_band
+
+        Image.fromarray(caption_band(np.asarray(Image.open(path).convert("RGB")), lines, args.scale)).save(path)
+    return "\n".join([*lines, f"wrote {path}"])
 
 
 class _Recorder:
