@@ -329,3 +329,17 @@ def test_caption_band_wraps_to_the_picture_width():
     long = caption_band(image, ["a much longer caption that cannot fit on one line of a narrow picture"], scale=1)
     assert one.shape[1] == long.shape[1] == 120 and long.shape[0] > one.shape[0] > 20
     assert np.array_equal(long[:20], image) and (long[20:] != long[20, 0]).any()  # text was drawn
+
+
+def test_preview_captions_of_a_dataset_on_disk(tmp_path, capsys):
+    from movingmnist.cli import main
+
+    small = ["--set", "frames=8", "--set", "canvas.height=40", "--set", "canvas.width=40"]
+    assert main(["generate", "--preset", "srivastava", "--source", "glyphs", *small, "--num", "12",
+                 "--chunk-size", "6", "--out", str(tmp_path / "d.zarr")]) == 0
+    capsys.readouterr()
+    assert main(["preview", str(tmp_path / "d.zarr"), "--indices", "4:8", "--captions",
+                 "--out", str(tmp_path / "p.gif")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [o.split(":")[0] for o in out[:4]] == [f"sequence {i}" for i in range(4, 8)]
+    assert all(len(C.parse_template_caption(o.split(": ", 1)[1])) == 2 for o in out[:4])

@@ -34,6 +34,7 @@ examples:
   movingmnist preview --preset srivastava --source glyphs --out preview.gif
   movingmnist preview --preset stochastic --set objects.count=1..3 --num 8 --masks semantic --boxes --out grid.png
   movingmnist preview data/train.zarr --indices 0:16 --trails --out preview.mp4
+  movingmnist preview --preset srivastava --source glyphs --num 4 --captions events --out grid.png
 
 PNG: sequences as rows, frames as columns (--num defaults to 8). GIF / MP4: sequences tiled on a grid, one
 animation frame per frame (--num defaults to 64). A picture larger than 64 megapixels is refused: pick fewer
@@ -89,8 +90,9 @@ def add_preview_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--tile", help="animation grid ROWSxCOLS (default: the squarest that holds the sequences)")
     p.add_argument("--no-captions", dest="captions", action="store_false", help="no labels and frame numbers")
     p.add_argument("--captions", dest="caption_style", nargs="?", const="template", choices=("template", "events"),
-                   help="also print a text caption of each sequence shown: template (default: 'digit 6 is moving "
-                   "up and down and ...') or events (arrivals, walls, occlusions, collisions, exits)")
+                   help="also print a text caption of each sequence shown (and write them below a PNG): template "
+                   "(default: 'digit 6 is moving up and down and ...') or events (arrivals, walls, occlusions, "
+                   "collisions, exits)")
     p.add_argument("--no-legend", dest="legend", action="store_false", help="no colour legend")
     p.add_argument("--out", "-o", required=True, help="output file: .png, .gif or .mp4")
     p.set_defaults(func=run_preview)
