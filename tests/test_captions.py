@@ -343,3 +343,70 @@ def test_preview_captions_of_a_dataset_on_disk(tmp_path, capsys):
     out = capsys.readouterr().out.splitlines()
     assert [o.split(":")[0] for o in out[:4]] == [f"sequence {i}" for i in range(4, 8)]
     assert all(len(C.parse_template_caption(o.split(": ", 1)[1])) == 2 for o in out[:4])
+
+
+@st.composite
+def random_event_scenes(draw):
+    """Random presence, velocities and an event table consistent with the presence (enter / exit rows where it
+    changes) plus random wall, occlusion and collision rows between present objects."""
+    t, k = draw(st.integers(2, 16)), draw(st.integers(1, 4))
+    present = np.array(draw(st.lists(st.booleans(), min_size=t * k, max_size=t * k))).reshape(t, k)
+    vel = np.array(draw(st.lists(st.floats(-4, 4, width=32), min_size=t * k * 2, max_size=t * k * 2)),
+                   np.float32).reshape(t, k, 2)
+    vel[~present] = np.nan
+    at = np.array(draw(st.lists(st.floats(0, 63), min_size=2, max_size=2)), np.float32)
+    centers = np.where(present[..., None], at, np.float32(np.nan))
+    labels = np.array(draw(st.lists(st.integers(0, 3), min_size=k, max_size=k)), np.int16)
+    rows = []
+    for s in range(k):
+        for f in range(t):
+            before = present[f - 1, s] if f else False
+            if present[f, s] != before:
+                rows.append((f, ENTER if present[f, s] else EXIT, s, draw(st.integers(-1, 3))))
+    pairs = [(f, a, b) for f in range(t) for a in range(k) for b in range(k) if a != b and present[f, [a, b]].all()]
+    for f, a, b in draw(st.lists(st.sampled_from(pairs), max_size=6)) if pairs else []:
+        kind = draw(st.sampled_from([WALL, OCCLUSION_START, OCCLUSION_END, COLLISION]))
+        rows.append((f, kind, min(a, b), max(a, b)) if kind == COLLISION else
+                    (f, kind, a, draw(st.integers(0, 3))) if kind == WALL else (f, kind, a, b))
+    return labels, centers, vel, present, table(*sorted(set(rows)), size=len(set(rows)) + 2)
+
+
+@settings(max_examples=120, deadline=None)
+@given(random_event_scenes(), st.integers(1, 5))
+def test_event_captions_parse_and_agree_with_the_table(arrays, max_events):
+    labels, centers, vel, present, ev = arrays
+    text = C.event_caption(labels, centers, vel, present, ev, canvas_hw=HW, max_events=max_events)
+    parsed = C.parse_event_caption(text)
+    slots = sorted((s for s in range(len(labels)) if present[:, s].any()), key=lambda s: (np.argmax(present[:, s]), s))
+    names = [str(labels[s]) for s in slots]
+    subject = {}
+    for i, s in enumerate(slots):
+        same = [j for j, n in enumerate(names) if n == names[i]]
+        subject[s] = f"the {C._ordinal(same.index(i) + 1)} {names[i]}" if len(same) > 1 else f"the {names[i]}"
+    slot_of = {v: s for s, v in subject.items()}
+    assert [slot_of[p.subject] for p in parsed if p.verb in ("start", "enter")][:1] == slots[:1]
+    rows = {tuple(r) for r in ev.tolist() if r[0] >= 0}
+    walls = ("left", "top", "right", "bottom")
+    for p in parsed:
+        s = slot_of[p.subject]
+        if p.verb == "start":
+            assert present[0, s]
+        elif p.verb == "enter":
+            assert present[p.frame, s] and not present[p.frame - 1, s]
+            assert p.place is None or (p.frame, ENTER, s, walls.index(p.place)) in rows
+        elif p.verb == "exit":
+            assert not present[p.frame, s] and present[p.frame - 1, s]
+            assert p.place is None or (p.frame, EXIT, s, walls.index(p.place)) in rows
+        elif p.verb in ("bounce", "reach"):
+            assert (p.frame, WALL, s, walls.index(p.place)) in rows
+        elif p.verb == "behind":
+            assert (p.frame, OCCLUSION_START, slot_of[p.other], s) in rows
+            assert p.end is None or p.end >= p.frame
+        elif p.verb == "collide":
+            assert (p.frame, COLLISION, *sorted((s, slot_of[p.other]))) in rows
+    for s in slots:  # each object's arrivals: every one told, or counted past max_events
+        told = [p for p in parsed if slot_of[p.subject] == s]
+        starts = int(present[0, s]) + int(np.sum(present[1:, s] & ~present[:-1, s]))
+        more = sum(p.frame for p in told if p.verb == "more" and p.place == "enter")
+        assert sum(p.verb in ("start", "enter") for p in told) + more == starts
+        assert sum(p.verb in ("bounce", "reach", "behind", "collide") for p in told) <= max_events

@@ -102,8 +102,7 @@ def template_caption(
         diagonal: ratio of the slower to the faster axis from which motion reads "diagonally" (default: never).
     """
     del centers  # the template speaks of directions only
-    labels = np.asarray(labels)
-    velocities = np.asarray(velocities)
+    labels, velocities = np.asarray(labels), np.asarray(velocities)
     t, k = velocities.shape[:2]
     present = _present_tk(present, t, k)
     speeds = _axis_speeds(velocities, present)
@@ -358,7 +357,8 @@ def event_caption(
     return " ".join(_sentence(g) for g in grouped) if grouped else EMPTY_EVENTS
 
 
-_NAME = r"the .+?"  # "the 5", "the second 3": ends where the fixed text after it begins
+# "the 5", "the second 3": a name never spans a clause's separators or frame words (else it could run on).
+_NAME = r"the (?:(?!, | and | at frame | from frame |\. ).)+?"
 _FRAME = r"(?:at )?frame (?P<f>\d+)"
 _EVENT_CLAUSES = [
     ("start", re.compile(r"starts (?:at|in) the (?P<place>top left|top right|bottom left|bottom right|top|bottom|"
@@ -377,7 +377,7 @@ _EVENT_CLAUSES = [
     ("more", re.compile(r"(?P<place>" + "|".join(_MORE_TEXT.values()) + r") (?P<f>\d+) more times?")),
 ]
 _MORE_VERBS = {v: k for k, v in _MORE_TEXT.items()}
-_SUBJECT = re.compile(r"The (?P<subject>.+?) (?=starts |enters |appears )")
+_SUBJECT = re.compile(r"The (?P<subject>(?:(?!, | and |\. ).)+?) (?=starts |enters |appears )")
 _END_OF_CLAUSE = re.compile(r"(?=, | and |\.(?: |$))")
 
 
