@@ -34,6 +34,7 @@ examples:
   movingmnist preview --preset srivastava --source glyphs --out preview.gif
   movingmnist preview --preset stochastic --set objects.count=1..3 --num 8 --masks semantic --boxes --out grid.png
   movingmnist preview data/train.zarr --indices 0:16 --trails --out preview.mp4
+  movingmnist preview --preset srivastava --source glyphs --num 4 --captions events --out grid.png
 
 PNG: sequences as rows, frames as columns (--num defaults to 8). GIF / MP4: sequences tiled on a grid, one
 animation frame per frame (--num defaults to 64). A picture larger than 64 megapixels is refused: pick fewer
@@ -88,6 +89,10 @@ def add_preview_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--scale", type=int, default=2, help="nearest-neighbour upscaling factor (default 2)")
     p.add_argument("--tile", help="animation grid ROWSxCOLS (default: the squarest that holds the sequences)")
     p.add_argument("--no-captions", dest="captions", action="store_false", help="no labels and frame numbers")
+    p.add_argument("--captions", dest="caption_style", nargs="?", const="template", choices=("template", "events"),
+                   help="also print a text caption of each sequence shown (and write them below a PNG): template "
+                   "(default: 'digit 6 is moving up and down and ...') or events (arrivals, walls, occlusions, "
+                   "collisions, exits)")
     p.add_argument("--no-legend", dest="legend", action="store_false", help="no colour legend")
     p.add_argument("--out", "-o", required=True, help="output file: .png, .gif or .mp4")
     p.set_defaults(func=run_preview)
@@ -196,8 +201,52 @@ def _preview(args: argparse.Namespace) -> str:
     }
     if suffix != ".png":
         options.update(fps=args.fps, tile=tile)
-    path = viz.save(data, out, indices=chosen, **options)
-    return f"wrote {path}"
+    if args.caption_style is None:
+        return f"wrote {viz.save(data, out, indices=chosen, **options)}"
+    # The sequences the picture reads are kept, so that captions do not read (or render) them a second time.
+    recorder = _Recorder(data)
+    path = viz.save(recorder, out, indices=chosen, **options)
+    lines = recorder.captions(chosen, args.caption_style)
+    if suffix == ".png":  # a still picture gets them written below it too (animations: printed only)
+        import numpy as np
+        from PIL import Image
+
+        from .viz._captions import caption_band
+
+        Image.fromarray(caption_band(np.asarray(Image.open(path).convert("RGB")), lines, args.scale)).save(path)
+    return "\n".join([*lines, f"wrote {path}"])
+
+
+class _Recorder:
+    """A dataset (or GeneratorView) that keeps the Batches read from it, by position, for the captions."""
+
+    def __init__(self, data) -> None:
+        self.data = data
+        self.read: dict[int, tuple[Any, int]] = {}  # position -> (batch, row)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getattr__(self, name: str):  # metadata(), class_names, spec...: the data's own
+        return getattr(self.data, name)
+
+    def __getitem__(self, item: slice):
+        batch = self.data[item]
+        for row, position in enumerate(range(*item.indices(len(self.data)))):
+            self.read.setdefault(position, (batch, row))
+        return batch
+
+    def captions(self, chosen, style: str) -> list[str]:
+        from .viz._captions import caption_text
+        from .viz._select import _metadata, positions_of
+
+        names = getattr(self.data, "class_names", None) or (_metadata(self.data).get("source") or {}).get(
+            "class_names")
+        lines = []
+        for position in positions_of(chosen, len(self.data), "indices").tolist():
+            batch, row = self.read.get(position) or (self.data[position : position + 1], 0)
+            lines.append(f"sequence {int(batch.index[row])}: {caption_text(batch, row, style, class_names=names)}")
+        return lines
 
 
 def _check_preview_count(count: int, flag: str, value: object) -> None:

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import require
 from . import _encode, _options, _render
+from ._captions import caption_text
 from ._draw import PALETTE, color
 from ._options import MAX_PIXELS
 from ._render import TooLargeError
@@ -42,6 +43,7 @@ __all__ = [
     "TooLargeError",
     "animate",
     "animation_array",
+    "caption_text",
     "color",
     "compute_stats",
     "grid",
