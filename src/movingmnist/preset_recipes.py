@@ -327,7 +327,7 @@ RECIPES.extend([
             "source": _MNIST_TRAIN_VAL,
             "motion": {"model": "free", "speed": [1.5, 4.0], "speed_unit": "px"},
             "compositing": "over",
-            "annotations": {"events": True, "captions": "events", "caption_bytes": 512},
+            "annotations": {"events": True, "captions": "events", "caption_bytes": 2048},
         },
         notes=(
             "3-6 digits start on the canvas, each moving at 1.5-4 px per frame in a uniform direction; a digit whose "

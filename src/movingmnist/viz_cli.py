@@ -89,10 +89,12 @@ def add_preview_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--scale", type=int, default=2, help="nearest-neighbour upscaling factor (default 2)")
     p.add_argument("--tile", help="animation grid ROWSxCOLS (default: the squarest that holds the sequences)")
     p.add_argument("--no-captions", dest="captions", action="store_false", help="no labels and frame numbers")
-    p.add_argument("--captions", dest="caption_style", nargs="?", const="template", choices=("template", "events"),
-                   help="also print a text caption of each sequence shown (and write them below a PNG): template "
-                   "(default: 'digit 6 is moving up and down and ...') or events (arrivals, walls, occlusions, "
-                   "collisions, exits)")
+    p.add_argument("--captions", dest="caption_style", nargs="?", const="auto",
+                   choices=("auto", "template", "events"),
+                   help="also print a text caption of each sequence shown (and write them below a PNG): the data's "
+                   "own captions when it has them, else template (default), or made now in the style template "
+                   "('digit 6 is moving up and down and ...') or events (arrivals, walls, occlusions, collisions, "
+                   "exits)")
     p.add_argument("--no-legend", dest="legend", action="store_false", help="no colour legend")
     p.add_argument("--out", "-o", required=True, help="output file: .png, .gif or .mp4")
     p.set_defaults(func=run_preview)

@@ -13,10 +13,15 @@ from ..batch import Batch
 def caption_text(batch: Batch, i: int, style: str = "template", *, class_names: Sequence[str] | None = None) -> str:
     """The caption (:mod:`movingmnist.captions`, style "template" or "events") of sequence ``i`` of ``batch``.
 
+    ``style="auto"``: the batch's stored captions when it has them (``annotations.captions``), else "template".
     Tolerant of what the batch holds: its ``events (B, E, 4)`` when it has them, else an empty table (walls of
     entries and exits, contacts, occlusions and collisions are then not told); ``present (B, K)`` (one flag per
-    slot) is taken as present in every frame. Centres and velocities are needed.
+    slot, as older datasets store it) is taken as present in every frame. Centres and velocities are needed.
     """
+    if style == "auto":
+        if batch.captions is not None:
+            return batch.caption(i)
+        style = "template"
     if batch.centers is None or batch.velocities is None:
         raise ValueError("captions need the centers and velocities annotations, which this data does not have")
     sequence = {name: getattr(batch, name)[i] for name in ("labels", "centers", "velocities", "present")}
