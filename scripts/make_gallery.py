@@ -26,6 +26,16 @@ def render_preset(name: str, out: Path, source: str, split: str, seed: int) -> l
     grid_batch = gen.render(0, 3)
     png = viz.save_png(grid_batch, out / f"{name}.png", frames=range(0, min(gen.spec.frames, 16), 2),
                        masks="semantic", boxes=True, scale=2, class_names=names)
+    ann = gen.spec.annotations
+    if ann.captions != "none" or ann.events:
+        # Scenes: one sequence per tile with its boxes, track ids (the slot numbers on the boxes) and caption.
+        tile = (1, 2) if gen.spec.canvas.width <= 64 else (1, 1)
+        gif_batch = gen.render(0, tile[0] * tile[1])
+        style = "auto" if gif_batch.captions is not None else "events"
+        below = [f"#{i}: {viz.caption_text(gif_batch, i, style, class_names=names)}" for i in range(len(gif_batch))]
+        gif = viz.save_gif(gif_batch, out / f"{name}.gif", tile=tile, boxes=True, trails=5, scale=2, fps=6,
+                           class_names=names, legend=False, below=below)
+        return [png, gif]
     # Noise backgrounds barely compress in a GIF: show fewer sequences of such presets.
     tile = (2, 3) if gen.spec.background.is_empty else (1, 1)
     gif_batch = gen.render(0, tile[0] * tile[1])

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+import movingmnist as mm
 from movingmnist import captions as C
 from movingmnist.events import (
     BOTTOM,
@@ -319,6 +320,27 @@ def test_preview_prints_captions(tmp_path, capsys):
     out = capsys.readouterr().out.splitlines()
     assert [o.split(":")[0] for o in out[:2]] == ["sequence 5", "sequence 7"]
     assert all(len({p.subject for p in C.parse_event_caption(o.split(": ", 1)[1])}) >= 1 for o in out[:2])
+    # An animation gets them in a band under every frame; the frames above it are the plain animation's.
+    assert main([*common, "--indices", "5,7", "--out", str(tmp_path / "plain.gif")]) == 0
+    with Image.open(tmp_path / "p.gif") as captioned, Image.open(tmp_path / "plain.gif") as plain:
+        assert captioned.n_frames == plain.n_frames == 6
+        assert captioned.width == plain.width and captioned.height > plain.height + 2 * 10
+        captioned.seek(3)
+        plain.seek(3)
+        top = np.asarray(captioned.convert("RGB"))[: plain.height]
+        assert np.abs(top.astype(int) - np.asarray(plain.convert("RGB")).astype(int)).mean() < 2
+
+
+def test_stored_captions_are_shown_by_default(tmp_path, capsys):
+    from movingmnist.cli import main
+    from movingmnist.viz import caption_text
+
+    batch = mm.generate("tracking", num=2, seed=0, source="glyphs")
+    assert caption_text(batch, 1, "auto") == batch.caption(1) and batch.caption(1).startswith("The ")
+    assert main(["preview", "--preset", "tracking", "--source", "glyphs", "--num", "2", "--frames", "2",
+                 "--captions", "--out", str(tmp_path / "t.png")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[:2] == [f"sequence {i}: {batch.caption(i)}" for i in range(2)]
 
 
 def test_caption_band_wraps_to_the_picture_width():

@@ -207,9 +207,13 @@ def _preview(args: argparse.Namespace) -> str:
         return f"wrote {viz.save(data, out, indices=chosen, **options)}"
     # The sequences the picture reads are kept, so that captions do not read (or render) them a second time.
     recorder = _Recorder(data)
+    if suffix != ".png":  # an animation gets them in a band under every frame
+        lines = recorder.captions(chosen, args.caption_style)
+        path = viz.save(recorder, out, indices=chosen, below=lines, **options)
+        return "\n".join([*lines, f"wrote {path}"])
     path = viz.save(recorder, out, indices=chosen, **options)
     lines = recorder.captions(chosen, args.caption_style)
-    if suffix == ".png":  # a still picture gets them written below it too (animations: printed only)
+    if suffix == ".png":  # a still picture gets them written below it too
         import numpy as np
         from PIL import Image
 

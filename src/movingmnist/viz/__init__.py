@@ -158,7 +158,18 @@ def animation_array(
 
 
 def _animation(data, indices, frames, tile, options) -> _render.Picture:
-    return _render.animation_canvas(data, indices, frames, tile, _options.Options.make(**options))
+    below = options.pop("below", None)
+    picture = _render.animation_canvas(data, indices, frames, tile, _options.Options.make(**options))
+    if not below:
+        return picture
+    from . import _draw
+    from ._captions import caption_band
+
+    band = caption_band(picture.canvas[0], list(below), options.get("scale", 2))[picture.canvas.shape[1] :]
+    canvas = np.concatenate([picture.canvas, np.broadcast_to(band, (len(picture.canvas), *band.shape))], axis=1)
+    text = np.array([_draw.TEXT, _draw.BACKGROUND, _draw.DIM_TEXT], dtype=picture.colours.dtype).reshape(-1, 3)
+    return _render.Picture(canvas, np.unique(np.concatenate([picture.colours.reshape(-1, 3), text]), axis=0),
+                           picture.grey)
 
 
 def save_gif(data: Any, path: PathLike, *, fps: float = 8.0, indices=None, frames=None, tile=None, loop: int = 0,
@@ -171,7 +182,8 @@ def save_gif(data: Any, path: PathLike, *, fps: float = 8.0, indices=None, frame
             :func:`animation_array`.
         loop: 0 loops forever.
         **options: ``masks``, ``boxes``, ``trails``, ``captions``, ``legend``, ``scale``, ``class_names``,
-            ``ignore_label``, ``max_pixels`` as in :func:`grid_array`.
+            ``ignore_label``, ``max_pixels`` as in :func:`grid_array`; ``below``: lines of text written in a band
+            under every frame (``preview --captions``: each sequence's caption).
     """
     _check_fps(fps)
     picture = _animation(data, indices, frames, tile, options)
