@@ -241,3 +241,21 @@ def test_datasets_written_before_per_frame_presence_still_read_and_verify(tmp_pa
     np.testing.assert_array_equal(old.present, fresh.present)
     assert old.present.shape == (6, 20, 2)
     assert main(["verify", str(out), "--all"]) == 0
+
+
+def test_stored_captions_name_the_digits_and_their_directions():
+    from movingmnist.captions import parse_event_caption, parse_template_caption
+
+    batch = mm.Generator(mm.Spec.from_preset("captions"), seed=4, source=SOURCE).render(0, 30)
+    for i in range(len(batch)):
+        parsed = parse_template_caption(batch.caption(i))
+        assert [name for name, _ in parsed] == [str(label) for label in batch.labels[i]]
+        for k, (_, motion) in enumerate(parsed):
+            speed = np.nanmean(np.abs(batch.velocities[i, :, k]), axis=0)  # (|vx|, |vy|)
+            assert motion == ("horizontal" if speed[0] >= speed[1] else "vertical")
+    tracking = mm.Generator(mm.Spec.from_preset("tracking"), seed=1, source=SOURCE).render(0, 4)
+    for i in range(len(tracking)):
+        text = tracking.caption(i)
+        assert text and not text.endswith("...")
+        names = {p.subject.split()[-1] for p in parse_event_caption(text)}
+        assert names == {str(label) for label in tracking.labels[i][tracking.present[i].any(axis=0)]}
