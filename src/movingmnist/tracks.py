@@ -93,11 +93,12 @@ def simulate_tracks(spec: Spec, seed: int, index: Any, glyphs: GlyphSet, num_fra
     dev = _xp.device_of(index)
     scene = sample_scene(spec, seed, index, _xp.on_device(xp, glyphs.labels, dev))
     ink_box = _xp.on_device(xp, glyphs.ink_box, dev)[scene.safe_glyph_index]  # (B, K, 4)
+    inputs = {"labels": scene.labels, "active": scene.present, "ink_box": ink_box}  # path classes, collision discs
     glyph_hw = glyphs.glyph_hw
     canvas_hw = (spec.canvas.height, spec.canvas.width)
     if not general:
         walls = _walls(spec, scene, ink_box, None, glyph_hw)
-        topleft = motion.simulate(spec.motion, seed, scene.index, num_frames, walls)
+        topleft = motion.simulate(spec.motion, seed, scene.index, num_frames, walls, **inputs)
         return Tracks(scene=scene, topleft=topleft, matrix=None, appearance=None, glyph_hw=glyph_hw)
     look = app.sample_appearance(spec, seed, scene.index, scene.labels, num_frames)
     linear = app.linear_part(look.angle, look.scale, look.shear)  # (B, T1, K, 2, 2)
@@ -107,7 +108,7 @@ def simulate_tracks(spec: Spec, seed: int, index: Any, glyphs: GlyphSet, num_fra
     else:
         walls = _walls(spec, scene, ink_box, linear, glyph_hw)
         topleft = motion.simulate(
-            spec.motion, seed, scene.index, num_frames, walls, subpixel=spec.appearance.subpixel
+            spec.motion, seed, scene.index, num_frames, walls, subpixel=spec.appearance.subpixel, **inputs
         )
         matrix = app.place(linear, topleft, glyph_hw)
     return Tracks(scene=scene, topleft=None, matrix=matrix, appearance=look, glyph_hw=glyph_hw)
