@@ -19,8 +19,8 @@ import numpy as np
 
 from . import xp as _xp
 
-#: Events resolved per sequence and frame step before the fallback (straight-line motion for the rest of the step,
-#: then positions clamped to the walls).
+#: Event iterations per frame step before the fallback (straight-line motion for the rest of the step; positions
+#: are clamped to the walls at the end of every step).
 MAX_EVENTS = 32
 _INF = float("inf")
 
@@ -112,6 +112,7 @@ def simulate_elastic(
         remaining = xp.ones((b,), dtype=xp.float64, device=dev)
         hit = xp.zeros((b, k, k), dtype=xp.bool, device=dev)
         walls_hit = xp.zeros((b, k), dtype=xp.int64, device=dev)
+        done = xp.zeros((b,), dtype=xp.bool, device=dev)
         for _ in range(MAX_EVENTS):
             times = [_pair_times(xp, p + geometry.offset, v, reach, pair_ok)]
             if lo is not None:
@@ -119,13 +120,20 @@ def simulate_elastic(
             candidates = xp.concat(times, axis=1)  # (B, 2K + K K) or (B, K K)
             first = xp.min(candidates, axis=1)
             which = xp.argmin(candidates, axis=1)
-            event = first < remaining
+            # An event at the very end of the step belongs to it; a row without an event is done with the step
+            # (whatever the other rows of the batch still need), so its result never depends on them.
+            event = (first <= remaining) & ~done
+            done = done | ~event
             step = xp.where(event, first, remaining)
-            p = p + v * step[:, None, None]
+            # Rows already done stay bit for bit (p + v * 0 would turn -0.0 into 0.0): a row's result must not
+            # depend on how many iterations the other rows of its batch need.
+            p = xp.where(step[:, None, None] > 0, p + v * step[:, None, None], p)
             remaining = remaining - step
             if lo is not None:
                 on_wall = event & (which < 2 * k)
                 mask = (wall_slot == which[:, None, None]) & on_wall[:, None, None]  # (B, K, 2)
+                # On the wall exactly (p + v s may round a hair past it).
+                p = xp.where(mask, xp.where(v > 0, hi, lo), p)
                 v = _reflect(xp, v, p, lo, hi, mask, redraw, t, walls_hit)
                 walls_hit = walls_hit + xp.astype(xp.any(mask, axis=-1), xp.int64)
                 pair = xp.where(event & ~on_wall, which - 2 * k, -1)
@@ -139,10 +147,12 @@ def simulate_elastic(
             if not bool(xp.any(event)):
                 break
         else:
-            # Fallback: the rest of the step in straight lines, then the walls hold the glyphs.
-            p = p + v * remaining[:, None, None]
-            if lo is not None:
-                p = xp.where(p < lo, lo, xp.where(p > hi, hi, p))
+            # Fallback: the rest of the step in straight lines.
+            p = xp.where(remaining[:, None, None] > 0, p + v * remaining[:, None, None], p)
+        if lo is not None:
+            # The walls hold the glyphs (a hair past them by rounding, or after the fallback). Selected, not
+            # min/max: numpy and torch break the tie between 0.0 and -0.0 differently.
+            p = xp.where(p < lo, lo, xp.where(p > hi, hi, p))
         positions[:, t, ...] = p
         velocities[:, t, ...] = v
         hits[:, t, ...] = hit
