@@ -259,3 +259,35 @@ def test_sqrt_is_the_same_on_numpy_and_torch_and_accurate():
     got = collisions.sqrt(xnp, x)
     assert np.array_equal(got, collisions.sqrt(xt, torch.from_numpy(x)).numpy())
     np.testing.assert_allclose(got, np.sqrt(x), rtol=4.5e-16, atol=0)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    model=st.sampled_from(["srvp", "free", "reflect"]),
+    deterministic=st.booleans(),
+    mass=st.sampled_from(["equal", "area"]),
+    radius=st.sampled_from([None, 3.0, 9.0]),
+    seed=st.integers(0, 2**63 - 1),
+    k=st.integers(1, 5),
+    frames=st.integers(1, 20),
+    cut=st.tuples(st.integers(0, 11), st.integers(1, 12)),
+)
+def test_property_same_rows_in_any_batch_and_backend(model, deterministic, mass, radius, seed, k, frames, cut):
+    m = spec_of({"motion.model": model, "motion.deterministic": deterministic, "motion.collision_mass": mass,
+                 "motion.collision_radius": radius, "motion.speed": "1..4", "motion.speed_unit": "px"}).motion
+    index = np.arange(100, 112, dtype=np.int64)
+    b = len(index)
+    lo, hi = np.zeros((b, k, 2)), np.full((b, k, 2), 30.0)
+    ink = np.tile(np.array([4, 6, 20, 24]), (b, k, 1)) + (np.arange(b * k).reshape(b, k, 1) % 4)
+    present = (np.arange(b * k).reshape(b, k) % 4) != 3
+    ev = {}
+    whole = motion.simulate(m, seed, index, frames, motion.Walls(lo, hi, (28, 28), (58, 58)), True,
+                            active=present, ink_box=ink, events=ev)
+    start, stop = min(cut), max(cut) + 1
+    part_ev = {}
+    part = motion.simulate(m, seed, torch.from_numpy(index[start:stop]), frames,
+                           motion.Walls(torch.from_numpy(lo[start:stop]), torch.from_numpy(hi[start:stop]), (28, 28),
+                                        (58, 58)), True, active=torch.from_numpy(present[start:stop]),
+                           ink_box=torch.from_numpy(ink[start:stop]), events=part_ev)
+    assert np.array_equal(whole[start:stop], part.numpy())
+    assert np.array_equal(ev["collisions"][start:stop], part_ev["collisions"].numpy())
