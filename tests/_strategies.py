@@ -21,7 +21,7 @@ def translation_specs(draw, fixed: Mapping[str, Any] | None = None) -> mm.Spec:
     size = draw(st.sampled_from([None, 12, 16, 20, 28]))
     glyph = size or 28
     low = draw(st.integers(0, 3))
-    model = draw(st.sampled_from(["srivastava", "reflect", "stochastic", "srvp", "free", "flip"]))
+    model = draw(st.sampled_from(["srivastava", "reflect", "stochastic", "srvp", "free", "flip", "path"]))
     unit = draw(st.sampled_from(["px", "free_range"]))
     speed = sorted(draw(st.lists(st.floats(0, 8), min_size=2, max_size=2)))
     if unit == "free_range":
@@ -54,8 +54,25 @@ def translation_specs(draw, fixed: Mapping[str, Any] | None = None) -> mm.Spec:
         "annotations.mask_threshold": draw(st.sampled_from([0, 0, 1, 40, 100, 200])),
         "annotations.ignore_label": draw(st.sampled_from([10, 255])),
     }
+    fields.update(scene_motion(draw, model))
     fields.update(fixed or {})
     return mm.Spec.from_preset("srivastava", fields)
+
+
+def scene_motion(draw, model: str) -> dict[str, Any]:
+    """The fields of docs/scenes.md: path families and walls for ``path``; elastic collisions for the models that
+    take them (then without ``wrap``)."""
+    fields: dict[str, Any] = {}
+    if model == "path":
+        families = draw(st.lists(st.sampled_from(mm.spec.PATH_FAMILIES), min_size=1, max_size=4))
+        fields["motion.path.families"] = ",".join(families)
+        fields["motion.path.choose"] = draw(st.sampled_from(["object", "class"]))
+        fields["motion.path.walls"] = draw(st.sampled_from(["bounce", "none"]))
+    if model in mm.spec.COLLISION_MODELS and draw(st.booleans()):
+        fields["motion.collisions"] = "elastic"
+        fields["motion.wrap"] = False
+        fields["motion.collision_mass"] = draw(st.sampled_from(["equal", "area"]))
+    return fields
 
 
 @st.composite
@@ -94,7 +111,7 @@ def appearance_specs(draw, fixed: Mapping[str, Any] | None = None) -> mm.Spec:
         "appearance.interpolation": draw(st.sampled_from(["bilinear", "nearest"])),
         "appearance.subpixel": draw(st.booleans()),
         "motion.model": draw(
-            st.sampled_from(["srivastava", "reflect", "free", "flip", "affine", "stochastic", "srvp"])
+            st.sampled_from(["srivastava", "reflect", "free", "flip", "affine", "stochastic", "srvp", "path"])
         ),
         "motion.bounce_on": draw(st.sampled_from(["box", "ink"])),
         "motion.boundary": draw(st.sampled_from(["none", "bounce"])),
@@ -116,5 +133,6 @@ def appearance_specs(draw, fixed: Mapping[str, Any] | None = None) -> mm.Spec:
     if over["motion.model"] == "flip":
         over["motion.speed"] = "1..4"
         over["motion.speed_unit"] = "px"
+    over.update(scene_motion(draw, over["motion.model"]))
     over.update(fixed or {})
     return mm.Spec.from_preset("srivastava", over)

@@ -21,7 +21,7 @@ INVALID = [
     (["objects.count=3..1"], "objects.count", "low <= high"),
     (["objects.count=0..0"], "objects.count", "at least 1"),
     (["objects.size=100"], "objects.size", "canvas size"),
-    (["motion.model=bounce"], "motion.model", "'stochastic', 'srvp', 'free', 'flip' or 'affine'"),
+    (["motion.model=bounce"], "motion.model", "'srvp', 'free', 'flip', 'affine' or 'path'"),
     (["motion.speed=-1"], "motion.speed", ">= 0"),
     (["motion.speed=5..2"], "motion.speed", "low <= high"),
     (["motion.bounce_on=edge"], "motion.bounce_on", "'box' or 'ink'"),

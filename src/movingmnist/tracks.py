@@ -148,7 +148,7 @@ def simulate_tracks(spec: Spec, seed: int, index: Any, glyphs: GlyphSet, num_fra
         walls = _walls(spec, scene, ink_box, linear, glyph_hw)
         topleft = motion.simulate(
             spec.motion, seed, scene.index, num_frames, walls, subpixel=general and spec.appearance.subpixel,
-            **_motion_extras(spec, scene, hits, events),
+            **_motion_extras(spec, scene, ink_box, hits, events),
         )
         if sched is not None:
             topleft = _lifetime_positions(spec, seed, scene, sched, topleft, walls, num_frames, glyph_hw)
@@ -177,9 +177,14 @@ def simulate_tracks(spec: Spec, seed: int, index: Any, glyphs: GlyphSet, num_fra
     )
 
 
-def _motion_extras(spec: Spec, scene: Scene, hits: dict[str, Any], events: bool) -> dict[str, Any]:
-    """Keywords of :func:`motion.simulate` beyond the common ones (labels for class-tied paths, the event sink)."""
-    return {}
+def _motion_extras(spec: Spec, scene: Scene, ink_box: Any, hits: dict[str, Any], events: bool) -> dict[str, Any]:
+    """Keywords of :func:`motion.simulate` beyond the common ones: the classes (paths tied to them), the slots that
+    take part in collisions, the ink boxes (collision discs) and, when events are annotated, the dict the collision
+    solver reports its hits in."""
+    extras = {"labels": scene.labels, "active": scene.present, "ink_box": ink_box}
+    if events and spec.motion.collisions != "none":
+        extras["events"] = hits
+    return extras
 
 
 def _delay_look(look: Appearance, start: Any) -> Appearance:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..spec import MotionSpec
-from . import rng
+from . import collisions, paths, rng
 from . import xp as _xp
 
 
@@ -40,7 +40,19 @@ class Walls:
     canvas_hw: tuple[int, int]
 
 
-def simulate(motion: MotionSpec, seed: int, index: Any, num_frames: int, walls: Walls, subpixel: bool = False):
+def simulate(
+    motion: MotionSpec,
+    seed: int,
+    index: Any,
+    num_frames: int,
+    walls: Walls,
+    subpixel: bool = False,
+    *,
+    labels: Any | None = None,
+    active: Any | None = None,
+    ink_box: Any | None = None,
+    events: dict[str, Any] | None = None,
+):
     """Top-left pixel (x, y) of each glyph box in each frame.
 
     Args:
@@ -51,6 +63,14 @@ def simulate(motion: MotionSpec, seed: int, index: Any, num_frames: int, walls: 
         walls: :class:`Walls`; walls given per frame ``(B, T, K, 2)`` are used as they are by ``flip``; the other
             models take their envelope (the walls that hold the glyph in every frame).
         subpixel: return the unrounded positions (float64) instead of the model's whole-pixel rounding.
+        labels: ``(B, K)`` class labels (-1 absent); ``motion.model="path"`` with ``path.choose="class"`` needs them.
+        active: ``(B, K)`` or ``(B, T, K)`` bool, which objects take part in collisions (``None``: every slot;
+            callers pass ``present``). Only ``motion.collisions="elastic"`` reads it.
+        ink_box: ``(B, K, 4)`` ink boxes (x0, y0, x1, y1 exclusive) of the glyphs, for the collision discs
+            (``None``: the whole glyph box).
+        events: a dict to fill: ``events["collisions"]`` = ``(B, T, K, K)`` bool, pair (a, b) collided during the
+            step ending at frame t (symmetric; all False without collisions); with collisions also
+            ``events["velocities"]`` = ``(B, T, K, 2)`` float64, the velocities after that step's events.
 
     Returns:
         ``(B, T, K, 2)`` int64 top-left positions (x, y) (float64 with ``subpixel``, except ``stochastic``, whose
@@ -66,10 +86,63 @@ def simulate(motion: MotionSpec, seed: int, index: Any, num_frames: int, walls: 
         lo, hi = xp.max(lo, axis=1), xp.min(hi, axis=1)
         middle = (lo + hi) / 2
         lo, hi = xp.minimum(lo, middle), xp.maximum(hi, middle)
-    model = MODELS[motion.model]
     frame = Walls(lo, hi, walls.glyph_hw, walls.canvas_hw)
-    out = model(motion, seed, xp.astype(index, xp.int64), num_frames, frame, subpixel)
+    index = xp.astype(index, xp.int64)
+    if motion.collisions == "elastic":
+        out, velocities, hits = _elastic(motion, seed, index, num_frames, frame, subpixel, active, ink_box)
+        if events is not None:
+            events["collisions"] = hits
+            events["velocities"] = velocities
+    else:
+        extra = {"labels": labels} if motion.model == "path" else {}
+        out = MODELS[motion.model](motion, seed, index, num_frames, frame, subpixel, **extra)
+        if events is not None:
+            b, k = lo.shape[0], lo.shape[-2]
+            events["collisions"] = xp.zeros((b, num_frames, k, k), dtype=xp.bool, device=_xp.device_of(index))
     return out if subpixel else xp.astype(out, xp.int64)
+
+
+def _elastic(motion: MotionSpec, seed: int, index: Any, num_frames: int, walls: Walls, subpixel: bool,
+             active: Any | None, ink_box: Any | None) -> tuple[Any, Any, Any]:
+    """``motion.collisions="elastic"`` for the straight-line models (docs/scenes.md, "Collisions"): the model's
+    own start and velocity draws, then :func:`collisions.simulate_elastic` (free: no walls; reflect, srvp: walls
+    that reflect, or srvp's redraw when not ``deterministic``). Returns positions (rounded unless ``subpixel``),
+    velocities and hits."""
+    xp = _xp.namespace(index)
+    dev = _xp.device_of(index)
+    lo, hi = walls.lo, walls.hi
+    b, k = lo.shape[:2]
+    span = hi - lo
+    redraw = None
+    if motion.model == "srvp":
+        m = motion.max_step
+        start = lo + xp.floor(rng.uniform(seed, "motion.start", index, (k, 2)) * (span + 1.0))
+        velocity = _xp.f64(xp, rng.integers(seed, "motion.velocity", index, (k, 2), -m, m))
+        if not motion.deterministic:
+            redraw = rng.integers(seed, "motion.redraw", index, (k, num_frames * _SRVP_MAX_BOUNCES, 2), -m, m)
+            redraw = _xp.f64(xp, xp.reshape(redraw, (b, k, num_frames, _SRVP_MAX_BOUNCES, 2)))
+    else:
+        start = lo + span * rng.uniform(seed, "motion.start", index, (k, 2))
+        velocity = _polar_velocity(motion, seed, index, k, span, "px")
+    if active is None:
+        active = xp.ones((b, num_frames, k), dtype=xp.bool, device=dev)
+    elif active.ndim == 2:
+        active = xp.broadcast_to(active[:, None], (b, num_frames, k))
+    geometry = collisions.discs(
+        xp, ink_box, (b, k), walls.glyph_hw, motion.collision_radius, motion.collision_mass, dev
+    )
+    walled = motion.model != "free"
+    pos, velocities, hits = collisions.simulate_elastic(
+        xp, start, velocity, lo if walled else None, hi if walled else None, geometry, active, num_frames, redraw
+    )
+    if not subpixel:
+        pos = xp.round(pos)
+    if not walled:
+        (h, w), (big_h, big_w) = walls.glyph_hw, walls.canvas_hw
+        size = xp.asarray([float(w), float(h)], dtype=xp.float64, device=dev)
+        canvas = xp.asarray([float(big_w), float(big_h)], dtype=xp.float64, device=dev)
+        pos = xp.minimum(xp.maximum(pos, -size), canvas)
+    return pos, velocities, hits
 
 
 def _positions(xp: Any, index: Any, shape: tuple[int, ...], subpixel: bool) -> Any:
@@ -329,6 +402,13 @@ def _flip(motion, seed, index, num_frames, walls: Walls, subpixel=False):
     return out
 
 
+def _path(motion, seed, index, num_frames, walls: Walls, subpixel=False, *, labels=None):
+    """Parametric paths about a drifting centre (:mod:`movingmnist.latents.paths`; docs/scenes.md)."""
+    return paths.path_positions(
+        motion, seed, index, num_frames, walls, subpixel, labels=labels, polar_velocity=_polar_velocity
+    )
+
+
 MODELS = {
     "srivastava": _srivastava,
     "reflect": _reflect,
@@ -336,5 +416,8 @@ MODELS = {
     "stochastic": _stochastic,
     "srvp": _srvp,
     "flip": _flip,
+    "path": _path,
 }
-"""Motion models by ``motion.model`` name (``affine`` poses are built in :mod:`movingmnist.latents.appearance`)."""
+"""Motion models by ``motion.model`` name (``affine`` poses are built in :mod:`movingmnist.latents.appearance`;
+``path`` lives in :mod:`movingmnist.latents.paths` and takes ``labels``; ``motion.collisions="elastic"`` runs
+:mod:`movingmnist.latents.collisions` instead of the model's own rule)."""

@@ -22,13 +22,16 @@ from .model import Spec
 from .overrides import flatten, parse_overrides
 from .sections import (
     ANNOTATION_SWITCHES,
+    COLLISION_MODELS,
     COMPOSITING_MODES,
     MOTION_MODELS,
+    PATH_FAMILIES,
     AffineStepSpec,
     AnnotationsSpec,
     CanvasSpec,
     MotionSpec,
     ObjectsSpec,
+    PathSpec,
     SourceSpec,
 )
 
@@ -37,8 +40,10 @@ _flatten = flatten
 
 __all__ = [
     "ANNOTATION_SWITCHES",
+    "COLLISION_MODELS",
     "COMPOSITING_MODES",
     "MOTION_MODELS",
+    "PATH_FAMILIES",
     "SHAPE_KINDS",
     "AffineStepSpec",
     "AnnotationsSpec",
@@ -53,6 +58,7 @@ __all__ = [
     "MotionSpec",
     "NoiseSpec",
     "ObjectsSpec",
+    "PathSpec",
     "RotationSpec",
     "ScaleSpec",
     "ShapesSpec",

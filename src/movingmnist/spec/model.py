@@ -62,6 +62,12 @@ class Spec(Section):
                 f"0 with motion.model={self.motion.model!r}{' and wrap' if self.motion.wrap else ''} (births enter "
                 "through a wall in straight lines: motion.model='free' without wrap)",
             )
+        if self.motion.collisions != "none" and (objects.appear[1] > 0 or objects.max_births > 0):
+            raise SpecError(
+                "motion.collisions", self.motion.collisions,
+                "'none' with late appearances or births (objects.appear, objects.max_births): collisions are "
+                "solved from frame 0 for every object of the sequence",
+            )
         if objects.appear[1] >= self.frames:
             raise SpecError("objects.appear", objects.appear, f"frames in 0..{self.frames - 1} (frames={self.frames})")
         size = self.objects.size

@@ -18,7 +18,24 @@ from .fields import Float, FloatRange, Int, IntRange, Section, check_range, refu
 ANNOTATION_SWITCHES = (
     "semantic", "instance", "boxes", "amodal_boxes", "visibility", "tracks", "amodal_masks", "flow", "events"
 )
-MOTION_MODELS = ("srivastava", "reflect", "stochastic", "srvp", "free", "flip", "affine")
+MOTION_MODELS = ("srivastava", "reflect", "stochastic", "srvp", "free", "flip", "affine", "path")
+#: The families of ``motion.model="path"``; the first ten in the order detection-moving-mnist ties them to digits
+#: 0..9 (the default ``motion.path.families``), then ``linear`` (drift only).
+PATH_FAMILIES = (
+    "sine",
+    "polynomial",
+    "circle",
+    "spiral",
+    "figure8",
+    "ellipse",
+    "cubic",
+    "zigzag",
+    "exponential",
+    "hyperbolic",
+    "linear",
+)
+#: The motion models that accept ``motion.collisions="elastic"`` (straight lines between events).
+COLLISION_MODELS = ("free", "reflect", "srvp")
 COMPOSITING_MODES = ("max", "sum", "over")
 
 
@@ -162,6 +179,47 @@ class AffineStepSpec(Section):
         return self
 
 
+def _split_names(value: Any) -> Any:
+    """Accept ``"sine,circle"`` (a command-line override) as well as a list of names."""
+    if isinstance(value, str):
+        return tuple(name.strip() for name in value.split(",") if name.strip())
+    return value
+
+
+class PathSpec(Section):
+    """Parametric paths (``motion.model="path"``; docs/scenes.md, "Paths", gives the exact rules).
+
+    Each object follows ``centre(t) + offset(t)``: the centre starts inside the walls and drifts with the velocity
+    of ``motion.speed`` / ``motion.direction``; the offset is the object's family's curve. ``families``: the
+    families allowed (:data:`PATH_FAMILIES`). ``choose``: ``"object"`` draws each object's family uniformly among
+    ``families``; ``"class"`` gives class c the family ``families[c % len(families)]`` (the default order ties
+    digits 0..9 to the families as detection-moving-mnist does). ``amplitude`` (sine, spiral, zigzag), ``radius``
+    (circle, figure8, ellipse) in pixels, ``period`` in frames (one turn; the frequency 1/period is drawn
+    uniformly between 1/high and 1/low). ``walls="bounce"``: the centre bounces between the walls moved in by the
+    curve's extent, so a bounded curve stays in view whole; positions still outside (unbounded curves) are folded
+    back in. ``"none"``: no walls; objects may leave the canvas and come back.
+    """
+
+    families: Annotated[tuple[str, ...], BeforeValidator(_split_names)] = PATH_FAMILIES[:10]
+    choose: Literal["object", "class"] = "class"
+    amplitude: FloatRange = (1.0, 10.0)
+    radius: FloatRange = (5.0, 15.0)
+    period: FloatRange = (25.0, 125.0)
+    walls: Literal["bounce", "none"] = "bounce"
+
+    @model_validator(mode="after")
+    def _check(self) -> PathSpec:
+        if not 1 <= len(self.families) <= 64:
+            raise SpecError("motion.path.families", self.families, "1 to 64 names of " + ", ".join(PATH_FAMILIES))
+        for name in self.families:
+            if name not in PATH_FAMILIES:
+                raise SpecError("motion.path.families", name, "one of " + ", ".join(PATH_FAMILIES))
+        check_range("motion.path.amplitude", self.amplitude, 0.0, 1e4)
+        check_range("motion.path.radius", self.radius, 0.0, 1e4)
+        check_range("motion.path.period", self.period, 1.0, 1e6)
+        return self
+
+
 class MotionSpec(Section):
     """How glyphs move (docs/presets.md gives the exact rules of each model).
 
@@ -188,9 +246,17 @@ class MotionSpec(Section):
     90 = +y, i.e. down). ``max_step`` (integer models stochastic, srvp): velocity components are uniform integers
     in -max_step..max_step. ``bounce_on``: the walls stop the glyph's box (``box``, the untransformed glyph frame,
     as the originals) or the ink bounding box of the transformed glyph (``ink``).
+
+    - ``path``: parametric paths (sine, circle, spiral, figure-8, ellipse, zigzag, ...) about a drifting centre
+      (``motion.path``; docs/scenes.md).
+
+    ``collisions="elastic"`` (models free, reflect, srvp): glyphs are discs that collide elastically, exactly in
+    time (docs/scenes.md, "Collisions"); ``collision_shape``: ``disc``; ``collision_radius``: the disc radius in
+    pixels (``None``: half the larger side of the glyph's ink box); ``collision_mass``: ``equal`` masses or the
+    ink box ``area``.
     """
 
-    model: Literal["srivastava", "reflect", "stochastic", "srvp", "free", "flip", "affine"] = "srivastava"
+    model: Literal["srivastava", "reflect", "stochastic", "srvp", "free", "flip", "affine", "path"] = "srivastava"
     speed: FloatRange = (0.1, 0.1)
     speed_unit: Literal["px", "free_range"] = "free_range"
     integer_speed: bool = False
@@ -205,6 +271,11 @@ class MotionSpec(Section):
     directions: tuple[Float, ...] | None = None
     velocity: Literal["polar", "integer"] = "polar"
     start_overhang: Float = 0.0
+    path: PathSpec = PathSpec()
+    collisions: Literal["none", "elastic"] = "none"
+    collision_shape: Literal["disc"] = "disc"
+    collision_radius: Float | None = None
+    collision_mass: Literal["equal", "area"] = "equal"
 
     @model_validator(mode="after")
     def _check(self) -> MotionSpec:
@@ -225,6 +296,19 @@ class MotionSpec(Section):
             field = "motion.velocity" if self.velocity != "polar" else "motion.start_overhang"
             value = self.velocity if self.velocity != "polar" else self.start_overhang
             raise SpecError(field, value, f"its default with motion.model={self.model!r} (it applies to 'free')")
+        if self.collisions != "none":
+            if self.model not in COLLISION_MODELS:
+                raise SpecError(
+                    "motion.collisions",
+                    self.collisions,
+                    f"'none' with motion.model={self.model!r}; 'elastic' with motion.model in "
+                    + ", ".join(COLLISION_MODELS),
+                )
+            if self.wrap:
+                raise SpecError("motion.wrap", self.wrap, "false with motion.collisions='elastic'")
+        radius = self.collision_radius
+        if radius is not None and not (math.isfinite(radius) and 0.0 <= radius <= 1e4):
+            raise SpecError("motion.collision_radius", radius, "None (from the ink box) or pixels in [0, 10000]")
         return self
 
 
