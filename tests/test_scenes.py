@@ -259,3 +259,20 @@ def test_stored_captions_name_the_digits_and_their_directions():
         assert text and not text.endswith("...")
         names = {p.subject.split()[-1] for p in parse_event_caption(text)}
         assert names == {str(label) for label in tracking.labels[i][tracking.present[i].any(axis=0)]}
+
+
+def test_collision_events_are_the_solver_hits():
+    spec = mm.Spec.from_preset("srivastava", {
+        "motion.model": "reflect", "motion.collisions": "elastic", "motion.speed": "0.08..0.12",
+        "objects.count": "4", "canvas.height": 96, "canvas.width": 96, "annotations.events": True,
+    })
+    gen = mm.Generator(spec, seed=0, source=SOURCE)
+    batch = gen.render(0, 30)
+    tracks = gen.tracks(np.arange(30), spec.simulated_frames)
+    hits = tracks.collisions[:, : spec.frames]
+    expected = {(int(b), int(t), int(a), int(c)) for b, t, a, c in np.argwhere(hits) if a < c}
+    got = {(b, f, a, c) for b in range(30) for f, kind, a, c in events_of(batch.events[b]) if kind == "collision"}
+    assert got == expected and len(got) >= 5
+    for b, t, a, c in got:  # an elastic collision changes both velocities
+        before, after = batch.velocities[b, t - 1, [a, c]], batch.velocities[b, t, [a, c]]
+        assert not np.allclose(before, after)
