@@ -163,7 +163,7 @@ def test_cli_generate_info_verify_with_endpoint_from_environment(s3, local, caps
     assert json.loads(capsys.readouterr().out)["seed"] == 3
     assert main(["verify", url, "--all", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "15 arrays x 4 written chunks checked" in out and "verified 40 of 40" in out
+    assert "16 arrays x 4 written chunks checked" in out and "verified 40 of 40" in out
     assert array_hashes(url) == array_hashes(local(3, 40, 10))
     # an existing dataset is refused without --overwrite, in one line
     assert main(_cli(url, 40, 10, "--seed", "3")) == 2

@@ -276,3 +276,22 @@ def test_collision_events_are_the_solver_hits():
     for b, t, a, c in got:  # an elastic collision changes both velocities
         before, after = batch.velocities[b, t - 1, [a, c]], batch.velocities[b, t, [a, c]]
         assert not np.allclose(before, after)
+
+
+def test_paths_compose_with_lifetimes_and_appearance():
+    torch = pytest.importorskip("torch")
+    from movingmnist.torch import TorchGenerator
+
+    spec = mm.Spec.from_preset("srivastava", {
+        "motion.model": "path", "motion.path.walls": "none", "motion.speed": "1..3", "motion.speed_unit": "px",
+        "objects.count": "2..4", "objects.appear": "0..6", "objects.exit": "offscreen",
+        "appearance.rotation.velocity": "-8..8", "annotations.events": True, "annotations.captions": "events",
+        "frames": 16,
+    })
+    ref = mm.Generator(spec, seed=9, source=SOURCE).render(0, 16)
+    assert (~ref.present & ref.occupied[:, None, :]).any(), "objects are absent in some frames"
+    assert np.isnan(ref.centers[~ref.present]).all() and np.isfinite(ref.centers[ref.present]).all()
+    out = TorchGenerator(spec, seed=9, source=SOURCE, device="cpu", kernels="torch").render(0, 16)
+    for name in ("present", "occupied", "events", "captions", "centers", "boxes", "instance"):
+        got = out[name].numpy() if isinstance(out[name], torch.Tensor) else out[name]
+        np.testing.assert_array_equal(got, getattr(ref, name), err_msg=name)

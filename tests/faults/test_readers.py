@@ -155,7 +155,7 @@ def test_swapped_shards_are_refused(fresh, capsys):
     # --sample 1 regenerates one sequence, but the structure of every chunk is checked
     status, out, _ = cli(capsys, "verify", path, "--sample", "1", "--seed", "0")
     assert status == 1
-    assert "DAMAGED: 3 problems" in out and "(structure of 15 arrays x 4 written chunks checked)" in out
+    assert "DAMAGED: 3 problems" in out and "(structure of 16 arrays x 4 written chunks checked)" in out
     assert "  frames rows 10..19: shard file" in out and "  frames rows 20..29: the shard file of rows 20..29" in out
     assert "  labels rows 0..9: the shard file of rows 0..9" in out
     assert " of 1 sequences checked" in out or "verified 1 of 40 sequences" in out

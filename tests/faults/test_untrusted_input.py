@@ -172,8 +172,8 @@ def test_batch_over_memory_is_refused_with_its_size():
     with pytest.raises(SpecError) as info:  # 50 PB: more than any machine has
         mm.generate("srivastava", num=10**7, source="glyphs", overrides=BIG)
     message = str(info.value)
-    assert message.startswith("num=10000000 is not allowed: a batch of 10,000,000 sequences x 5,033,177,814 bytes "
-                              "needs 50,331,778,140,000,000 bytes (50.3 PB), more than the ")
+    assert message.startswith("num=10000000 is not allowed: a batch of 10,000,000 sequences x 5,033,178,014 bytes "
+                              "needs 50,331,780,140,000,000 bytes (50.3 PB), more than the ")
     assert "MOVINGMNIST_MAX_MEMORY" in message and "render fewer sequences per call" in message
     gen = mm.Generator(mm.Spec.from_preset("srivastava", BIG), source="glyphs")
     with pytest.raises(SpecError, match=r"^num=10000000 is not allowed: a batch of 10,000,000 sequences"):
@@ -188,7 +188,7 @@ def test_sequence_over_memory_blames_the_spec(tmp_path, capsys, monkeypatch):
         mm.generate("srivastava", num=1, source="glyphs", overrides=BIG)
     message = str(info.value)
     assert message.startswith("spec='100 frames of 4096x4096' is not allowed: one sequence (")
-    assert "needs 5,033,177,814 bytes (5.0 GB), more than the 1,073,741,824 bytes (1.1 GB) of memory" in message
+    assert "needs 5,033,178,014 bytes (5.0 GB), more than the 1,073,741,824 bytes (1.1 GB) of memory" in message
     assert "use fewer frames, a smaller canvas" in message
 
     out = tmp_path / "big.zarr"
