@@ -71,9 +71,8 @@ class Generator:
         cache_dir: download cache for the MNIST family.
         batch_size: sequences rendered per internal step (bounds scratch memory); default: as many as keep the
             canvases of a step within a few MB of cache.
-        kernel: for specs that need the general renderer (rotation, scale, shear, brightness, colour, backgrounds,
-            distractors, amodal masks, flow): ``"auto"`` (numba when installed, else numpy), ``"numba"`` or
-            ``"numpy"``. Both produce the same bytes.
+        kernel: the renderers' kernels: ``"auto"`` (numba when installed, else numpy), ``"numba"`` or ``"numpy"``.
+            Both produce the same bytes.
         renderer: ``"auto"`` (the translation renderer for translation-only specs, the general renderer otherwise),
             ``"general"`` (the general renderer for any spec: a translation-only spec gives the same bytes either
             way) or ``"translation"`` (refused for specs that need the general renderer).
@@ -96,8 +95,7 @@ class Generator:
         if batch_size is not None:
             batch_size = check_int("batch_size", batch_size, 1)
         self.general = use_general(self.spec, renderer)
-        # numba is looked for (and its absence with kernel="numba" an error) only where the general renderer runs.
-        resolved_kernel = resolve_kernel(kernel, needed=self.general)
+        resolved_kernel = resolve_kernel(kernel)
         self.seed = int(seed)
         src = source if source is not None and not isinstance(source, str) else self.spec.source.name
         self.bank: GlyphBank = load_source(
@@ -105,7 +103,7 @@ class Generator:
         )
         self.glyphs: GlyphSet = glyph_set(self.bank, self.spec)
         self._check_fits()
-        self.kernel = resolved_kernel if self.general else None
+        self.kernel = resolved_kernel
         self.renderer = make_renderer(self.spec, self.seed, self.glyphs, general=self.general, kernel=resolved_kernel)
         if batch_size is None:
             ann = self.spec.annotations

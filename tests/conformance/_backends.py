@@ -114,6 +114,12 @@ def _torch(renderer: str, device: str, kernels: str = "torch") -> Callable[..., 
 _NO_TORCH = None if HAVE_TORCH else "torch is not installed"
 BACKENDS: tuple[Backend, ...] = (
     Backend("numpy-translation", _numpy("translation", "numpy"), translation_only=True),
+    Backend(
+        "numba-translation",
+        _numpy("translation", "numba"),
+        absent=None if HAVE_NUMBA else "numba is not installed",
+        translation_only=True,
+    ),
     Backend("numpy-general", _numpy("general", "numpy"), general=True),
     Backend("numba", _numpy("general", "numba"), absent=None if HAVE_NUMBA else "numba is not installed", general=True),
     Backend(

@@ -83,7 +83,7 @@ def make_renderer(
             return GeneralRenderer(spec, seed, glyphs, kernel=kernel)
         from .translation import TranslationRenderer
 
-        return TranslationRenderer(spec, glyphs)
+        return TranslationRenderer(spec, glyphs, kernel=kernel)
     if general:
         from .torch_general import TorchGeneralRenderer
 

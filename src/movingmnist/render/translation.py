@@ -181,10 +181,11 @@ class TranslationRenderer:
 
     general = False
 
-    def __init__(self, spec: Spec, glyphs: GlyphSet) -> None:
+    def __init__(self, spec: Spec, glyphs: GlyphSet, kernel: str = "numpy") -> None:
         self.spec = spec
         self.glyphs = glyphs
         self.workspace = Workspace()
+        self.kernel = kernel
 
     def draw(self, tracks: Tracks, background: BackgroundPlan | None, out: Mapping[str, Any]) -> None:
         """Render ``tracks`` into the output views ``out`` (``frames (B, T, 1, H, W)`` and the annotations the spec
@@ -198,6 +199,10 @@ class TranslationRenderer:
         scene = tracks.scene
         b = scene.present.shape[0]
         topleft = tracks.topleft[:, :t]
+        if self.kernel == "numba":
+            self._draw_numba(tracks, out)
+            self._amodal_boxes(tracks, out)
+            return
         gi = scene.safe_glyph_index
         glyphs = self.glyphs.images[gi]  # (B, K, h, w)
         glyphs[~scene.present] = 0
@@ -251,6 +256,38 @@ class TranslationRenderer:
                 instance, glyphs, draw_at, ink_sum, threshold=ann.mask_threshold, pad=pad,
                 boxes=out["boxes"] if ann.boxes else None, visibility=out["visibility"] if ann.visibility else None,
             )
+        self._amodal_boxes(tracks, out)
+
+    def _draw_numba(self, tracks: Tracks, out: Mapping[str, Any]) -> None:
+        """Frames, ownership maps, boxes and visibility by the numba kernel (the same bytes as the numpy path)."""
+        from .fused.translation import MODES, render_translation
+
+        spec = self.spec
+        ann = spec.annotations
+        t = spec.frames
+        big_h, big_w = spec.canvas.height, spec.canvas.width
+        scene = tracks.scene
+        b = scene.present.shape[0]
+        gidx = np.where(scene.present, scene.glyph_index, -1).astype(np.int64)
+        ink_sum = np.where(scene.present, self.glyphs.ink_sum[scene.safe_glyph_index], 0).astype(np.int64)
+        # Arrays the kernel does not write still need their types: tiny stand-ins.
+        dummy = self.workspace.get("dummy", (1, 1, 1, 1), np.uint8)
+        measures = self.workspace.get("measures", (1, 1, 1, 4), np.float32)
+        seen = self.workspace.get("seen", (1, 1, 1), np.float32)
+        render_translation(
+            self.glyphs.images, gidx, np.ascontiguousarray(tracks.topleft[:, :t], dtype=np.int64),
+            scene.labels.astype(np.int64), MODES[spec.compositing], ann.mask_threshold, ann.ignore_label, ink_sum,
+            out["frames"].reshape(b, t, big_h, big_w), self.workspace.get("owner", (big_h, big_w), np.uint8),
+            out["instance"] if ann.instance else dummy, out["semantic"] if ann.semantic else dummy,
+            out["boxes"] if ann.boxes else measures, out["visibility"] if ann.visibility else seen,
+            ann.instance, ann.semantic, ann.boxes, ann.visibility,
+        )
+
+    def _amodal_boxes(self, tracks: Tracks, out: Mapping[str, Any]) -> None:
+        ann = self.spec.annotations
+        scene = tracks.scene
+        topleft = tracks.topleft[:, : self.spec.frames]
+        gi = scene.safe_glyph_index
         if ann.amodal_boxes:
             amodal = out["amodal_boxes"]
             ink_box = self.glyphs.ink_box[gi]  # (B, K, 4); all zeros for a glyph with no ink above the threshold
