@@ -6,6 +6,7 @@ bounding box and ink mass of every glyph precomputed once.
 
 from __future__ import annotations
 
+import collections
 import functools
 from dataclasses import dataclass
 from typing import Any
@@ -64,8 +65,24 @@ def _box(ink: np.ndarray) -> np.ndarray:
     ).astype(np.int64)
 
 
-@functools.lru_cache(maxsize=8)
+_GLYPH_SETS: collections.OrderedDict[tuple, GlyphSet] = collections.OrderedDict()
+
+
 def _glyph_set(bank: GlyphBank, size: int | None, threshold: int) -> GlyphSet:
+    """Cached by the bank's content checksum, not its identity: ``mm.generate(spec, source=(images, labels))``
+    builds a new bank per call, and preparing the glyphs again cost a fifth of a call of 8,192 sequences."""
+    key = (bank.checksum or id(bank), size, threshold)
+    found = _GLYPH_SETS.get(key)
+    if found is None:
+        found = _prepare_glyph_set(bank, size, threshold)
+        _GLYPH_SETS[key] = found
+        while len(_GLYPH_SETS) > 8:
+            _GLYPH_SETS.popitem(last=False)
+    _GLYPH_SETS.move_to_end(key)
+    return found
+
+
+def _prepare_glyph_set(bank: GlyphBank, size: int | None, threshold: int) -> GlyphSet:
     images = bank.images
     if size is not None and (size, size) != bank.glyph_shape:
         images = resize_glyphs(images, size)
