@@ -149,7 +149,17 @@ class TorchGenerator:
         return self.generator.metadata()
 
     def allocate(self, num: int) -> dict[str, torch.Tensor]:
-        """Output tensors for ``num`` sequences on the device (reuse them: fresh memory is slow to write on CPU)."""
+        """Output tensors for ``num`` sequences on the device. On the CPU they are carved from one buffer of warm
+        memory (:mod:`movingmnist.warm`: a buffer whose tensors are all gone is reused), since fresh memory is slow
+        to write; reusing ``out`` across calls is faster still."""
+        if self.device.type == "cpu":
+            from .. import warm
+
+            arrays = warm.carve({
+                "index": ((num,), np.dtype(np.int64)),
+                **{name: ((num, *shape), dtype) for name, (shape, dtype) in self.generator.shapes.items()},
+            })
+            return {name: torch.from_numpy(array) for name, array in arrays.items()}
         out = {
             name: torch.empty((num, *shape), dtype=dtype, device=self.device)
             for name, (shape, dtype) in self.shapes.items()
