@@ -72,7 +72,8 @@ def _split_key(split: str) -> np.ndarray:
 # changes the others. Control-point jitter uses 3 slots per point from _JITTER on.
 (_STYLE, _SLANT_A, _SLANT_B, _ROTATE, _ASPECT, _SIZE, _WIDTH, _GAIN, _WOBBLE, _BEND, _TAPER, _BOW, _CLOSE,
  _TILT, _ENDS, _PHASE, _GAIN_B) = range(17)  # fmt: skip
-_JITTER = 20
+_FIELD = 20  # 18 slots: a smooth displacement field, 3 x 3 quadratic Bernstein coefficients per axis
+_JITTER = 38
 
 
 def _uniforms(split: str, indices: np.ndarray, n_draws: int) -> np.ndarray:
@@ -99,19 +100,19 @@ _STYLES: dict[int, tuple[_Style, ...]] = {
         _style(0.08, "20,18 40,0 | 40,0 38,50 35,100 | 15,100 35,100 55,100"),  # flag and base
     ),
     2: (
-        _style(1.0, "6,24 28,2 56,0 72,20 66,45 42,70 4,100 | 4,100 40,96 80,98"),
-        _style(0.7, "4,30 20,6 48,0 68,14 66,40 44,66 14,90 8,100 20,96 28,86 | 28,86 22,98 56,98 84,94"),  # loop
-        _style(0.5, "10,22 36,0 62,8 66,34 44,62 14,92 | 14,92 6,100 30,96 | 30,96 60,98 84,96"),  # curl
-        _style(0.3, "4,20 30,0 64,4 70,26 50,58 18,86 4,100 | 4,100 42,98 88,100"),  # straight diagonal
-        _style(0.4, "2,16 26,0 56,2 66,20 50,48 20,80 8,94 16,98 | 16,98 50,92 80,100"),  # small curl, long tail
-        _style(0.6, "8,20 28,0 58,0 72,16 64,36 44,54 20,70 4,86 14,100 36,98 42,80 28,70 14,82 24,98 56,98 84,96"),
-        _style(0.5, "8,30 24,4 50,0 64,18 56,46 30,74 8,96 20,100 36,84 | 36,84 34,98 64,100"),  # round loop
+        _style(1.0, "4,22 24,2 54,0 70,16 64,40 40,66 2,100 | 2,100 44,97 92,98"),
+        _style(0.7, "4,20 26,0 56,0 70,18 60,44 36,68 12,88 6,98 16,102 28,92 20,82 8,92 26,98 56,98 90,96"),  # loop
+        _style(0.5, "10,22 36,0 62,8 66,34 44,62 14,92 | 14,92 6,100 30,96 | 30,96 60,98 86,96"),  # curl
+        _style(0.4, "10,14 36,0 62,10 60,36 4,100 | 4,100 50,98 92,100"),  # angular, like an L below
+        _style(0.4, "2,16 26,0 56,2 66,20 50,48 20,80 8,94 16,98 | 16,98 50,92 86,100"),  # small curl, long tail
+        _style(0.5, "8,20 28,0 58,0 72,16 64,36 44,54 20,70 4,86 14,100 36,98 42,80 28,70 14,82 24,98 56,98 88,96"),
     ),
     3: (
         _style(1.0, "6,14 34,0 62,10 62,32 34,46 | 34,46 66,58 70,84 44,100 4,90"),
         _style(0.6, "4,12 36,0 64,12 56,36 30,48 58,54 72,76 58,96 28,100 2,88"),  # one stroke
         _style(0.2, "6,2 64,2 | 64,2 32,42 | 32,42 66,58 66,88 36,100 2,88"),  # flat top
         _style(0.6, "2,8 30,0 58,4 64,22 44,42 24,46 | 24,46 54,52 70,72 60,94 30,100 4,92"),  # big bowl
+        _style(0.4, "8,6 38,0 62,8 56,28 30,44 | 30,44 60,46 | 60,46 68,70 52,94 24,100 2,90"),  # pointed middle
     ),
     4: (
         _style(1.0, "14,0 4,58 | 4,58 44,60 84,56 | 62,8 60,55 58,100"),  # open: L and a stem
@@ -135,12 +136,15 @@ _STYLES: dict[int, tuple[_Style, ...]] = {
         _style(0.5, "4,14 6,2 | 6,2 44,4 82,0 | 82,0 60,48 48,100"),  # hook at the start of the bar
         _style(0.4, "2,6 80,4 | 80,4 66,30 52,64 46,100"),  # straight stem
         _style(0.18, "2,4 78,2 | 78,2 56,46 42,100 | 36,52 62,50 82,48"),  # crossbar
+        _style(0.5, "6,8 40,2 74,4 | 74,4 64,40 56,70 54,100"),  # short bar, steep stem
+        _style(0.4, "2,2 60,4 80,0 | 80,0 62,30 44,62 30,100"),  # long diagonal
     ),
     8: (
         _style(1.0, "66,10 38,0 12,10 14,34 40,50 66,68 62,92 36,100 8,90 10,68 40,50 62,32 66,10"),
         _style(0.6, "60,14 36,0 12,12 18,34 44,52 64,74 56,96 28,98 10,80 24,60 46,48 60,30 64,6"),  # open top
         _style(0.3, "38,46 14,32 16,8 40,0 62,10 60,32 38,46 | 38,46 68,62 66,92 36,100 6,90 8,62 38,46"),
         _style(0.6, "56,10 36,0 18,8 20,28 38,42 58,62 56,90 34,100 14,88 18,64 38,42 52,24 56,6"),  # small top
+        _style(0.6, "64,10 40,0 14,8 16,28 40,46 62,64 62,90 38,100 12,90 14,70 | 14,70 38,46 64,8"),  # S, then back
     ),
     9: (
         _style(1.0, "66,16 40,0 10,8 4,30 28,46 58,38 66,16 | 66,16 64,58 60,100"),
@@ -249,6 +253,12 @@ def _blur(canvas: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return canvas
 
 
+def _bernstein(t: np.ndarray) -> np.ndarray:
+    """``(..., 3)`` the quadratic Bernstein basis (1 - t)^2, 2t(1 - t), t^2 at ``t``."""
+    s = 1 - t
+    return np.stack([s * s, 2 * t * s, t * t], axis=-1)
+
+
 def _render_style(draws: np.ndarray, digit: int, style: _Style, sampling: _Sampling, out: np.ndarray) -> None:
     """Render glyphs of one allograph into ``out (n, 28, 28) uint8`` from their ``draws (n, D)`` uniforms.
 
@@ -258,7 +268,7 @@ def _render_style(draws: np.ndarray, digit: int, style: _Style, sampling: _Sampl
     n, m = draws.shape[0], style.points.shape[0]
     u = draws[:, _JITTER : _JITTER + 3 * m].reshape(n, m, 3)
     # Control points (n, m): jittered by up to +-wobble (a writer's care), with pen pressure.
-    wobble = 0.02 + 0.05 * draws[:, _WOBBLE, None]
+    wobble = 0.01 + 0.04 * draws[:, _WOBBLE, None]
     x = style.points[:, 0] + (2 * u[..., 0] - 1) * wobble
     y = style.points[:, 1] + (2 * u[..., 1] - 1) * wobble
     pressure = 0.8 + 0.4 * u[..., 2]
@@ -275,6 +285,11 @@ def _render_style(draws: np.ndarray, digit: int, style: _Style, sampling: _Sampl
     x = x + (2 * draws[:, _TAPER, None] - 1) * 0.45 * (x - 0.4) * (y - 0.5)
     x = x + (2 * draws[:, _BOW, None] - 1) * 0.45 * middle
     y = y + (2 * draws[:, _BEND, None] - 1) * 0.5 * middle
+    # A smooth random displacement field over the box (an elastic distortion, as used to augment MNIST).
+    field = (2 * draws[:, _FIELD : _FIELD + 18] - 1).reshape(n, 2, 3, 3) * _FIELD_AMPLITUDE
+    bx, by = _bernstein(x), _bernstein(y)  # (n, m, 3)
+    x = x + np.einsum('nmi,nij,nmj->nm', bx, field[:, 0], by)
+    y = y + np.einsum('nmi,nij,nmj->nm', bx, field[:, 1], by)
 
     # Affine map: aspect, slant (a shear with a bell-shaped spread: the sum of two uniforms), small rotation
     # parametrised rationally (cos = (1 - r^2) / (1 + r^2), sin = 2r / (1 + r^2)): no libm.
@@ -406,6 +421,7 @@ _CLASS_HABITS = {
 }
 _A0, _A1, _B1, _G0, _G1 = 0.15, 0.09, 0.076, 0.84, 1.49
 _FIT_PASSES = 3
+_FIELD_AMPLITUDE = 0.13
 _HALO, _HALO_PEN, _HALO_GAIN, _ORIGIN = 1.5, 1.4, 1.15, 2.5  # first guess of the ink beyond the centre lines; where their box starts, px
 
 
