@@ -311,7 +311,7 @@ def _render_style(draws: np.ndarray, digit: int, style: _Style, sampling: _Sampl
     sx, sy = spline(x), spline(y)
     # Pressure per sample: control points' pressure, a trend along the stroke, lighter ends.
     tilt = (2 * draws[:, _TILT, None] - 1).astype(np.float32) * 0.25
-    lift = (0.2 + 0.6 * draws[:, _ENDS, None]).astype(np.float32)
+    lift = (0.0 + 0.3 * draws[:, _ENDS, None]).astype(np.float32)
     sp = spline(pressure) * (1 + tilt * sampling.along) * (1 - lift * sampling.ends)
     step_x = sx[:, sampling.next] - sx
     step_y = sy[:, sampling.next] - sy
