@@ -280,10 +280,11 @@ def _render_style(draws: np.ndarray, digit: int, style: _Style, sampling: _Sampl
     x[:, last] += reach * dx
     y[:, last] += reach * dy
 
+    lean, widen, weight, bow = _CLASS_HABITS[digit]
     # Smooth warps: proportions of the upper and lower parts, taper (top wider or narrower), bow.
     middle = y * (1 - y)
     x = x + (2 * draws[:, _TAPER, None] - 1) * 0.45 * (x - 0.4) * (y - 0.5)
-    x = x + (2 * draws[:, _BOW, None] - 1) * 0.45 * middle
+    x = x + (2 * draws[:, _BOW, None] - 1) * (0.45 * bow) * middle
     y = y + (2 * draws[:, _BEND, None] - 1) * 0.5 * middle
     # A smooth random displacement field over the box (an elastic distortion, as used to augment MNIST).
     field = (2 * draws[:, _FIELD : _FIELD + 18] - 1).reshape(n, 2, 3, 3) * _FIELD_AMPLITUDE
@@ -293,7 +294,6 @@ def _render_style(draws: np.ndarray, digit: int, style: _Style, sampling: _Sampl
 
     # Affine map: aspect, slant (a shear with a bell-shaped spread: the sum of two uniforms), small rotation
     # parametrised rationally (cos = (1 - r^2) / (1 + r^2), sin = 2r / (1 + r^2)): no libm.
-    lean, widen, weight = _CLASS_HABITS[digit]
     aspect = (0.6 + 0.8 * draws[:, _ASPECT, None]) * widen
     slant = _SLANT_MEAN + lean + _SLANT_SPREAD * (draws[:, _SLANT_A, None] + draws[:, _SLANT_B, None] - 1)
     r = 0.1 * (2 * draws[:, _ROTATE, None] - 1)
@@ -415,9 +415,10 @@ def _centre(image: np.ndarray, out: np.ndarray) -> None:
 _SLANT_MEAN, _SLANT_SPREAD = 0.16, 0.5
 # Per digit, how MNIST's writers differ from the average (measured on its test digits): a slant offset, an aspect
 # factor and an ink factor (2s and 5s are written wider, 6s more upright, 8s with less ink than 0s...).
-_CLASS_HABITS = {
-    0: (0.05, 1.06, 1.15), 1: (0.0, 1.0, 1.2), 2: (-0.13, 1.2, 1.12), 3: (-0.08, 1.0, 1.12), 4: (0.08, 0.94, 1.0),
-    5: (0.16, 1.2, 1.0), 6: (-0.19, 1.14, 1.1), 7: (-0.09, 1.0, 1.12), 8: (-0.02, 1.07, 0.92), 9: (0.08, 0.93, 0.97),
+_CLASS_HABITS = {  # (slant offset, aspect factor, ink factor, bow factor)
+    0: (0.05, 1.06, 1.15, 1.0), 1: (0.0, 1.0, 1.2, 0.3), 2: (-0.13, 1.2, 1.12, 1.0), 3: (-0.08, 1.0, 1.12, 1.0),
+    4: (0.08, 0.94, 1.0, 1.0), 5: (0.16, 1.2, 1.0, 1.0), 6: (-0.19, 1.14, 1.1, 1.0), 7: (-0.09, 1.0, 1.12, 0.6),
+    8: (-0.02, 1.07, 0.92, 1.0), 9: (0.08, 0.93, 0.97, 1.0),
 }
 _A0, _A1, _B1, _G0, _G1 = 0.15, 0.09, 0.076, 0.84, 1.49
 _FIT_PASSES = 3
