@@ -26,7 +26,7 @@ def read_idx(path: Path) -> np.ndarray:
 
 def load_mnist_test(folder: Path) -> tuple[np.ndarray, np.ndarray] | None:
     """MNIST's 10,000 test digits ``(10000, 28, 28) uint8`` and labels from ``folder``, or None when absent."""
-    names = [("t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte"), ("t10k-labels-idx1-ubyte.gz", "t10k-labels-idx1-ubyte")]
+    names = [(f"{stem}.gz", stem) for stem in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")]
     found = []
     for candidates in names:
         path = next((folder / n for n in candidates if (folder / n).exists()), None)
@@ -36,7 +36,9 @@ def load_mnist_test(folder: Path) -> tuple[np.ndarray, np.ndarray] | None:
     return found[0], found[1].astype(np.int64)
 
 
-def knn_predict(train: np.ndarray, train_labels: np.ndarray, test: np.ndarray, k: int = 3, block: int = 1000) -> np.ndarray:
+def knn_predict(
+    train: np.ndarray, train_labels: np.ndarray, test: np.ndarray, k: int = 3, block: int = 1000
+) -> np.ndarray:
     """k-nearest-neighbour labels of ``test (N, 28, 28)`` among ``train (M, 28, 28)`` (pixels / 255, Euclidean;
     ties of the vote go to the nearest neighbour's class)."""
     a = train.reshape(len(train), -1).astype(np.float32) / 255
@@ -100,7 +102,12 @@ def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def cnn_accuracy(
-    train: np.ndarray, train_labels: np.ndarray, test: np.ndarray, test_labels: np.ndarray, epochs: int = 4, seed: int = 0
+    train: np.ndarray,
+    train_labels: np.ndarray,
+    test: np.ndarray,
+    test_labels: np.ndarray,
+    epochs: int = 4,
+    seed: int = 0,
 ) -> np.ndarray:
     """Per-class accuracy ``(10,)`` on ``test`` of a small CNN (2 conv layers) trained on ``train`` (torch, CPU)."""
     import torch

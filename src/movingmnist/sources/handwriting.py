@@ -423,7 +423,8 @@ _CLASS_HABITS = {  # (slant offset, aspect factor, ink factor, bow factor)
 _A0, _A1, _B1, _G0, _G1 = 0.15, 0.09, 0.076, 0.84, 1.49
 _FIT_PASSES = 3
 _FIELD_AMPLITUDE = 0.13
-_HALO, _HALO_PEN, _HALO_GAIN, _ORIGIN = 1.5, 1.4, 1.15, 2.5  # first guess of the ink beyond the centre lines; where their box starts, px
+# The first guess of the ink beyond the centre lines (a fit of the measured halo), and where their box starts, px.
+_HALO, _HALO_PEN, _HALO_GAIN, _ORIGIN = 1.5, 1.4, 1.15, 2.5
 
 
 def render_handwriting(split: str, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
