@@ -229,28 +229,23 @@ _TONE = _tone_table()
 _VISIBLE = np.float32(np.flatnonzero(_TONE)[0] * _TONE_MAX / (_LEVELS - 1))  # density below it: tone 0
 
 
-def _blur(canvas: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``canvas (n, _PAD, _PAD)`` blurred with the per-glyph kernel [b, a, 1 - 2a - 2b, a, b] along both axes
-    (``a``, ``b``: ``(n, 1, 1)`` float32; the 2-pixel border stays zero). Overwrites ``canvas``; returns the
-    result (``canvas`` itself). In place with two buffers: the canvases are small, memory traffic is the cost."""
-    c = 1 - 2 * a - 2 * b
-    result = np.zeros_like(canvas)
-    scratch = np.empty((canvas.shape[0], _WORK, _PAD), np.float32)
-    for src, dst, axis in ((canvas, result, 1), (result, canvas, 2)):
+def _blur(canvas: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+    """``canvas (n, _PAD * _PAD)`` (flat) blurred twice along each axis with the per-glyph kernel [g, 1, g]
+    (``gamma``: ``(n, 1)`` float32): [b, 1 - 2b, b] twice, b = g / (1 + 2g), up to the factor (1 - 2b)^4 the caller
+    folds into the ink. Returns a new array; ``canvas`` is overwritten.
 
-        def part(k: int, src: np.ndarray = src, axis: int = axis) -> np.ndarray:
-            return src[:, 2 + k : _PAD - 2 + k] if axis == 1 else src[:, 2:-2, 2 + k : _PAD - 2 + k]
-
-        target = dst[:, 2:-2] if axis == 1 else dst[:, 2:-2, 2:-2]
-        tmp = scratch if axis == 1 else scratch[:, :, :_WORK]
-        np.add(part(-1), part(1), out=target)
-        target *= a
-        np.add(part(-2), part(2), out=tmp)
-        tmp *= b
-        target += tmp
-        np.multiply(part(0), c, out=tmp)
-        target += tmp
-    return canvas
+    Shifts along the flat rows (by 1 for columns, by _PAD for rows) keep numpy's loops long. A column shift crosses
+    into the next row only through the border, where ink never is (the splat stays 2 pixels inside and each pass
+    spreads it by one), so the inner 28 x 28 pixels are exact."""
+    other = np.zeros_like(canvas)
+    src, dst = canvas, other
+    for step in (_PAD, _PAD, 1, 1):
+        out = dst[:, step:-step]
+        np.add(src[:, : -2 * step], src[:, 2 * step :], out=out)
+        out *= gamma
+        out += src[:, step:-step]
+        src, dst = dst, src
+    return src
 
 
 def _bernstein(t: np.ndarray) -> np.ndarray:
@@ -321,11 +316,11 @@ def _render_style(draws: np.ndarray, digit: int, style: _Style, sampling: _Sampl
 
     # Pen: the blur kernel's taps (wider kernel, wider stroke) and the gain (more of the stroke saturates).
     pen = draws[:, _WIDTH]
-    a = (_A0 + _A1 * pen).astype(np.float32)[:, None, None]
-    b = (_B1 * pen).astype(np.float32)[:, None, None]
+    beta = _BETA0 + _BETA1 * pen  # each blur pass is [beta, 1 - 2 beta, beta]
+    gamma = (beta / (1 - 2 * beta)).astype(np.float32)[:, None]
     # The gain divides by the kernel's centre tap: how much of a stroke saturates does not depend on its width.
-    centre = 1 - 2 * (_A0 + _A1 * pen) - 2 * _B1 * pen
-    ink *= (weight * (_G0 + _G1 * (draws[:, _GAIN] + draws[:, _GAIN_B]) / 2) / centre).astype(np.float32)[:, None]
+    centre = (1 - 2 * beta) ** 2 + 2 * beta * beta  # of the 5-tap kernel the two passes make
+    ink *= (weight * (_G0 + _G1 * (draws[:, _GAIN] + draws[:, _GAIN_B]) / 2) * (1 - 2 * beta) ** 4 / centre).astype(np.float32)[:, None]
 
     # MNIST's frame, in two passes. Pass 1: the larger side of the centre lines' box spans BOX - halo px, its
     # corner at a random sub-pixel phase; measure the ink's box (pixels that will not be 0).
@@ -335,7 +330,7 @@ def _render_style(draws: np.ndarray, digit: int, style: _Style, sampling: _Sampl
     scale = (BOX - halo) / extent
     origin = (_ORIGIN + draws[:, _PHASE]).astype(np.float32)[:, None]
     px, py = sx - lo[0][:, None], sy - lo[1][:, None]
-    canvas = _paint(px, py, ink, scale, origin, a, b)
+    canvas = _paint(px, py, ink, scale, origin, gamma)
     # Later passes, for glyphs whose box is not BOX px: change the centre lines' extent by the whole pixels
     # missing, keeping the phase of both ends, so the halo around them stays as measured. The last pass only
     # shrinks boxes still too large, by a pixel more than measured.
@@ -348,7 +343,7 @@ def _render_style(draws: np.ndarray, digit: int, style: _Style, sampling: _Sampl
         if redo.size == 0:
             break
         scale[redo] += (BOX - box - last) / extent[redo]
-        canvas[redo] = _paint(px[redo], py[redo], ink[redo], scale[redo], origin[redo], a[redo], b[redo])
+        canvas[redo] = _paint(px[redo], py[redo], ink[redo], scale[redo], origin[redo], gamma[redo])
     # Tone, then an integer shift that puts the centre of mass nearest pixel (14, 14), as MNIST.
     canvas = canvas[:, 2:-2, 2:-2]
     np.minimum(canvas, _TONE_MAX, out=canvas)
@@ -358,12 +353,11 @@ def _render_style(draws: np.ndarray, digit: int, style: _Style, sampling: _Sampl
 
 
 def _paint(
-    px: np.ndarray, py: np.ndarray, ink: np.ndarray, scale: np.ndarray, origin: np.ndarray, a: np.ndarray,
-    b: np.ndarray,
+    px: np.ndarray, py: np.ndarray, ink: np.ndarray, scale: np.ndarray, origin: np.ndarray, gamma: np.ndarray
 ) -> np.ndarray:
     """Ink density ``(n, _PAD, _PAD)`` float32 of samples at ``(px, py) (n, P)`` (box units from the centre lines'
     corner) scaled by ``scale (n,)`` and moved to ``origin (n, 1)`` px: splatted bilinearly with weight
-    ``ink (n, P)`` x scale (arc length in px), then blurred with the pen kernel (``a``, ``b``: ``(n, 1, 1)``)."""
+    ``ink (n, P)`` x scale (arc length in px), then blurred with the pen kernel (``gamma (n, 1)``, see :func:`_blur`)."""
     n = px.shape[0]
     scale32 = scale.astype(np.float32)[:, None]
     fx = np.clip(px * scale32 + origin, 0.0, _WORK - 1.001)
@@ -378,8 +372,7 @@ def _paint(
     index = np.concatenate([base, base + 1, base + _PAD, base + _PAD + 1], axis=1)
     weights = np.concatenate([left * (1 - fy), right * (1 - fy), left * fy, right * fy], axis=1)
     canvas = np.bincount(index.ravel(), weights.ravel(), minlength=n * _PAD * _PAD)
-    canvas = canvas.astype(np.float32).reshape(n, _PAD, _PAD)
-    return _blur(canvas, a, b)
+    return _blur(canvas.astype(np.float32).reshape(n, _PAD * _PAD), gamma).reshape(n, _PAD, _PAD)
 
 
 def _ink_box(canvas: np.ndarray) -> np.ndarray:
@@ -404,12 +397,13 @@ def _centre(image: np.ndarray, out: np.ndarray) -> None:
     safe = np.maximum(mass, 1)
     row0 = (2 * ys + safe) // (2 * safe) - CENTRE  # first image row in the window
     col0 = (2 * xs + safe) // (2 * safe) - CENTRE
-    padded = np.zeros((n, size + 2 * SIZE, size + 2 * SIZE), np.uint8)
-    padded[:, SIZE:-SIZE, SIZE:-SIZE] = image
-    window = np.arange(SIZE)
-    rows = (row0 + SIZE)[:, None, None] + window[None, :, None]
-    cols = (col0 + SIZE)[:, None, None] + window[None, None, :]
-    out[...] = padded[np.arange(n)[:, None, None], rows, cols]
+    # One flat gather: the window of each glyph in its image padded by CENTRE (the farthest a shift can reach).
+    side = size + 2 * CENTRE
+    padded = np.zeros((n, side, side), np.uint8)
+    padded[:, CENTRE:-CENTRE, CENTRE:-CENTRE] = image
+    start = np.arange(n) * (side * side) + (row0 + CENTRE) * side + (col0 + CENTRE)
+    window = (np.arange(SIZE)[:, None] * side + np.arange(SIZE)).ravel()
+    out[...] = padded.ravel()[start[:, None] + window].reshape(n, SIZE, SIZE)
 
 
 _SLANT_MEAN, _SLANT_SPREAD = 0.16, 0.5
@@ -420,7 +414,7 @@ _CLASS_HABITS = {  # (slant offset, aspect factor, ink factor, bow factor)
     4: (0.08, 0.94, 1.0, 1.0), 5: (0.16, 1.2, 1.0, 1.0), 6: (-0.19, 1.14, 1.1, 1.0), 7: (-0.09, 1.0, 1.12, 0.6),
     8: (-0.02, 1.07, 0.92, 1.0), 9: (0.08, 0.93, 0.97, 1.0),
 }
-_A0, _A1, _B1, _G0, _G1 = 0.15, 0.09, 0.076, 0.84, 1.49
+_BETA0, _BETA1, _G0, _G1 = 0.086, 0.171, 0.84, 1.49
 _FIT_PASSES = 3
 _FIELD_AMPLITUDE = 0.13
 # The first guess of the ink beyond the centre lines (a fit of the measured halo), and where their box starts, px.
