@@ -135,7 +135,8 @@ _STYLES: dict[int, tuple[_Style, ...]] = {
         _style(0.88, "2,4 78,2 | 78,2 56,46 42,100"),
         _style(0.45, "4,14 6,2 | 6,2 44,4 82,0 | 82,0 60,48 48,100"),  # hook at the start of the bar
         _style(0.35, "2,6 80,4 | 80,4 66,30 52,64 46,100"),  # straight stem
-        _style(0.16, "2,4 78,2 | 78,2 56,46 42,100 | 36,52 62,50 82,48"),  # crossbar
+        _style(0.3, "2,4 78,2 | 78,2 60,46 50,100 | 40,54 60,52 78,50"),  # crossbar
+        _style(0.5, "2,4 78,2 | 78,2 58,34 46,66 44,100"),  # stem curving down
         _style(0.82, "6,8 40,2 74,4 | 74,4 64,40 56,70 54,100"),  # short bar, steep stem
         _style(0.29, "2,2 60,4 80,0 | 80,0 62,30 44,62 30,100"),  # long diagonal
     ),
@@ -224,7 +225,7 @@ def _tone_table() -> np.ndarray:
     return np.floor(v**_GAMMA * 255.0 + 0.5).astype(np.uint8)
 
 
-_TOE, _KNEE, _GAMMA, _TONE_MAX, _LEVELS = 0.172, 0.944, 0.728, 1.2, 1024
+_TOE, _KNEE, _GAMMA, _TONE_MAX, _LEVELS = 0.165, 0.9, 0.674, 1.2, 1024
 _TONE = _tone_table()
 _VISIBLE = np.float32(np.flatnonzero(_TONE)[0] * _TONE_MAX / (_LEVELS - 1))  # density below it: tone 0
 
@@ -316,7 +317,7 @@ def _render_style(draws: np.ndarray, digit: int, style: _Style, sampling: _Sampl
 
     # Pen: the blur kernel's taps (wider kernel, wider stroke) and the gain (more of the stroke saturates).
     pen = draws[:, _WIDTH]
-    beta = _BETA0 + _BETA1 * pen  # each blur pass is [beta, 1 - 2 beta, beta]
+    beta = _BETA0 + _BETA1 * pen * pen  # each blur pass is [beta, 1 - 2 beta, beta]; a tail of bold pens
     gamma = (beta / (1 - 2 * beta)).astype(np.float32)[:, None]
     # The gain divides by the kernel's centre tap: how much of a stroke saturates does not depend on its width.
     centre = (1 - 2 * beta) ** 2 + 2 * beta * beta  # of the 5-tap kernel the two passes make
@@ -414,7 +415,7 @@ _CLASS_HABITS = {  # (slant offset, aspect factor, ink factor, bow factor)
     4: (0.08, 0.94, 1.0, 1.0), 5: (0.16, 1.1, 1.0, 1.0), 6: (-0.19, 1.14, 1.1, 1.0), 7: (-0.09, 1.0, 1.12, 0.6),
     8: (-0.02, 1.07, 0.92, 1.0), 9: (0.08, 0.93, 0.97, 1.0),
 }
-_BETA0, _BETA1, _G0, _G1 = 0.098, 0.144, 0.832, 1.033
+_BETA0, _BETA1, _G0, _G1 = 0.086, 0.224, 0.869, 0.987
 _FIT_PASSES = 3
 _FIELD_AMPLITUDE = 0.13
 # The first guess of the ink beyond the centre lines (a fit of the measured halo), and where their box starts, px.
