@@ -417,7 +417,7 @@ _CLASS_HABITS = {  # (slant offset, aspect factor, ink factor, bow factor)
 }
 _BETA0, _BETA1, _G0, _G1 = 0.086, 0.224, 0.869, 0.987
 _FIT_PASSES = 3
-_FIELD_AMPLITUDE = 0.13
+_FIELD_AMPLITUDE = 0.08
 # The first guess of the ink beyond the centre lines (a fit of the measured halo), and where their box starts, px.
 _HALO, _HALO_PEN, _HALO_GAIN, _ORIGIN = 1.5, 1.4, 1.15, 2.5
 
