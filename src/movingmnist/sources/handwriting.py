@@ -1,36 +1,45 @@
 """``glyphs@2``: procedural digits written like MNIST's, needing no download.
 
-A model of handwriting rather than of a font. Each digit has several allographs (ways people write it: a plain
-or a flagged ``1``, a ``2`` with a curl or a loop at its base, an open or a closed ``4``, a ``7`` with a hook or a
-crossbar, a ``0`` that overshoots or stays open...): strokes as Catmull-Rom splines through control points in a
-unit box. Per glyph, style is drawn and applied to the skeleton:
+A model of handwriting rather than of a font. Each digit has several allographs (ways people write it: a plain,
+bowed or flagged ``1``, a ``2`` with a curl, a loop or an angular base, an open or a closed ``4``, a ``7`` with a
+hook, a crossbar or a curved stem, an ``8`` as an S and a line back...): strokes as Catmull-Rom splines through
+control points in a unit box (:mod:`.allographs`). Per glyph, a style is drawn and applied to the skeleton:
 
-- allograph (weighted by how often MNIST's writers use it) and control-point jitter, whose size varies by writer;
-- smooth warps: proportions of the upper and lower parts, taper, bow, how far loops close (the end of a stroke
-  pulled back or pushed past its start);
-- slant (shear, bell-shaped around MNIST's mean lean to the right), a small rotation and the aspect ratio;
-- pen: width (the blur kernel), ink gain (how much of the stroke saturates), pressure along each stroke (per
-  control point, a trend from start to end, and lighter ends where the pen lands and lifts).
+- the allograph (weighted by how often MNIST's digits are nearest each) and control-point jitter, whose size varies
+  by writer; pen lifts: the end of each open stroke pulled back or pushed on (loops left open or overshot, bars
+  and tails of varying length);
+- smooth warps: proportions of the upper and lower parts, taper, bow, and a smooth random displacement field over
+  the box (quadratic Bernstein coefficients: an elastic distortion);
+- an affine map: aspect and slant (both bell-shaped, around the digit's habit: MNIST's writers make 2s wider and
+  6s more upright than 5s...), a small rotation;
+- the pen: width (the blur kernel; a tail of bold pens, as MNIST has), ink gain (how much of the stroke saturates,
+  independent of the width), pressure per control point, a trend along each stroke, lighter ends.
 
-Rendering follows MNIST's conventions, vectorised over the glyphs of one allograph (a Python loop over allographs
-and chunks, never over glyphs):
+Rendering follows how MNIST was made, vectorised over the glyphs of one allograph (a Python loop over allographs
+and chunks of glyphs, never over glyphs):
 
-1. sample each stroke (~0.5 px apart), weight each sample by its arc length x pressure;
-2. fit the larger side of the centre lines' box into 20 px less the pen width (the ink then spans ~20 px, as
-   MNIST's 20x20 box) and move the ink's centre of mass to pixel (14, 14) of the 28x28 canvas; a glyph that
-   would leave the canvas is shrunk instead;
-3. splat the samples bilinearly, blur with the glyph's 5-tap pen kernel along each axis, and map the ink density
-   through a tone curve: a saturated core with graded, anti-aliased edges, as MNIST's downsampled strokes.
+1. sample each stroke (~0.7 px apart) and weight each sample by its arc length x pressure x gain;
+2. splat the samples bilinearly, blur along each axis with two passes of the pen's 3-tap kernel, and map the ink
+   density through a tone table: faint anti-aliased edges around a saturated core;
+3. fit the ink's box (every pixel above 0) to 20 px along its larger side, as MNIST's 20x20 box: a first render
+   guesses the scale from the pen, glyphs whose box missed are rendered again with the centre lines' extent
+   changed by the whole pixels missing (which keeps the sub-pixel phase of both ends, so the halo stays as
+   measured), at most _FIT_PASSES renders in all;
+4. shift the image by whole pixels so that its centre of mass (integer moments) is the pixel nearest (14, 14) of
+   the 28x28 canvas, as MNIST.
 
 Glyph ``i`` of a split is a pure function of ``(split, i)``: every random number is a counter-based hash
 (splitmix64) of the split's key, ``i`` and the draw's slot, never a global random state, so a glyph does not
-depend on which or how many glyphs are rendered with it. Only additions, multiplications, divisions and square
-roots touch random values (no sin, exp or other libm function: the rotation is parametrised rationally), so
-the bytes should not depend on the platform; the tests pin a hash. Any change of the pixels is a new version
-(``glyphs@3``): ``glyphs@1`` (:mod:`.glyphs`) and this one stay reproducible byte for byte.
+depend on which or how many glyphs are rendered with it, nor on the chunking. Only additions, multiplications,
+divisions and square roots touch random values, elementwise and in a fixed order (no sin, exp, pow or einsum:
+the rotation and the tone curve are rational), so the bytes should not depend on the platform; the tests pin a
+hash. Any change of the pixels is a new version (``glyphs@3``): ``glyphs@1`` (:mod:`.glyphs`) and this one stay
+reproducible byte for byte.
 
 Splits: ``train`` 60,000 and ``test`` 10,000 glyphs (different keys), ``val`` carved from the end of ``train``;
-labels are ``index % 10``. Rendering the 60,000 of train takes about a second on one core.
+labels are ``index % 10``. Rendering the 60,000 of train takes about 1.6 s on one core (about 1.6 renders per
+glyph, for the fit). How close the digits come to MNIST's is measured by ``benchmarks/bench_glyphs.py``
+(docs/glyphs.md).
 """
 
 from __future__ import annotations
