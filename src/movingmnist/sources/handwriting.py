@@ -85,7 +85,7 @@ _JITTER = 38
 
 # The model's constants, tuned against MNIST's test digits (benchmarks/bench_glyphs.py measures the result).
 _SLANT_MEAN, _SLANT_SPREAD = 0.16, 0.5  # x shear per unit height: mean lean to the right, half-range
-_ASPECT_SPREAD = 0.5  # half-range of the width factor around the digit's habit
+_ASPECT_SPREAD = 0.4  # half-range of the width factor around the digit's habit
 _FIELD_AMPLITUDE = 0.08  # of the smooth displacement field, in units of the box
 _BETA0, _BETA1 = 0.09, 0.224  # pen: each blur pass is [b, 1 - 2b, b], b = _BETA0 + _BETA1 pen^2
 _G0, _G1 = 0.869, 0.987  # ink gain per unit of the kernel's centre tap: _G0 + _G1 x (bell-shaped draw in [0, 1])
