@@ -88,7 +88,7 @@ _SLANT_MEAN, _SLANT_SPREAD = 0.16, 0.5  # x shear per unit height: mean lean to 
 _ASPECT_SPREAD = 0.4  # half-range of the width factor around the digit's habit
 _FIELD_AMPLITUDE = 0.08  # of the smooth displacement field, in units of the box
 _BETA0, _BETA1 = 0.09, 0.224  # pen: each blur pass is [b, 1 - 2b, b], b = _BETA0 + _BETA1 pen^2
-_G0, _G1 = 0.869, 0.987  # ink gain per unit of the kernel's centre tap: _G0 + _G1 x (bell-shaped draw in [0, 1])
+_G0, _G1 = 0.84, 0.987  # ink gain per unit of the kernel's centre tap: _G0 + _G1 x (bell-shaped draw in [0, 1])
 _TOE, _KNEE, _BEND_K = 0.165, 0.9, 1.48  # tone: densities of the first visible and the first saturated level
 _TONE_MAX, _LEVELS = 1.2, 1024  # the tone table's range and steps
 _FIT_PASSES = 3  # renders at most, to fit the ink's box to BOX px
