@@ -17,7 +17,7 @@ from .latents.background import plan_background
 from .latents.scene import GlyphSet, Scene, glyph_set
 from .limits import check_memory, human_bytes, memory_bytes
 from .render import make_renderer, resolve_kernel, use_general
-from .sources import GlyphBank, load_source, source_name
+from .sources import GlyphBank, load_source, resolve_source_name, source_name
 from .spec import Spec
 from .tracks import Tracks, finish_tracks, simulate_tracks, write_tracks
 
@@ -38,8 +38,14 @@ def resolve_spec(
     *,
     source: SourceLike | None = None,
     split: str | None = None,
+    plain_glyphs: str | None = None,
 ) -> Spec:
-    """A Spec from a Spec or a preset name, with overrides, and ``source``/``split`` written into it."""
+    """A Spec from a Spec or a preset name, with overrides, and ``source``/``split`` written into it.
+
+    The source name is resolved to the version it means (plain ``glyphs`` -> the newest, ``glyphs@2``; or
+    ``plain_glyphs`` when given: a resume of a dataset whose metadata says plain ``glyphs`` passes ``glyphs@1``), so
+    that a dataset's metadata records the digits it was made with.
+    """
     if isinstance(spec, str):
         spec = Spec.from_preset(spec, overrides)
     elif isinstance(spec, Spec):
@@ -51,6 +57,10 @@ def resolve_spec(
         changes["source.name"] = source_name(source)
     if split is not None:
         changes["source.split"] = split
+    name = changes.get("source.name", spec.source.name)
+    resolved = plain_glyphs if name == "glyphs" and plain_glyphs is not None else resolve_source_name(name)
+    if resolved != name:
+        changes["source.name"] = resolved
     return spec.replace(changes)
 
 

@@ -313,6 +313,7 @@ def _stats_of(target: str, args: argparse.Namespace, source: str | None = None):
 
 def _stats(args: argparse.Namespace) -> str:
     from . import viz
+    from .sources import stored_source_name
 
     if args.num is not None and not 1 <= args.num <= MAX_STATS_NUM:
         raise ValueError(f"--num {args.num}: at least 1 and at most {MAX_STATS_NUM:,} sequences (distributions "
@@ -325,6 +326,7 @@ def _stats(args: argparse.Namespace) -> str:
     if args.compare:
         # A preset compared with a dataset on disk uses that dataset's source unless --source says otherwise.
         own = _open_dataset(args.target).spec.source.name if Path(args.target).exists() else None
+        own = stored_source_name(own) if own is not None else None  # plain 'glyphs' there means glyphs@1
         stats.append(_stats_of(args.compare, args, source=own))
     fig = viz.plot_stats(*stats)
     fig.savefig(args.out)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DatasetError, shown
+from ..sources import stored_source_name
 from .backends import Damage
 from .reader import Dataset, open_dataset
 from .writers import get_writer
@@ -161,6 +162,9 @@ def verify_dataset(
             f"{ds.path} was generated from arrays given in Python; verify it from Python with "
             "mm.verify_dataset(path, source=(images, labels))"
         )
+    # Plain "glyphs" in a stored spec predates the versions of the built-in digits: it means glyphs@1.
+    if spec.source.name != stored_source_name(spec.source.name):
+        spec = spec.replace({"source.name": stored_source_name(spec.source.name)})
     gen = Generator(spec, seed=ds.seed, source=source, cache_dir=cache_dir)
     if stored_source.get("checksum") and gen.bank.checksum != stored_source["checksum"]:
         raise DatasetError(

@@ -16,6 +16,7 @@ from ..io.opening import stored_kind
 from ..io.reader import Dataset
 from ..io.remote import StorageOptions, is_remote
 from ..io.writers import get_writer, registered_writers
+from ..sources import stored_source_name
 from ..spec import Spec
 
 
@@ -128,10 +129,19 @@ def identity(metadata: Mapping[str, Any]) -> dict[str, Any]:
     return {k: metadata[k] for k in keys if k in metadata}
 
 
+def _pinned_fingerprint(stored: Mapping[str, Any]) -> Any:
+    """The stored fingerprint, or for a spec naming plain ``glyphs`` (written before the built-in digits had
+    versions) that of the spec naming ``glyphs@1``, which is what it was made with."""
+    spec = stored.get("spec")
+    if isinstance(spec, Mapping) and isinstance(spec.get("source"), Mapping) and spec["source"].get("name") == "glyphs":
+        return Spec.from_dict(spec).replace({"source.name": stored_source_name("glyphs")}).fingerprint
+    return stored.get("fingerprint")
+
+
 def resume_conflicts(stored: Mapping[str, Any], new: Mapping[str, Any], explicit: Mapping[str, Any]) -> list[str]:
     """Human-readable differences between a stored dataset and the arguments of a resume."""
     conflicts = []
-    if stored.get("fingerprint") != new["fingerprint"]:
+    if _pinned_fingerprint(stored) != new["fingerprint"]:
         diff = Spec.from_dict(stored["spec"]).diff(Spec.from_dict(new["spec"]))
         diff.pop("preset", None)
         conflicts += [f"{k} (stored {a!r}, given {b!r})" for k, a, b in ((k, *v) for k, v in diff.items())]
@@ -185,6 +195,13 @@ def resume_point(
             "give the same arguments, or --overwrite to start again"
         )
     layout = Layout.from_dict(stored["layout"])
+    if _pinned_fingerprint(stored) != stored.get("fingerprint"):
+        # Written before the built-in digits had versions: its spec keeps saying plain "glyphs" (meaning glyphs@1,
+        # what the rest is rendered with), so that the metadata goes on matching the manifest.
+        source = stored.get("source")
+        metadata = {**metadata, "spec": stored["spec"], "fingerprint": stored.get("fingerprint")}
+        if isinstance(source, Mapping):
+            metadata["source"] = {**metadata["source"], "name": source.get("name")}
     metadata = {
         **metadata,
         "layout": layout.to_dict(),

@@ -18,6 +18,7 @@ from ..io.manifest import MAX_CHUNKS
 from ..io.opening import KIND
 from ..io.remote import is_remote
 from ..io.writers import get_writer, infer_format, suffix_format
+from ..sources import LEGACY_GLYPHS
 from ..spec import Spec
 from .chunks import render_step_rows, sequence_bytes
 from .executors import connect, refuse_unguarded_main
@@ -130,8 +131,14 @@ def write_dataset(
         if distributed and not writer_cls.distributed:
             raise SpecError("format", fmt, "zarr with a dask cluster (its workers write shards directly)")
 
+        # A resumed dataset keeps the digits it was begun with: plain "glyphs" in metadata written before the
+        # built-in digits had versions means glyphs@1.
+        plain_glyphs = LEGACY_GLYPHS if resume and _stored_source_name(existing) == "glyphs" else None
         gen = Generator(
-            resolve_spec(spec, overrides, source=source, split=split), seed=seed, source=source, cache_dir=cache_dir
+            resolve_spec(spec, overrides, source=source, split=split, plain_glyphs=plain_glyphs),
+            seed=seed,
+            source=None if isinstance(source, str) else source,  # a name is in the resolved spec
+            cache_dir=cache_dir,
         )
         _check_output_size(num, sequence_bytes(gen.shapes))
         _check_chunks(num, chunk_size)
@@ -274,6 +281,15 @@ def _check_execution(*, resume: bool, overwrite: bool, workers: int, client: Any
     if distributed and workers != 1:
         raise SpecError("workers", workers, "1 with a dask cluster (size the cluster instead)")
     return distributed
+
+
+def _stored_source_name(existing: ExistingDataset | None) -> str | None:
+    """The source name in the spec recorded by an existing dataset's manifest (None when there is none)."""
+    if existing is None or existing.manifest is None:
+        return None
+    spec = existing.manifest.identity.get("spec")
+    source = spec.get("source") if isinstance(spec, Mapping) else None
+    return source.get("name") if isinstance(source, Mapping) else None
 
 
 def _refuse_existing(path: str, existing: ExistingDataset | None, *, resume: bool, overwrite: bool) -> None:

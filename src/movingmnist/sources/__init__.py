@@ -4,6 +4,12 @@ A source name is one of ``mnist``, ``fashion-mnist``, ``kmnist`` (downloaded on 
 ``glyphs`` (built-in procedural digits, no download), ``idx:PATH`` (any IDX image/label files),
 ``folder:PATH`` (one subfolder per class of PNG/JPEG images), or a :class:`GlyphBank` / ``(images, labels)``
 pair given from Python.
+
+The built-in digits are versioned, each version reproducible byte for byte: ``glyphs@1`` (a procedural font,
+:mod:`.glyphs`) and ``glyphs@2`` (a model of handwriting, :mod:`.handwriting`). Plain ``glyphs`` means the newest;
+a spec is resolved to the versioned name before anything is generated (:func:`resolve_source_name`), so datasets
+record the version they were made with. A dataset stored before versions existed says plain ``glyphs``, which
+then meant ``glyphs@1``: :func:`stored_source_name` reads it so.
 """
 
 from __future__ import annotations
@@ -23,16 +29,46 @@ __all__ = [
     "carve_split",
     "content_checksum",
     "load_source",
+    "resolve_source_name",
     "source_name",
+    "stored_source_name",
 ]
 
-BUILTIN_SOURCES = ("mnist", "fashion-mnist", "kmnist", "glyphs")
+#: The versions of the built-in procedural digits; plain ``glyphs`` is the last.
+GLYPH_VERSIONS = ("glyphs@1", "glyphs@2")
+LATEST_GLYPHS = GLYPH_VERSIONS[-1]
+#: What plain ``glyphs`` meant in a dataset's metadata written before versions existed.
+LEGACY_GLYPHS = "glyphs@1"
+BUILTIN_SOURCES = ("mnist", "fashion-mnist", "kmnist", "glyphs", *GLYPH_VERSIONS)
 PREFIX_SOURCES = ("idx:", "folder:")
 
 
 def available_sources() -> list[str]:
     """Names accepted by :func:`load_source` (prefixed forms shown with a placeholder path)."""
     return [*BUILTIN_SOURCES, "idx:PATH", "folder:PATH"]
+
+
+def resolve_source_name(name: str) -> str:
+    """The versioned name of the built-in digits (``glyphs`` -> the newest, ``glyphs@N`` checked); other names
+    unchanged.
+
+    Raises:
+        SourceError: for a ``glyphs@`` version that does not exist, naming those that do.
+    """
+    if name == "glyphs":
+        return LATEST_GLYPHS
+    if name.startswith("glyphs@") and name not in GLYPH_VERSIONS:
+        raise SourceError(
+            f"source={shown(name)} is not allowed: choose glyphs (the newest, {LATEST_GLYPHS}) or one of "
+            f"{', '.join(GLYPH_VERSIONS)}"
+        )
+    return name
+
+
+def stored_source_name(name: str) -> str:
+    """:func:`resolve_source_name` for a name read from a stored dataset: plain ``glyphs`` was written before the
+    digits were versioned, so it means ``glyphs@1``."""
+    return LEGACY_GLYPHS if name == "glyphs" else resolve_source_name(name)
 
 
 def source_name(source: object) -> str:
@@ -86,10 +122,15 @@ def load_source(
 def _load_named(
     name: str, split: str, val_size: int | None, cache_dir: str | None, download: bool
 ) -> GlyphBank:
-    if name == "glyphs":
+    name = resolve_source_name(name)
+    if name == "glyphs@1":
         from .glyphs import load_glyphs
 
         return load_glyphs(split, val_size=val_size)
+    if name == "glyphs@2":
+        from .handwriting import load_handwriting
+
+        return load_handwriting(split, val_size=val_size)
     from .mnist import FAMILIES, load_mnist_family  # cheap: pooch itself is imported only to download
 
     if name in FAMILIES:

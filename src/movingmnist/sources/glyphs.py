@@ -1,4 +1,6 @@
-"""``glyphs``: built-in procedural handwritten-looking digits, needing no download.
+"""``glyphs@1``: built-in procedural digits in the manner of a font, needing no download.
+
+Kept byte for byte for the datasets made with it (``glyphs`` meant this before ``glyphs@2``, :mod:`.handwriting`).
 
 Each digit 0-9 has a few styles (a ``1`` with or without flag and base, an open or a closed ``4``, ...), each
 a set of strokes through control points in a unit box. Glyph ``i`` of a split is a pure function of
@@ -408,12 +410,12 @@ def _whole_split(split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_glyphs(split: str, *, val_size: int | None = None) -> GlyphBank:
-    """One split of the ``glyphs`` source (train 60,000 minus val, val carved from its end, test 10,000).
+    """One split of ``glyphs@1`` (train 60,000 minus val, val carved from its end, test 10,000).
 
     Returns:
         A GlyphBank of ``(M, 28, 28) uint8`` images and ``(M,) int16`` labels, classes ``"0"`` .. ``"9"``.
     """
     file_split = "test" if split == "test" else "train"
     images, labels = _whole_split(file_split)
-    bank = GlyphBank("glyphs", file_split, images, labels, CLASS_NAMES)
+    bank = GlyphBank(f"glyphs@{VERSION}", file_split, images, labels, CLASS_NAMES)
     return bank if split == "test" else carve_split(bank, split, val_size)
