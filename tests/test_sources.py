@@ -24,6 +24,7 @@ from PIL import Image
 from _banks import MNIST_DIR
 from movingmnist.errors import DownloadError, SourceError
 from movingmnist.sources import GlyphBank, carve_split, load_source
+from movingmnist.sources import bank as bank_module
 from movingmnist.sources import glyphs as glyphs_module
 from movingmnist.sources import mnist as mnist_module
 from movingmnist.sources.folder import load_folder_source
@@ -587,7 +588,7 @@ def test_glyphs_pinned():
 
 
 def test_glyph_splits(capsys):
-    glyphs_module._whole_split.cache_clear()
+    bank_module._rendered.cache_clear()
     start = time.perf_counter()
     train = load_glyphs("train")
     seconds = time.perf_counter() - start

@@ -11,6 +11,7 @@ import numpy as np
 
 from .glyphs import _Style as Style
 from .glyphs import _style as style
+from .glyphs import catmull_rom
 
 __all__ = ["ALLOGRAPHS", "CLASS_HABITS", "SAMPLINGS", "StrokeSampling"]
 
@@ -135,8 +136,7 @@ class StrokeSampling:
                 n = max(2, int(np.ceil(chord * _BOX / SAMPLE_STEP)))
                 last = s == n_segments - 1 and not closed
                 t = np.arange(n + last) / n
-                t2, t3 = t * t, t * t * t
-                w = 0.5 * np.stack([-t3 + 2 * t2 - t, 3 * t3 - 5 * t2 + 2, -3 * t3 + 4 * t2 + t, t3 - t2], axis=1)
+                w = catmull_rom(t)
                 if not closed and s == 0:  # phantom start point 2 p0 - p1
                     w[:, 1] += 2 * w[:, 0]
                     w[:, 2] -= w[:, 0]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -117,3 +119,28 @@ def carve_split(train: GlyphBank, split: str, val_size: int | None) -> GlyphBank
             )
         return train.subset(n - size, n, "val")
     raise SourceError(f"source.split={split!r} is not allowed: choose one of {', '.join(SPLITS)}")
+
+
+@functools.lru_cache(maxsize=4)
+def _rendered(render: Callable[[str, np.ndarray], tuple[np.ndarray, np.ndarray]], split: str, size: int):
+    images, labels = render(split, np.arange(size))
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return images, labels
+
+
+def procedural_bank(
+    name: str,
+    render: Callable[[str, np.ndarray], tuple[np.ndarray, np.ndarray]],
+    sizes: dict[str, int],
+    class_names: tuple[str, ...],
+    split: str,
+    val_size: int | None = None,
+) -> GlyphBank:
+    """One split of a procedural source whose glyph ``i`` of ``"train"`` or ``"test"`` is ``render(split, [i])``:
+    the whole split is rendered once per process (train and val are both views of train's), val carved from the end
+    of train."""
+    file_split = "test" if split == "test" else "train"
+    images, labels = _rendered(render, file_split, sizes[file_split])
+    bank = GlyphBank(name, file_split, images, labels, class_names)
+    return bank if split == "test" else carve_split(bank, split, val_size)

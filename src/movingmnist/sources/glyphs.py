@@ -31,14 +31,13 @@ carved from the end of ``train``. Labels are ``index % 10``, so every split is b
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import SourceError
-from .bank import GlyphBank, carve_split
+from .bank import GlyphBank, procedural_bank
 
 __all__ = ["CLASS_NAMES", "SPLIT_SIZES", "VERSION", "load_glyphs", "render_glyphs"]
 
@@ -96,6 +95,12 @@ class _Style:
     points: np.ndarray
     strokes: tuple[tuple[int, ...], ...]
     weight: float
+
+
+def catmull_rom(t: np.ndarray) -> np.ndarray:
+    """``(N, 4)`` weights of the uniform Catmull-Rom basis for points p0..p3 at ``t (N,)`` in [0, 1]."""
+    t2, t3 = t * t, t * t * t
+    return 0.5 * np.stack([-t3 + 2 * t2 - t, 3 * t3 - 5 * t2 + 2, -3 * t3 + 4 * t2 + t, t3 - t2], axis=1)
 
 
 def _style(weight: float, strokes: str) -> _Style:
@@ -189,9 +194,7 @@ def _sampling(style: _Style) -> _Sampling:
             n = max(2, int(np.ceil(chord * BOX / SAMPLE_STEP)))
             last = s == n_segments - 1 and not closed
             t = np.arange(n + last) / n
-            # Uniform Catmull-Rom basis for points p0..p3 and t in [0, 1].
-            t2, t3 = t * t, t * t * t
-            w = 0.5 * np.stack([-t3 + 2 * t2 - t, 3 * t3 - 5 * t2 + 2, -3 * t3 + 4 * t2 + t, t3 - t2], axis=1)
+            w = catmull_rom(t)
             if not closed and s == 0:  # phantom start point 2 p0 - p1: fold its weight into p0 and p1
                 w[:, 1] += 2 * w[:, 0]
                 w[:, 2] -= w[:, 0]
@@ -400,22 +403,10 @@ def render_glyphs(split: str, indices: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return images, labels
 
 
-@functools.lru_cache(maxsize=2)
-def _whole_split(split: str) -> tuple[np.ndarray, np.ndarray]:
-    """All glyphs of ``split``, rendered once per process (train and val are both views of train's)."""
-    images, labels = render_glyphs(split, np.arange(SPLIT_SIZES[split]))
-    images.setflags(write=False)
-    labels.setflags(write=False)
-    return images, labels
-
-
 def load_glyphs(split: str, *, val_size: int | None = None) -> GlyphBank:
     """One split of ``glyphs@1`` (train 60,000 minus val, val carved from its end, test 10,000).
 
     Returns:
         A GlyphBank of ``(M, 28, 28) uint8`` images and ``(M,) int16`` labels, classes ``"0"`` .. ``"9"``.
     """
-    file_split = "test" if split == "test" else "train"
-    images, labels = _whole_split(file_split)
-    bank = GlyphBank(f"glyphs@{VERSION}", file_split, images, labels, CLASS_NAMES)
-    return bank if split == "test" else carve_split(bank, split, val_size)
+    return procedural_bank(f"glyphs@{VERSION}", render_glyphs, SPLIT_SIZES, CLASS_NAMES, split, val_size)

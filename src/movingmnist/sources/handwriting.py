@@ -44,14 +44,13 @@ glyph, for the fit). How close the digits come to MNIST's is measured by ``bench
 
 from __future__ import annotations
 
-import functools
 import hashlib
 
 import numpy as np
 
 from ..errors import SourceError
 from .allographs import ALLOGRAPHS, CLASS_HABITS, SAMPLINGS, StrokeSampling
-from .bank import GlyphBank, carve_split
+from .bank import GlyphBank, procedural_bank
 from .glyphs import _splitmix64, _Style
 
 __all__ = ["CLASS_NAMES", "NAME", "SPLIT_SIZES", "VERSION", "load_handwriting", "render_handwriting"]
@@ -337,22 +336,10 @@ def render_handwriting(split: str, indices: np.ndarray) -> tuple[np.ndarray, np.
     return images, labels
 
 
-@functools.lru_cache(maxsize=2)
-def _whole_split(split: str) -> tuple[np.ndarray, np.ndarray]:
-    """All glyphs of ``split``, rendered once per process (train and val are both views of train's)."""
-    images, labels = render_handwriting(split, np.arange(SPLIT_SIZES[split]))
-    images.setflags(write=False)
-    labels.setflags(write=False)
-    return images, labels
-
-
 def load_handwriting(split: str, *, val_size: int | None = None) -> GlyphBank:
     """One split of ``glyphs@2`` (train 60,000 minus val, val carved from its end, test 10,000).
 
     Returns:
         A GlyphBank named ``"glyphs@2"`` of ``(M, 28, 28) uint8`` images and ``(M,) int16`` labels.
     """
-    file_split = "test" if split == "test" else "train"
-    images, labels = _whole_split(file_split)
-    bank = GlyphBank(NAME, file_split, images, labels, CLASS_NAMES)
-    return bank if split == "test" else carve_split(bank, split, val_size)
+    return procedural_bank(NAME, render_handwriting, SPLIT_SIZES, CLASS_NAMES, split, val_size)
