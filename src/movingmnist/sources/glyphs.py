@@ -32,6 +32,7 @@ carved from the end of ``train``. Labels are ``index % 10``, so every split is b
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -385,22 +386,40 @@ def render_glyphs(split: str, indices: np.ndarray) -> tuple[np.ndarray, np.ndarr
     n_draws = _JITTER + 3 * max(s.points.shape[0] for styles in _STYLES.values() for s in styles)
     max_samples = max(s.taps.shape[1] for samplings in _SAMPLINGS.values() for s in samplings)
     work = _Workspace(min(_CHUNK, indices.size), max_samples)
-    for digit, styles in _STYLES.items():
+    for digit, k, draws, rows in style_chunks(split, indices, labels, _STYLES, _uniforms, n_draws, _CHUNK):
+        block = np.empty((rows.size, SIZE, SIZE), np.uint8)
+        _render_style(draws, _STYLES[digit][k], _SAMPLINGS[digit][k], block, work)
+        images[rows] = block
+    return images, labels
+
+
+def style_chunks(
+    split: str,
+    indices: np.ndarray,
+    labels: np.ndarray,
+    styles_by_digit: Mapping[int, Sequence[_Style]],
+    uniforms: Callable[[str, np.ndarray, int], np.ndarray],
+    n_draws: int,
+    chunk: int,
+    style_slot: int = _STYLE,
+) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
+    """The glyphs to render, grouped: ``(digit, k, draws (n, n_draws), rows (n,))`` for each chunk of at most
+    ``chunk`` glyphs of one digit written in its style ``k`` (drawn from slot ``style_slot`` of each glyph's draws by
+    the styles' weights); ``rows`` are positions in ``indices``. Vectorised per style, a loop over styles and chunks,
+    never over glyphs."""
+    for digit, styles in styles_by_digit.items():
         rows = np.flatnonzero(labels == digit)
         if rows.size == 0:
             continue
-        draws = _uniforms(split, indices[rows], n_draws)
+        draws = uniforms(split, indices[rows], n_draws)
         weights = np.array([s.weight for s in styles])
         cumulative = np.cumsum(weights) / weights.sum()
-        style_of = np.minimum(np.searchsorted(cumulative, draws[:, _STYLE], side="right"), len(styles) - 1)
-        for k, style in enumerate(styles):
+        style_of = np.minimum(np.searchsorted(cumulative, draws[:, style_slot], side="right"), len(styles) - 1)
+        for k in range(len(styles)):
             mine = np.flatnonzero(style_of == k)
-            for start in range(0, mine.size, _CHUNK):
-                chunk = mine[start : start + _CHUNK]
-                block = np.empty((chunk.size, SIZE, SIZE), np.uint8)
-                _render_style(draws[chunk], style, _SAMPLINGS[digit][k], block, work)
-                images[rows[chunk]] = block
-    return images, labels
+            for start in range(0, mine.size, chunk):
+                part = mine[start : start + chunk]
+                yield digit, k, draws[part], rows[part]
 
 
 def load_glyphs(split: str, *, val_size: int | None = None) -> GlyphBank:

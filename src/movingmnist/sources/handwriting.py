@@ -51,7 +51,7 @@ import numpy as np
 from ..errors import SourceError
 from .allographs import ALLOGRAPHS, CLASS_HABITS, SAMPLINGS, StrokeSampling
 from .bank import GlyphBank, procedural_bank
-from .glyphs import _splitmix64, _Style
+from .glyphs import _splitmix64, _Style, style_chunks
 
 __all__ = ["CLASS_NAMES", "NAME", "SPLIT_SIZES", "VERSION", "load_handwriting", "render_handwriting"]
 
@@ -318,21 +318,11 @@ def render_handwriting(split: str, indices: np.ndarray) -> tuple[np.ndarray, np.
     labels = (indices % 10).astype(np.int16)
     images = np.zeros((indices.size, SIZE, SIZE), np.uint8)
     n_draws = _JITTER + 3 * max(s.points.shape[0] for styles in ALLOGRAPHS.values() for s in styles)
-    for digit, styles in ALLOGRAPHS.items():
-        rows = np.flatnonzero(labels == digit)
-        if rows.size == 0:
-            continue
-        draws = _uniforms(split, indices[rows], n_draws)
-        weights = np.array([s.weight for s in styles])
-        cumulative = np.cumsum(weights) / weights.sum()
-        style_of = np.minimum(np.searchsorted(cumulative, draws[:, _STYLE], side="right"), len(styles) - 1)
-        for k, style in enumerate(styles):
-            mine = np.flatnonzero(style_of == k)
-            for start in range(0, mine.size, _CHUNK):
-                chunk = mine[start : start + _CHUNK]
-                block = np.empty((chunk.size, SIZE, SIZE), np.uint8)
-                _render_style(draws[chunk], digit, style, SAMPLINGS[digit][k], block)
-                images[rows[chunk]] = block
+    chunks = style_chunks(split, indices, labels, ALLOGRAPHS, _uniforms, n_draws, _CHUNK, style_slot=_STYLE)
+    for digit, k, draws, rows in chunks:
+        block = np.empty((rows.size, SIZE, SIZE), np.uint8)
+        _render_style(draws, digit, ALLOGRAPHS[digit][k], SAMPLINGS[digit][k], block)
+        images[rows] = block
     return images, labels
 
 
