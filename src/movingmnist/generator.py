@@ -26,7 +26,7 @@ SourceLike = str | GlyphBank | tuple[np.ndarray, np.ndarray]
 # clearing pass and the per-object gathers (measured: 2x faster than batches that spill).
 CACHE_BYTES = 8 * 2**20
 # Sequences whose latents are simulated per call (their cost is mostly per call, not per sequence).
-LATENT_BLOCK = 512
+LATENT_BLOCK = 2048
 #: The largest sequence index + 1: indices are int64, and a range start..start+num must fit.
 MAX_INDEX = 2**63 - 1
 _INDICES = f"integer sequence indices in [0, 2**63-2] = [0, {MAX_INDEX - 1}]"
