@@ -11,7 +11,7 @@ import numpy as np
 
 from .glyphs import _Style as Style
 from .glyphs import _style as style
-from .glyphs import catmull_rom
+from .glyphs import stroke_segments
 
 __all__ = ["ALLOGRAPHS", "CLASS_HABITS", "SAMPLINGS", "StrokeSampling"]
 
@@ -124,28 +124,11 @@ class StrokeSampling:
         for stroke in style.strokes:
             closed = len(stroke) > 2 and stroke[0] == stroke[-1]
             ids = list(stroke[:-1] if closed else stroke)
-            k = len(ids)
             if not closed:
                 lifts.append((ids[-1], ids[-2]))
-            n_segments = k if closed else k - 1
             start = sum(len(w) for w in weights)
-            for s in range(n_segments):
-                # Neighbours of segment s; an open end repeats its end point (a phantom point is folded in below).
-                quad = [ids[(s + j) % k] if closed else ids[min(max(s + j, 0), k - 1)] for j in (-1, 0, 1, 2)]
-                chord = np.linalg.norm(style.points[quad[2]] - style.points[quad[1]])
-                n = max(2, int(np.ceil(chord * _BOX / SAMPLE_STEP)))
-                last = s == n_segments - 1 and not closed
-                t = np.arange(n + last) / n
-                w = catmull_rom(t)
-                if not closed and s == 0:  # phantom start point 2 p0 - p1
-                    w[:, 1] += 2 * w[:, 0]
-                    w[:, 2] -= w[:, 0]
-                    w[:, 0] = 0
-                if last:  # phantom end point 2 p_end - p_end-1
-                    w[:, 2] += 2 * w[:, 3]
-                    w[:, 1] -= w[:, 3]
-                    w[:, 3] = 0
-                taps.append(np.broadcast_to(quad, (len(t), 4)))
+            for quad, w in stroke_segments(style, ids, closed, _BOX, SAMPLE_STEP):
+                taps.append(np.broadcast_to(quad, (len(w), 4)))
                 weights.append(w)
             count = sum(len(w) for w in weights) - start
             pos = np.arange(count)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -181,30 +182,50 @@ class _Sampling:
     next: np.ndarray
 
 
+def stroke_segments(
+    style: _Style, ids: list[int], closed: bool, box: float, step: float
+) -> Iterator[tuple[list[int], np.ndarray]]:
+    """The Catmull-Rom segments of one stroke through ``style.points[ids]``: per segment the four control points
+    ``quad`` and the ``(n, 4)`` weights of its samples, about ``step`` px apart at ``box`` px per unit. An open
+    stroke's ends get phantom points (2 p0 - p1 and 2 p_end - p_end-1) folded into the weights, so its tangent there
+    is never zero; its last segment also samples t = 1."""
+    k = len(ids)
+    n_segments = k if closed else k - 1
+    for s in range(n_segments):
+        # Neighbours of segment s; an open end repeats its end point (the phantom point is folded in below).
+        quad = [ids[(s + j) % k] if closed else ids[min(max(s + j, 0), k - 1)] for j in (-1, 0, 1, 2)]
+        chord = np.linalg.norm(style.points[quad[2]] - style.points[quad[1]])
+        n = max(2, int(np.ceil(chord * box / step)))
+        last = s == n_segments - 1 and not closed
+        w = catmull_rom(np.arange(n + last) / n)
+        if not closed and s == 0:  # phantom start point 2 p0 - p1: fold its weight into p0 and p1
+            w[:, 1] += 2 * w[:, 0]
+            w[:, 2] -= w[:, 0]
+            w[:, 0] = 0
+        if last:  # phantom end point 2 p_end - p_end-1
+            w[:, 2] += 2 * w[:, 3]
+            w[:, 1] -= w[:, 3]
+            w[:, 3] = 0
+        yield quad, w
+
+
+def check_request(name: str, split: str, indices: Any, sizes: Mapping[str, int]) -> np.ndarray:
+    """``indices`` as a 1-D integer array after checking the split and the indices of a procedural source."""
+    if split not in sizes:
+        raise SourceError(f"{name} split={split!r} is not allowed: choose train or test (val is carved from train)")
+    indices = np.asarray(indices)
+    if indices.ndim != 1 or (indices.size and (indices.dtype.kind not in "iu" or indices.min() < 0)):
+        raise SourceError("glyph indices must be a 1-D array of non-negative integers")
+    return indices
+
+
 def _sampling(style: _Style) -> _Sampling:
     taps, weights, prev, nxt = [], [], [], []
     for stroke in style.strokes:
         closed = len(stroke) > 2 and stroke[0] == stroke[-1]
         ids = list(stroke[:-1] if closed else stroke)
-        k = len(ids)
-        n_segments = k if closed else k - 1
-        for s in range(n_segments):
-            # Neighbours of segment s; an open end repeats its end point (a zero tangent is avoided below).
-            quad = [ids[(s + j) % k] if closed else ids[min(max(s + j, 0), k - 1)] for j in (-1, 0, 1, 2)]
-            chord = np.linalg.norm(style.points[quad[2]] - style.points[quad[1]])
-            n = max(2, int(np.ceil(chord * BOX / SAMPLE_STEP)))
-            last = s == n_segments - 1 and not closed
-            t = np.arange(n + last) / n
-            w = catmull_rom(t)
-            if not closed and s == 0:  # phantom start point 2 p0 - p1: fold its weight into p0 and p1
-                w[:, 1] += 2 * w[:, 0]
-                w[:, 2] -= w[:, 0]
-                w[:, 0] = 0
-            if last:  # phantom end point 2 p_end - p_end-1
-                w[:, 2] += 2 * w[:, 3]
-                w[:, 1] -= w[:, 3]
-                w[:, 3] = 0
-            taps.append(np.broadcast_to(quad, (len(t), 4)))
+        for quad, w in stroke_segments(style, ids, closed, BOX, SAMPLE_STEP):
+            taps.append(np.broadcast_to(quad, (len(w), 4)))
             weights.append(w)
         start = sum(len(x) for x in prev)
         count = sum(len(x) for x in weights) - start
@@ -374,13 +395,7 @@ def render_glyphs(split: str, indices: np.ndarray) -> tuple[np.ndarray, np.ndarr
         ``images (N, 28, 28) uint8`` (white ink on black, fitted and centred as MNIST) and
         ``labels (N,) int16`` (``index % 10``).
     """
-    if split not in SPLIT_SIZES:
-        raise SourceError(
-            f"glyphs split={split!r} is not allowed: choose train or test (val is carved from train)"
-        )
-    indices = np.asarray(indices)
-    if indices.ndim != 1 or (indices.size and (indices.dtype.kind not in "iu" or indices.min() < 0)):
-        raise SourceError("glyph indices must be a 1-D array of non-negative integers")
+    indices = check_request("glyphs", split, indices, SPLIT_SIZES)
     labels = (indices % 10).astype(np.int16)
     images = np.zeros((indices.size, SIZE, SIZE), np.uint8)
     n_draws = _JITTER + 3 * max(s.points.shape[0] for styles in _STYLES.values() for s in styles)

@@ -48,10 +48,9 @@ import hashlib
 
 import numpy as np
 
-from ..errors import SourceError
 from .allographs import ALLOGRAPHS, CLASS_HABITS, SAMPLINGS, StrokeSampling
 from .bank import GlyphBank, procedural_bank
-from .glyphs import _splitmix64, _Style, style_chunks
+from .glyphs import _splitmix64, _Style, check_request, style_chunks
 
 __all__ = ["CLASS_NAMES", "NAME", "SPLIT_SIZES", "VERSION", "load_handwriting", "render_handwriting"]
 
@@ -310,11 +309,7 @@ def render_handwriting(split: str, indices: np.ndarray) -> tuple[np.ndarray, np.
         ``images (N, 28, 28) uint8`` (white ink on black, fitted and centred as MNIST) and
         ``labels (N,) int16`` (``index % 10``).
     """
-    if split not in SPLIT_SIZES:
-        raise SourceError(f"{NAME} split={split!r} is not allowed: choose train or test (val is carved from train)")
-    indices = np.asarray(indices)
-    if indices.ndim != 1 or (indices.size and (indices.dtype.kind not in "iu" or indices.min() < 0)):
-        raise SourceError("glyph indices must be a 1-D array of non-negative integers")
+    indices = check_request(NAME, split, indices, SPLIT_SIZES)
     labels = (indices % 10).astype(np.int16)
     images = np.zeros((indices.size, SIZE, SIZE), np.uint8)
     n_draws = _JITTER + 3 * max(s.points.shape[0] for styles in ALLOGRAPHS.values() for s in styles)
