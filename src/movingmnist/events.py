@@ -25,7 +25,6 @@ WALLS = ("left", "top", "right", "bottom")
 LEFT, TOP, RIGHT, BOTTOM = range(len(WALLS))
 
 
-
 def _outside_wall(boxes: np.ndarray, canvas_hw: tuple[int, int]) -> np.ndarray:
     """``(...)`` int64: the wall a box lies wholly beyond (left, top, right, bottom, checked in that order), or -1."""
     big_h, big_w = canvas_hw
@@ -33,11 +32,16 @@ def _outside_wall(boxes: np.ndarray, canvas_hw: tuple[int, int]) -> np.ndarray:
     return np.select([x1 <= 0, y1 <= 0, x0 >= big_w, y0 >= big_h], [LEFT, TOP, RIGHT, BOTTOM], -1).astype(np.int64)
 
 
-def _starts(flags: np.ndarray) -> np.ndarray:
-    """``flags (B, T, ...)`` -> where a run of True starts (frame 0 counts as a start)."""
+def _previous(flags: np.ndarray) -> np.ndarray:
+    """``flags (B, T, ...)`` one frame later: frame t holds frame t - 1 (False at frame 0)."""
     before = np.zeros_like(flags)
     before[:, 1:] = flags[:, :-1]
-    return flags & ~before
+    return before
+
+
+def _starts(flags: np.ndarray) -> np.ndarray:
+    """``flags (B, T, ...)`` -> where a run of True starts (frame 0 counts as a start)."""
+    return flags & ~_previous(flags)
 
 
 def _ends(flags: np.ndarray) -> np.ndarray:
@@ -87,11 +91,11 @@ def event_table(
     # enter: the wall it lay beyond the frame before (alive then) or at this frame (a birth), else -1
     enter = _starts(present)
     before = np.concatenate([boxes[:, :1], boxes[:, :-1]], axis=1)
-    was_alive = np.zeros_like(alive)
-    was_alive[:, 1:] = alive[:, :-1]
-    came_from = np.where(was_alive, _outside_wall(before, canvas_hw), _outside_wall(boxes, canvas_hw))
+    was_alive = _previous(alive)
+    beyond = _outside_wall(boxes, canvas_hw)
+    came_from = np.where(was_alive, _outside_wall(before, canvas_hw), beyond)
     add(ENTER, enter, came_from)
-    add(EXIT, _ends(present), _outside_wall(boxes, canvas_hw))
+    add(EXIT, _ends(present), beyond)
     add(WALL, _starts(touch) & present[..., None])
     # occlusion: the parts of the ink boxes on the canvas overlap; a (higher slot, drawn later) is in front of b
     big_h, big_w = canvas_hw

@@ -343,8 +343,11 @@ def finish_tracks(
     if ann.captions != "none":
         from .captions import encode_captions, event_caption, template_caption
 
-        arrays = {name: _host(value) for name, value in track_annotations(tracks, t, spec.motion.model == "affine")
-                  .items() if name in ("centers", "velocities")}
+        if ann.tracks:  # write_tracks put them in the outputs already
+            arrays = {name: _host(out[name]) for name in ("centers", "velocities")}
+        else:
+            computed = track_annotations(tracks, t, spec.motion.model == "affine")
+            arrays = {name: _host(computed[name]) for name in ("centers", "velocities")}
         labels = _host(tracks.scene.labels)
         texts = []
         for i in range(labels.shape[0]):

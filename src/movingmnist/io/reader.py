@@ -74,6 +74,10 @@ class Dataset:
         if "frames" not in self.arrays:
             raise DatasetError(f"{self.path} has no frames array")
         self.num = len(self.arrays["frames"])
+        # Written before presence was per frame: ``present`` holds the (K,) slots, read as ``occupied``.
+        self.slots_as_present = (
+            "occupied" not in self.arrays and "present" in self.arrays and self.arrays["present"].ndim == 2
+        )
         self.done_chunks, self.missing, why = self._completeness()
         self.complete = self.missing == 0 and (self.metadata is None or bool(self.metadata.get("complete")))
         if not self.complete and not allow_incomplete:
@@ -233,10 +237,9 @@ class Dataset:
 
     def _batch(self, rows: np.ndarray, values: dict[str, np.ndarray]) -> Batch:
         fields = {a.name: values.get(a.name) for a in SCHEMA}
-        present = fields["present"]
-        if present is not None and fields["occupied"] is None and present.ndim == 2:
-            # Written before presence was per frame: the stored (K,) array is the slots; every occupied slot is
-            # present in every frame (those datasets have no lifetimes).
+        if self.slots_as_present and fields["present"] is not None:
+            # Every occupied slot of those datasets is present in every frame (they have no lifetimes).
+            present = fields["present"]
             frames = int(self.arrays["frames"].shape[1])
             fields["occupied"] = present
             fields["present"] = np.ascontiguousarray(

@@ -260,6 +260,6 @@ def _check_arrays_match_spec(ds: Dataset, gen: Any) -> None:
 def _stored_as(ds: Dataset, name: str) -> str:
     """The rendered array a stored array holds: datasets written before presence was per frame store the ``(K,)``
     slots, now ``occupied``, under the name ``present``."""
-    if name == "present" and "occupied" not in ds.arrays and "present" in ds.arrays and ds.arrays["present"].ndim == 2:
+    if name == "present" and ds.slots_as_present:
         return "occupied"
     return name
