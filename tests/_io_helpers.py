@@ -66,3 +66,23 @@ def subprocess_env() -> dict[str, str]:
 
 
 PYTHON = sys.executable
+
+
+def undo_zarr_chunk(path: str | os.PathLike[str], chunk: int) -> None:
+    """Make a complete zarr dataset look interrupted before ``chunk`` was written: the manifest and the metadata say
+    incomplete, the chunk is not done and its frames shard is gone."""
+    import json
+    import shutil
+
+    from movingmnist.io.manifest import Manifest
+
+    manifest = Manifest.load(f"{path}/manifest.json")
+    manifest.done -= {chunk}
+    manifest.complete = False
+    manifest.save()
+    with open(f"{path}/zarr.json") as f:
+        meta = json.load(f)
+    meta["attributes"]["movingmnist"]["complete"] = False
+    with open(f"{path}/zarr.json", "w") as f:
+        json.dump(meta, f)
+    shutil.rmtree(f"{path}/frames/c/{chunk}")

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 
 import numpy as np
 import pytest
 
 import movingmnist as mm
-from _io_helpers import small_spec
+from _io_helpers import small_spec, undo_zarr_chunk
 from movingmnist.errors import SourceError
 from movingmnist.generator import resolve_spec
 from movingmnist.io.manifest import Manifest
@@ -154,16 +153,7 @@ def test_dataset_written_before_versions_verifies_and_resumes(tmp_path):
 
     # Interrupted: the last chunk is missing. A resume with the same arguments (plain "glyphs") completes it
     # with glyphs@1, and the result verifies.
-    manifest = Manifest.load(f"{path}/manifest.json")
-    manifest.done -= {2}
-    manifest.complete = False
-    manifest.save()
-    with open(f"{path}/zarr.json") as f:
-        meta = json.load(f)
-    meta["attributes"]["movingmnist"]["complete"] = False
-    with open(f"{path}/zarr.json", "w") as f:
-        json.dump(meta, f)
-    shutil.rmtree(f"{path}/frames/c/2")
+    undo_zarr_chunk(path, 2)
     summary = mm.write_dataset(spec, seed=3, num=6, path=path, source="glyphs", chunk_size=2, resume=True)
     assert summary.written == 2
     with mm.open(path) as ds:

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import movingmnist as mm
-from _io_helpers import PYTHON, SMALL, array_hashes, subprocess_env, write_idx_source
+from _io_helpers import PYTHON, SMALL, array_hashes, subprocess_env, undo_zarr_chunk, write_idx_source
 from movingmnist.cli import main
 from movingmnist.io import get_writer
 from movingmnist.io.manifest import Manifest
@@ -220,16 +220,7 @@ def test_resume_semantics(tmp_path, capsys):
     assert main([*_args(source, 50, 10, "--resume"), "--out", path]) == 0
     assert "already complete" in capsys.readouterr().out
     # a resume that leaves out --chunk-size uses the stored one; a different one is refused
-    manifest = Manifest.load(f"{path}/manifest.json")
-    manifest.done -= {2}
-    manifest.complete = False
-    manifest.save()
-    with open(f"{path}/zarr.json") as f:
-        meta = json.load(f)
-    meta["attributes"]["movingmnist"]["complete"] = False
-    with open(f"{path}/zarr.json", "w") as f:
-        json.dump(meta, f)
-    shutil.rmtree(f"{path}/frames/c/2")
+    undo_zarr_chunk(path, 2)
     assert main([*_args(source, 50, 25, "--resume"), "--out", path]) == 2
     assert "chunk_size (stored 10, given 25)" in capsys.readouterr().err
     args = [a for a in _args(source, 50, 10, "--resume") if a not in ("--chunk-size", "10")]

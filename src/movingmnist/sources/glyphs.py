@@ -209,6 +209,16 @@ def stroke_segments(
         yield quad, w
 
 
+def spline_samples(c: np.ndarray, taps: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``(n, P)`` float32 samples along the strokes of one coordinate ``c (n, M)`` of the control points: per sample
+    the sum of its 4 control points ``taps (4, P)`` by ``weights (4, P)``, in that order."""
+    c = c.astype(np.float32)
+    total = c[:, taps[0]] * weights[0]
+    for k in range(1, 4):
+        total += c[:, taps[k]] * weights[k]
+    return total
+
+
 def check_request(name: str, split: str, indices: Any, sizes: Mapping[str, int]) -> np.ndarray:
     """``indices`` as a 1-D integer array after checking the split and the indices of a procedural source."""
     if split not in sizes:
@@ -292,14 +302,7 @@ def _render_style(
     x, y = cos * x - sin * y, sin * x + cos * y
 
     # Samples along the strokes, (n, P) per coordinate: sums of 4 control points.
-    def spline(c: np.ndarray) -> np.ndarray:
-        c = c.astype(np.float32)
-        total = c[:, sampling.taps[0]] * sampling.weights[0]
-        for k in range(1, 4):
-            total += c[:, sampling.taps[k]] * sampling.weights[k]
-        return total
-
-    sx, sy, sp = spline(x), spline(y), spline(pressure)
+    sx, sy, sp = (spline_samples(c, sampling.taps, sampling.weights) for c in (x, y, pressure))
     # Arc length each sample stands for: half the distance to each neighbour.
     dx = sx[:, sampling.next] - sx
     dy = sy[:, sampling.next] - sy

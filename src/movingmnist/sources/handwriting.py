@@ -50,7 +50,7 @@ import numpy as np
 
 from .allographs import ALLOGRAPHS, CLASS_HABITS, SAMPLINGS, StrokeSampling
 from .bank import GlyphBank, procedural_bank
-from .glyphs import _splitmix64, _Style, check_request, style_chunks
+from .glyphs import _splitmix64, _Style, check_request, spline_samples, style_chunks
 
 __all__ = ["CLASS_NAMES", "NAME", "SPLIT_SIZES", "VERSION", "load_handwriting", "render_handwriting"]
 
@@ -186,18 +186,12 @@ def _render_style(draws: np.ndarray, digit: int, style: _Style, sampling: Stroke
     x = x * aspect + slant * (0.5 - y)
     x, y = cos * x - sin * y, sin * x + cos * y
 
-    def spline(c: np.ndarray) -> np.ndarray:
-        c = c.astype(np.float32)
-        total = c[:, sampling.taps[0]] * sampling.weights[0]
-        for k in range(1, 4):
-            total += c[:, sampling.taps[k]] * sampling.weights[k]
-        return total
-
-    sx, sy = spline(x), spline(y)
+    sx, sy = (spline_samples(c, sampling.taps, sampling.weights) for c in (x, y))
     # Pressure per sample: control points' pressure, a trend along the stroke, lighter ends.
     tilt = (2 * draws[:, _TILT, None] - 1).astype(np.float32) * 0.25
     lift = (0.0 + 0.3 * draws[:, _ENDS, None]).astype(np.float32)
-    sp = spline(pressure) * (1 + tilt * sampling.along) * (1 - lift * sampling.ends)
+    sp = spline_samples(pressure, sampling.taps, sampling.weights)
+    sp = sp * (1 + tilt * sampling.along) * (1 - lift * sampling.ends)
     step_x = sx[:, sampling.next] - sx
     step_y = sy[:, sampling.next] - sy
     step = np.sqrt(step_x * step_x + step_y * step_y)
