@@ -24,8 +24,6 @@ from numba.extending import intrinsic
 # elsewhere, so the result is the same everywhere.
 _I64 = ir.IntType(64)
 _V8 = ir.VectorType(_I64, 8)
-# The intrinsic's name spells its pointer type: opaque pointers from LLVM 15 on.
-_GATHER = "llvm.masked.gather.v8i64.v8p0" if llvm_version_info >= (15,) else "llvm.masked.gather.v8i64.v8p0i64"
 
 
 def _splat(builder, value):
@@ -36,6 +34,40 @@ def _splat(builder, value):
 
 def _vconst(value):
     return ir.Constant(_V8, [value] * 8)
+
+
+def _lanes(builder, start_, step_, n_):
+    """The eight sample points ``(pu + j fa, pv + j fd)`` as two vectors, and which lanes are live (j < n)."""
+    pu_, pv_ = cgutils.unpack_tuple(builder, start_, 2)
+    fa_, fd_ = cgutils.unpack_tuple(builder, step_, 2)
+    lane = ir.Constant(_V8, list(range(8)))
+    u = builder.add(_splat(builder, pu_), builder.mul(_splat(builder, fa_), lane))
+    v = builder.add(_splat(builder, pv_), builder.mul(_splat(builder, fd_), lane))
+    return u, v, builder.icmp_signed("<", lane, _splat(builder, n_))
+
+
+def _gather(builder, element, data, cell, live):
+    """``data[cell[j]]`` for the live lanes j (0 elsewhere), zero-extended to int64."""
+    vec = ir.VectorType(element, 8)
+    ptr_v = ir.VectorType(element.as_pointer(), 8)
+    width = element.width // 8
+    addr = builder.add(_splat(builder, builder.ptrtoint(data, _I64)), builder.mul(cell, _vconst(width)))
+    ptrs = builder.inttoptr(addr, ptr_v)
+    # The intrinsic's name spells its pointer type: opaque pointers from LLVM 15 on.
+    bits = element.width
+    name = f"llvm.masked.gather.v8i{bits}.v8p0" + ("" if llvm_version_info >= (15,) else f"i{bits}")
+    fnty = ir.FunctionType(vec, [ptr_v, ir.IntType(32), ir.VectorType(ir.IntType(1), 8), vec])
+    gather = cgutils.get_or_insert_function(builder.module, fnty, name)
+    got = builder.call(gather, [ptrs, ir.Constant(ir.IntType(32), width), live, ir.Constant(vec, [0] * 8)])
+    return got if element.width == 64 else builder.zext(got, _V8)
+
+
+def _packed_levels(builder, s, gn_):
+    """``min(255, (S G + 2**31) >> 32)`` per lane, packed as byte j of a uint64."""
+    c255 = _vconst(255)
+    qq = builder.lshr(builder.add(builder.mul(s, _splat(builder, gn_)), _vconst(1 << 31)), _vconst(32))
+    q = builder.select(builder.icmp_unsigned(">", qq, c255), c255, qq)
+    return builder.bitcast(builder.trunc(q, ir.VectorType(ir.IntType(8), 8)), _I64)
 
 
 @intrinsic
@@ -49,22 +81,11 @@ def _levels8(typingctx, tabs_f, toff, wp, start, step, gn, n):
 
     def codegen(context, builder, signature, args):
         tab, toff_, wp_, start_, step_, gn_, n_ = args
-        pu_, pv_ = cgutils.unpack_tuple(builder, start_, 2)
-        fa_, fd_ = cgutils.unpack_tuple(builder, step_, 2)
+        u, v, live = _lanes(builder, start_, step_, n_)
         data = context.make_array(signature.args[0])(context, builder, tab).data
-        lane = ir.Constant(_V8, list(range(8)))
-        u = builder.add(_splat(builder, pu_), builder.mul(_splat(builder, fa_), lane))
-        v = builder.add(_splat(builder, pv_), builder.mul(_splat(builder, fd_), lane))
         c16 = _vconst(16)
         cell = builder.add(builder.mul(builder.ashr(v, c16), _splat(builder, wp_)), builder.ashr(u, c16))
-        cell = builder.add(cell, _splat(builder, toff_))
-        live = builder.icmp_signed("<", lane, _splat(builder, n_))
-        ptr_v = ir.VectorType(_I64.as_pointer(), 8)
-        addr = builder.add(_splat(builder, builder.ptrtoint(data, _I64)), builder.shl(cell, _vconst(3)))
-        ptrs = builder.inttoptr(addr, ptr_v)
-        fnty = ir.FunctionType(_V8, [ptr_v, ir.IntType(32), ir.VectorType(ir.IntType(1), 8), _V8])
-        gather = cgutils.get_or_insert_function(builder.module, fnty, _GATHER)
-        quad = builder.call(gather, [ptrs, ir.Constant(ir.IntType(32), 8), live, _vconst(0)])
+        quad = _gather(builder, _I64, data, builder.add(cell, _splat(builder, toff_)), live)
         c255, c256, m8 = _vconst(255), _vconst(256), _vconst(0x000000FF000000FF)
         fx = builder.and_(builder.lshr(u, _vconst(8)), c255)
         fy = builder.and_(builder.lshr(v, _vconst(8)), c255)
@@ -72,14 +93,34 @@ def _levels8(typingctx, tabs_f, toff, wp, start, step, gn, n):
             builder.mul(builder.sub(c256, fx), builder.and_(quad, m8)),
             builder.mul(fx, builder.and_(builder.lshr(quad, c16), m8)),
         )
-        c32 = _vconst(32)
         s = builder.add(
             builder.mul(builder.sub(c256, fy), builder.and_(pair, _vconst(0xFFFFFFFF))),
-            builder.mul(fy, builder.lshr(pair, c32)),
+            builder.mul(fy, builder.lshr(pair, _vconst(32))),
         )
-        qq = builder.lshr(builder.add(builder.mul(s, _splat(builder, gn_)), _vconst(1 << 31)), c32)
-        q = builder.select(builder.icmp_unsigned(">", qq, c255), c255, qq)
-        return builder.bitcast(builder.trunc(q, ir.VectorType(ir.IntType(8), 8)), _I64)
+        return _packed_levels(builder, s, gn_)
+
+    return sig, codegen
+
+
+@intrinsic
+def _nearest8(typingctx, glyph_f, goff, wp, start, step, gn, n):
+    """:func:`_levels8` for nearest-neighbour sampling: the levels of the glyph cells nearest to the eight points,
+    ``glyph_f[goff + ((pv + 2**15) >> 16) wp + ((pu + 2**15) >> 16)]`` (S is the cell's value << 16, as
+    :func:`~movingmnist.render.fused.objects._sample` with ``nearest``)."""
+    i64 = types.int64
+    pair = types.UniTuple(i64, 2)
+    sig = types.uint64(glyph_f, i64, i64, pair, pair, types.uint64, i64)
+
+    def codegen(context, builder, signature, args):
+        glyph, goff_, wp_, start_, step_, gn_, n_ = args
+        u, v, live = _lanes(builder, start_, step_, n_)
+        data = context.make_array(signature.args[0])(context, builder, glyph).data
+        c16, half = _vconst(16), _vconst(1 << 15)
+        row = builder.ashr(builder.add(v, half), c16)
+        col = builder.ashr(builder.add(u, half), c16)
+        cell = builder.add(builder.add(builder.mul(row, _splat(builder, wp_)), col), _splat(builder, goff_))
+        g = _gather(builder, ir.IntType(8), data, cell, live)
+        return _packed_levels(builder, builder.shl(g, c16), gn_)
 
     return sig, codegen
 

@@ -81,7 +81,7 @@ def render(background, distractors, objects, options, outputs):
         | (_SEMANTIC if sem_on else 0)
         | (_AMODAL if amask_on else 0)
     )
-    words = (flags & ~_NEED_TOTAL) == _FAST and threshold == 0
+    words = (flags & ~(_NEED_TOTAL | _NEAREST)) == _FAST and threshold == 0
     dummy = np.zeros(hw, dtype=np.uint8)
     amask_dummy = np.zeros(1, dtype=np.bool_)
     for b in range(b_n):
@@ -129,10 +129,14 @@ def render(background, distractors, objects, options, outputs):
                     continue
                 at = (b, t, k)
                 # Specialised copies for the presets' flags (constants fold the per-pixel branches away).
-                if words and mode == 2:
-                    tot = _draw_words(sampler, objects, at, canvas, abox, need_total, 2)
+                if words and mode == 2 and nearest:
+                    tot = _draw_words(sampler, objects, at, canvas, abox, need_total, 2, True)
+                elif words and mode == 0 and nearest:
+                    tot = _draw_words(sampler, objects, at, canvas, abox, need_total, 0, True)
+                elif words and mode == 2:
+                    tot = _draw_words(sampler, objects, at, canvas, abox, need_total, 2, False)
                 elif words and mode == 0:
-                    tot = _draw_words(sampler, objects, at, canvas, abox, need_total, 0)
+                    tot = _draw_words(sampler, objects, at, canvas, abox, need_total, 0, False)
                 else:
                     tot = _draw_object(sampler, objects, at, canvas, abox, flags, mode, threshold)
                 total[b, t, k] = tot

@@ -12,7 +12,7 @@ import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
 
-from .intrinsics import _levels8, _load8, _store8
+from .intrinsics import _levels8, _load8, _nearest8, _store8
 from .words import (
     _ALL,
     _B01,
@@ -80,7 +80,7 @@ def _level(s, gn):
 
 
 _NEAREST, _NEED_TOTAL, _COLOUR, _OWNER, _SEMANTIC, _AMODAL = 1, 2, 4, 8, 16, 32
-_FAST = _OWNER | _SEMANTIC  # bilinear, grey, masks: the flags the kernel is specialised for
+_FAST = _OWNER | _SEMANTIC  # grey, masks (bilinear or nearest): the flags the kernel is specialised for
 
 
 @njit(inline="always")
@@ -233,17 +233,18 @@ def _draw_object(sampler, objects, at, canvas, abox, flags, mode, threshold):
 
 
 @njit(inline="always")
-def _draw_words(sampler, objects, at, canvas, abox, need_total, mode):
-    """:func:`_draw_object` for bilinear sampling on a grey canvas with instance and semantic masks, threshold 0,
-    under ``over`` (mode 2) or ``max`` (mode 0): segmentation@1 and affine@1.
+def _draw_words(sampler, objects, at, canvas, abox, need_total, mode, nearest):
+    """:func:`_draw_object` on a grey canvas with instance and semantic masks, threshold 0, under ``over`` (mode 2)
+    or ``max`` (mode 0), bilinear or ``nearest``: the segmentation and affine presets.
 
     Two passes: every chunk of 8 pixels of every row is sampled and counted first (total, amodal box), its on-canvas
     part kept in ``qbuf``/``pbuf`` (no branch waits for a sample, so the chunks' latencies overlap); then the kept
     chunks are composited with word operations (byte masks over 8-byte loads and stores; owned where q > 0, under max
     also where q >= the layer)."""
     b, t, k = at
-    tabs_f, wp = sampler.tabs, sampler.wp
+    tabs_f, glyph_f, wp = sampler.tabs, sampler.glyphs, sampler.wp
     toff = k * sampler.tsize
+    goff = objects.gidx[b, k] * sampler.tsize
     fix, nzbox, gain, region = objects.fix, objects.nzbox, objects.gain, objects.region
     label = objects.labels[b, k]
     frame_f, layer, ownq, inst_f, sem_f = canvas.frame, canvas.layer, canvas.ownq, canvas.inst, canvas.sem
@@ -257,8 +258,13 @@ def _draw_words(sampler, objects, at, canvas, abox, need_total, mode):
     fa, fb, fc = fix[b, t, k, 0], fix[b, t, k, 1], fix[b, t, k, 2]
     fd, fe, ff = fix[b, t, k, 3], fix[b, t, k, 4], fix[b, t, k, 5]
     one = np.int64(1) << 16
-    lo_u, hi_u = (nzbox[b, k, 0] - 1) << 16, nzbox[b, k, 2] << 16
-    lo_v, hi_v = (nzbox[b, k, 1] - 1) << 16, nzbox[b, k, 3] << 16
+    half = np.int64(1) << 15
+    if nearest:
+        lo_u, hi_u = (nzbox[b, k, 0] << 16) - half - 1, (nzbox[b, k, 2] << 16) - half
+        lo_v, hi_v = (nzbox[b, k, 1] << 16) - half - 1, (nzbox[b, k, 3] << 16) - half
+    else:
+        lo_u, hi_u = (nzbox[b, k, 0] - 1) << 16, nzbox[b, k, 2] << 16
+        lo_v, hi_v = (nzbox[b, k, 1] - 1) << 16, nzbox[b, k, 3] << 16
     x0, y0, x1, y1 = region[b, t, k, 0], region[b, t, k, 1], region[b, t, k, 2], region[b, t, k, 3]
     gn = np.uint64(gain[b, t, k])
     if need_total:
@@ -285,7 +291,11 @@ def _draw_words(sampler, objects, at, canvas, abox, need_total, mode):
         row_hi = -(1 << 40)
         for xc in range(xa, xb, 8):
             n = min(8, xb - xc)
-            q8 = _levels8(tabs_f, toff, wp, (fa * xc + cu, fd * xc + cv), (fa, fd), gn, n)
+            start = (fa * xc + cu, fd * xc + cv)
+            if nearest:
+                q8 = _nearest8(glyph_f, goff, wp, start, (fa, fd), gn, n)
+            else:
+                q8 = _levels8(tabs_f, toff, wp, start, (fa, fd), gn, n)
             # Off-canvas pixels of the chunk count towards the total and the box, not the frame.
             lo_x = max(0, -xc) if on_row else 8
             hi_x = min(8, w - xc) if on_row else 0
