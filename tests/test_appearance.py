@@ -547,6 +547,41 @@ def test_simd_helpers_of_the_numba_kernel():
         assert np.array_equal(np.array([packed], dtype="<u8").view(np.uint8)[:n], q)
 
 
+@needs_numba
+@pytest.mark.parametrize("mode", [0, 1, 2])
+def test_translation_kernel_rows_of_masked_vectors_match_its_plain_loops(mode):
+    """The translation kernel pastes and measures rows with AVX-512 masked vectors where the CPU has them and with
+    plain loops elsewhere: both compiled here (the plain one by turning the switch off) give the same bytes, for
+    glyphs narrower and wider than a vector, crossing every edge, with every annotation on or off."""
+    import types
+
+    import numba
+
+    from movingmnist.render.fused import translation
+
+    kernel = translation.render_translation.py_func
+    plain = numba.njit(types.FunctionType(kernel.__code__, {**kernel.__globals__, "_WIDE_ROWS": False}))
+    r = np.random.default_rng(mode)
+    for gh, gw in ((28, 28), (20, 45)):
+        images = (r.integers(0, 256, (6, gh, gw)) * (r.random((6, gh, gw)) < 0.4)).astype(np.uint8)
+        b, t, k, big = 5, 4, 3, 48
+        gidx = r.integers(-1, 6, (b, k)).astype(np.int64)
+        topleft = r.integers(-gw, big, (b, t, k, 2)).astype(np.int64)
+        labels = r.integers(0, 10, (b, k)).astype(np.int64)
+        ink = r.integers(1, 50_000, (b, k)).astype(np.int64)
+        for threshold, flags in ((0, (True, True, True, True)), (30, (True, False, True, True)),
+                                 (0, (False, False, False, False)), (0, (False, True, True, False))):
+            got = []
+            for fn in (translation.render_translation, plain):
+                outs = [np.zeros((b, t, big, big), np.uint8), np.zeros((big, big), np.uint8),
+                        np.zeros((b, t, big, big), np.uint8), np.zeros((b, t, big, big), np.uint8),
+                        np.zeros((b, t, k, 4), np.float32), np.zeros((b, t, k), np.float32)]
+                fn(images, gidx, topleft, labels, mode, threshold, 255, ink, *outs, *flags)
+                got.append(outs)
+            for wide, loops in zip(*got, strict=True):
+                np.testing.assert_array_equal(wide, loops)
+
+
 # -- property-based -------------------------------------------------------------------------------------------------
 # (Shapes and dtypes, batching and order, and the numba kernel's bytes on random specs: tests/conformance.)
 @settings(max_examples=12, deadline=None, derandomize=True)

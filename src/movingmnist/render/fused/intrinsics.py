@@ -1,6 +1,8 @@
 """Explicit-SIMD and memory intrinsics of the numba kernel, written in LLVM IR with llvmlite.
 
-:func:`_levels8` (eight bilinear levels in one masked gather), :func:`_load8` / :func:`_store8` (unaligned 8-byte
+:func:`_levels8` (eight bilinear levels in one masked gather), :func:`_nearest8` (eight nearest-neighbour levels),
+:func:`_paste_row_max` / ``_sum`` / ``_over`` and :func:`_match_row` (a glyph row of up to 32 bytes composited, or
+measured, with AVX-512 masked vectors), :func:`_load8` / :func:`_store8` (unaligned 8-byte
 words of a uint8 array), and :func:`_lut64` (64 bytes through a 256-entry table: ``vpermi2b`` where the CPU has AVX-512
 VBMI, which :func:`_host_has` detects, scalar lookups elsewhere; :data:`_lut64_scalar` is the fallback, for the
 tests). Each gives the same result on every CPU.
@@ -207,3 +209,131 @@ def _make_lut64(vbmi: bool):
 _HAVE_VBMI = platform.machine().lower() in ("x86_64", "amd64") and _host_has("avx512vbmi", "avx512bw")
 _lut64 = _make_lut64(_HAVE_VBMI)
 _lut64_scalar = _make_lut64(False)  # for the tests
+
+
+# -- rows of up to 32 bytes with AVX-512 masked loads and stores (the translation kernel) ---------------------------
+# A glyph row is 28 bytes: shorter than the 32-byte vectors LLVM picks for byte loops here, so LLVM's vectorised
+# loop never runs and every row went through its scalar remainder. Masked loads and stores handle any n <= 32 in one
+# step; without AVX-512 BW/VL (which makes them cheap) the kernel keeps its plain loops (see ``_WIDE_ROWS``).
+_ROW = 32
+_V32 = ir.VectorType(ir.IntType(8), _ROW)
+_M32 = ir.VectorType(ir.IntType(1), _ROW)
+
+
+def _broadcast(builder, vec_type, value):
+    one = builder.insert_element(ir.Constant(vec_type, ir.Undefined), value, ir.Constant(ir.IntType(32), 0))
+    zeros = ir.Constant(ir.VectorType(ir.IntType(32), _ROW), [0] * _ROW)
+    return builder.shuffle_vector(one, ir.Constant(vec_type, ir.Undefined), zeros)
+
+
+def _row_mask(builder, n_):
+    """Lanes j < n of a row."""
+    lanes = ir.VectorType(_I64, _ROW)
+    return builder.icmp_signed("<", ir.Constant(lanes, list(range(_ROW))), _broadcast(builder, lanes, n_))
+
+
+def _row_ptr(context, builder, arr_type, arr, offset):
+    data = context.make_array(arr_type)(context, builder, arr).data
+    return builder.bitcast(builder.gep(data, [offset]), _V32.as_pointer())
+
+
+def _masked_load(builder, ptr, mask):
+    suffix = "" if llvm_version_info >= (15,) else "v32i8"
+    fnty = ir.FunctionType(_V32, [_V32.as_pointer(), ir.IntType(32), _M32, _V32])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.masked.load.v32i8.p0" + suffix)
+    return builder.call(fn, [ptr, ir.Constant(ir.IntType(32), 1), mask, ir.Constant(_V32, [0] * _ROW)])
+
+
+def _masked_store(builder, value, ptr, mask):
+    suffix = "" if llvm_version_info >= (15,) else "v32i8"
+    fnty = ir.FunctionType(ir.VoidType(), [_V32, _V32.as_pointer(), ir.IntType(32), _M32])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.masked.store.v32i8.p0" + suffix)
+    builder.call(fn, [value, ptr, ir.Constant(ir.IntType(32), 1), mask])
+
+
+def _splat8(builder, value):
+    return _broadcast(builder, _V32, builder.trunc(value, ir.IntType(8)))
+
+
+def _flag(builder, value):
+    """A numba boolean as an i1."""
+    return value if value.type == ir.IntType(1) else builder.trunc(value, ir.IntType(1))
+
+
+def _vector_call(builder, name, *args):
+    fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_V32, [_V32] * len(args)), name)
+    return builder.call(fn, list(args))
+
+
+def _make_paste_row(mode: int):
+    @intrinsic
+    def paste_row(typingctx, out, dst, img, src, n, own, odst, code, sem, label, thr, owner, semantic):
+        """Composite ``img[src : src + n]`` onto ``out[dst : dst + n]`` (n <= 32) under the mode (0 max, 1 saturating
+        sum, 2 over) and, where ``owner``, write ``code`` into ``own[odst + j]`` where the pixel is owned (and, where
+        ``semantic``, ``label`` into ``sem[dst + j]``): owned where the glyph's level exceeds ``thr`` and, under max,
+        is at least what was there."""
+        u64, i64 = types.uint64, types.int64
+        sig = types.void(out, u64, img, u64, i64, own, u64, i64, sem, i64, i64, types.boolean, types.boolean)
+
+        def codegen(context, builder, signature, args):
+            out_, dst_, img_, src_, n_, own_, odst_, code_, sem_, label_, thr_, owner_, semantic_ = args
+            a = signature.args
+            mask = _row_mask(builder, n_)
+            out_ptr = _row_ptr(context, builder, a[0], out_, dst_)
+            v = _masked_load(builder, _row_ptr(context, builder, a[2], img_, src_), mask)
+            p = _masked_load(builder, out_ptr, mask)
+            inked = builder.icmp_unsigned(">", v, _splat8(builder, thr_))
+            if mode == 0:
+                new = _vector_call(builder, "llvm.umax.v32i8", v, p)
+                owned = builder.and_(inked, builder.icmp_unsigned(">=", v, p))
+            elif mode == 1:
+                new = _vector_call(builder, "llvm.uadd.sat.v32i8", p, v)
+                owned = inked
+            else:
+                new = builder.select(builder.icmp_unsigned(">", v, ir.Constant(_V32, [0] * _ROW)), v, p)
+                owned = inked
+            _masked_store(builder, new, out_ptr, mask)
+            where = builder.and_(mask, owned)
+            with builder.if_then(_flag(builder, owner_)):
+                _masked_store(builder, _splat8(builder, code_), _row_ptr(context, builder, a[5], own_, odst_), where)
+            with builder.if_then(_flag(builder, semantic_)):
+                _masked_store(builder, _splat8(builder, label_), _row_ptr(context, builder, a[8], sem_, dst_), where)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return paste_row
+
+
+_paste_row_max = _make_paste_row(0)
+_paste_row_sum = _make_paste_row(1)
+_paste_row_over = _make_paste_row(2)
+
+
+@intrinsic
+def _match_row(typingctx, own, odst, img, src, n, code, thr):
+    """Of the n <= 32 pixels ``own[odst + j] == code``: bit j set for each, packed in the low 32 bits, and the sum of
+    their levels ``img[src + j]`` above ``thr`` in the bits above."""
+    u64, i64 = types.uint64, types.int64
+    sig = types.uint64(own, u64, img, u64, i64, i64, i64)
+
+    def codegen(context, builder, signature, args):
+        own_, odst_, img_, src_, n_, code_, thr_ = args
+        a = signature.args
+        mask = _row_mask(builder, n_)
+        o = _masked_load(builder, _row_ptr(context, builder, a[0], own_, odst_), mask)
+        v = _masked_load(builder, _row_ptr(context, builder, a[2], img_, src_), mask)
+        mine = builder.and_(mask, builder.icmp_unsigned("==", o, _splat8(builder, code_)))
+        counted = builder.and_(mine, builder.icmp_unsigned(">", v, _splat8(builder, thr_)))
+        v16 = ir.VectorType(ir.IntType(16), _ROW)
+        levels = builder.select(counted, builder.zext(v, v16), ir.Constant(v16, [0] * _ROW))
+        fnty = ir.FunctionType(ir.IntType(16), [v16])
+        reduce_add = cgutils.get_or_insert_function(builder.module, fnty, "llvm.vector.reduce.add.v32i16")
+        total = builder.call(reduce_add, [levels])
+        bits = builder.zext(builder.bitcast(mine, ir.IntType(32)), _I64)
+        return builder.or_(bits, builder.shl(builder.zext(total, _I64), ir.Constant(_I64, 32)))
+
+    return sig, codegen
+
+
+_WIDE_ROWS = platform.machine().lower() in ("x86_64", "amd64") and _host_has("avx512bw", "avx512vl")

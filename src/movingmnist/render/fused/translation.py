@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
 
+from .intrinsics import _ROW, _WIDE_ROWS, _match_row, _paste_row_max, _paste_row_over, _paste_row_sum
 from .words import _fill_u8, _u
 
 MODES = {"max": 0, "sum": 1, "over": 2}
@@ -79,6 +81,21 @@ def render_translation(
                     src = _u(g * glyph_area + r * w + c0)
                     row = (y + r) * big_w + x + c0
                     dst = _u(base + row)
+                    if _WIDE_ROWS:  # a global: numba compiles one branch (see intrinsics._WIDE_ROWS)
+                        odst = _u(own_base + row)
+                        for c in range(0, n, _ROW):
+                            m = min(_ROW, n - c)
+                            at = (dst + _u(c), src + _u(c), odst + _u(c))
+                            if mode == 0:
+                                _paste_row_max(out, at[0], img, at[1], m, own_flat, at[2], np.int64(code), sem,
+                                               np.int64(label), np.int64(threshold), need_owner, write_semantic)
+                            elif mode == 1:
+                                _paste_row_sum(out, at[0], img, at[1], m, own_flat, at[2], np.int64(code), sem,
+                                               np.int64(label), np.int64(threshold), need_owner, write_semantic)
+                            else:
+                                _paste_row_over(out, at[0], img, at[1], m, own_flat, at[2], np.int64(code), sem,
+                                                np.int64(label), np.int64(threshold), need_owner, write_semantic)
+                        continue
                     if not need_owner:
                         if mode == 0:
                             for j in range(n):
@@ -131,6 +148,18 @@ def render_translation(
                     for r in range(r0, r1):
                         src = _u(g * glyph_area + r * w)
                         odst = _u(own_base + (y + r) * big_w + x)
+                        if _WIDE_ROWS:
+                            for c in range(c0, c1, _ROW):
+                                hit = _match_row(own_flat, odst + _u(c), img, src + _u(c), min(_ROW, c1 - c),
+                                                 np.int64(k + 1), np.int64(threshold))
+                                bits = hit & np.uint64(0xFFFFFFFF)
+                                seen += np.int64(hit >> np.uint64(32))
+                                if bits != 0:
+                                    rmin = min(rmin, r)
+                                    rmax = max(rmax, r)
+                                    cmin = min(cmin, c + np.int64(trailing_zeros(bits)))
+                                    cmax = max(cmax, c + 63 - np.int64(leading_zeros(bits)))
+                            continue
                         for c in range(c0, c1):
                             if own_flat[odst + _u(c)] == code:
                                 v = img[src + _u(c)]
