@@ -79,6 +79,16 @@ def _level(s, gn):
     return np.int64(255) if qq > _U255 else np.int64(qq)
 
 
+@njit(inline="always")
+def _support(nx0, ny0, nx1, ny1, nearest):
+    """Open bounds ``(lo_u, hi_u, lo_v, hi_v)`` of the 16.16 sample points (before the one-cell shift into the
+    padded glyph) whose sample can be nonzero, for the ink box ``(nx0, ny0, nx1, ny1)``."""
+    if nearest:
+        half = np.int64(1) << 15
+        return (nx0 << 16) - half - 1, (nx1 << 16) - half, (ny0 << 16) - half - 1, (ny1 << 16) - half
+    return (nx0 - 1) << 16, nx1 << 16, (ny0 - 1) << 16, ny1 << 16
+
+
 _NEAREST, _NEED_TOTAL, _COLOUR, _OWNER, _SEMANTIC, _AMODAL = 1, 2, 4, 8, 16, 32
 _FAST = _OWNER | _SEMANTIC  # grey, masks (bilinear or nearest): the flags the kernel is specialised for
 
@@ -116,13 +126,7 @@ def _draw_object(sampler, objects, at, canvas, abox, flags, mode, threshold):
     fa, fb, fc = fix[b, t, k, 0], fix[b, t, k, 1], fix[b, t, k, 2]
     fd, fe, ff = fix[b, t, k, 3], fix[b, t, k, 4], fix[b, t, k, 5]
     one = np.int64(1) << 16
-    half = np.int64(1) << 15
-    if nearest:
-        lo_u, hi_u = (nzbox[b, k, 0] << 16) - half - 1, (nzbox[b, k, 2] << 16) - half
-        lo_v, hi_v = (nzbox[b, k, 1] << 16) - half - 1, (nzbox[b, k, 3] << 16) - half
-    else:
-        lo_u, hi_u = (nzbox[b, k, 0] - 1) << 16, nzbox[b, k, 2] << 16
-        lo_v, hi_v = (nzbox[b, k, 1] - 1) << 16, nzbox[b, k, 3] << 16
+    lo_u, hi_u, lo_v, hi_v = _support(nzbox[b, k, 0], nzbox[b, k, 1], nzbox[b, k, 2], nzbox[b, k, 3], nearest)
     x0, y0, x1, y1 = region[b, t, k, 0], region[b, t, k, 1], region[b, t, k, 2], region[b, t, k, 3]
     gn = np.uint64(gain[b, t, k])
     if need_total:
@@ -258,13 +262,7 @@ def _draw_words(sampler, objects, at, canvas, abox, need_total, mode, nearest):
     fa, fb, fc = fix[b, t, k, 0], fix[b, t, k, 1], fix[b, t, k, 2]
     fd, fe, ff = fix[b, t, k, 3], fix[b, t, k, 4], fix[b, t, k, 5]
     one = np.int64(1) << 16
-    half = np.int64(1) << 15
-    if nearest:
-        lo_u, hi_u = (nzbox[b, k, 0] << 16) - half - 1, (nzbox[b, k, 2] << 16) - half
-        lo_v, hi_v = (nzbox[b, k, 1] << 16) - half - 1, (nzbox[b, k, 3] << 16) - half
-    else:
-        lo_u, hi_u = (nzbox[b, k, 0] - 1) << 16, nzbox[b, k, 2] << 16
-        lo_v, hi_v = (nzbox[b, k, 1] - 1) << 16, nzbox[b, k, 3] << 16
+    lo_u, hi_u, lo_v, hi_v = _support(nzbox[b, k, 0], nzbox[b, k, 1], nzbox[b, k, 2], nzbox[b, k, 3], nearest)
     x0, y0, x1, y1 = region[b, t, k, 0], region[b, t, k, 1], region[b, t, k, 2], region[b, t, k, 3]
     gn = np.uint64(gain[b, t, k])
     if need_total:
