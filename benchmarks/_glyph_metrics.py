@@ -110,7 +110,10 @@ def cnn_accuracy(
     seed: int = 0,
 ) -> tuple[np.ndarray, float]:
     """Per-class accuracy ``(10,)`` and overall accuracy on ``test`` of a small CNN (2 conv layers, Adam, batches of
-    128) trained on ``train`` for ``epochs`` (torch on the CPU, seeded)."""
+    128) trained on ``train`` for ``epochs`` (torch on the CPU, seeded).
+
+    The learning rate falls linearly from 2e-3 to 0 over the training: with a constant rate the model tested is
+    wherever the last Adam step left it, and three seeds of the same glyphs ended 4 points apart (89.7-94.4%)."""
     import torch
     from torch import nn
 
@@ -124,12 +127,15 @@ def cnn_accuracy(
     y = torch.from_numpy(train_labels.astype(np.int64))
     optimiser = torch.optim.Adam(model.parameters(), lr=2e-3)
     generator = torch.Generator().manual_seed(seed)
+    batches_per_epoch = -(-len(x) // 128)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 1 - step / (epochs * batches_per_epoch))
     model.train()
     for _ in range(epochs):
         for batch in torch.randperm(len(x), generator=generator).split(128):
             optimiser.zero_grad()
             nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()
             optimiser.step()
+            schedule.step()
     model.eval()
     with torch.no_grad():
         t = torch.from_numpy(test.astype(np.float32) / 255).unsqueeze(1)

@@ -8,7 +8,8 @@
 ``t10k-labels-idx1-ubyte(.gz)``; without them the comparisons are skipped with a message. Measures:
 
 - train on ``--train`` glyphs (train split), test on the 10,000 real digits: a k-NN (k=3, pixels / 255, Euclidean)
-  and a small CNN (torch on the CPU, 2 conv layers, ``--epochs``, the mean of ``--cnn-seeds`` trainings): accuracy
+  and a small CNN (torch on the CPU, 2 conv layers, ``--epochs``, its learning rate falling linearly to 0,
+  the mean of ``--cnn-seeds`` trainings): accuracy
   overall and of the weakest class;
 - fitted on 8,000 real digits (k-NN): accuracy on the 2,000 other real digits and on 2,000 glyphs (test split);
 - per-glyph statistics of 10,000 glyphs against the 10,000 real digits, as two-sample Kolmogorov-Smirnov
