@@ -1,4 +1,4 @@
-"""The figure of docs/glyphs.md: 10 x 10 glyphs@2 (a row per digit) beside 10 x 10 of MNIST's real test digits.
+"""The figure of docs/glyphs.md: 10 x 10 glyphs@3 (a row per digit) beside 10 x 10 of MNIST's real test digits.
 
     python benchmarks/glyphs_figure.py --mnist /path/to/mnist --out docs/images/glyphs_vs_mnist.png
 
@@ -17,7 +17,7 @@ import numpy as np
 from _glyph_metrics import load_mnist_test
 from PIL import Image, ImageDraw
 
-from movingmnist.sources.handwriting import render_handwriting
+from movingmnist.sources.handwriting import VERSIONS, render_handwriting
 
 ZOOM = 2  # pixels per MNIST pixel in the figure
 GAP = 24  # pixels between the two grids, before zooming
@@ -34,10 +34,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mnist", default=os.environ.get("MOVINGMNIST_MNIST_DIR"), help="folder of MNIST's t10k files")
     parser.add_argument("--out", default="docs/images/glyphs_vs_mnist.png")
+    parser.add_argument("--version", type=int, default=VERSIONS[-1], choices=VERSIONS, help="of the built-in digits")
     args = parser.parse_args()
 
-    glyphs, labels = render_handwriting("test", np.arange(100))
-    panels = [("glyphs@2 (built in)", grid(glyphs, labels))]
+    glyphs, labels = render_handwriting("test", np.arange(100), args.version)
+    panels = [(f"glyphs@{args.version} (built in)", grid(glyphs, labels))]
     real = load_mnist_test(Path(args.mnist)) if args.mnist else None
     if real is None:
         print("MNIST's t10k files were not found (--mnist DIR or $MOVINGMNIST_MNIST_DIR): drawing the glyphs alone")

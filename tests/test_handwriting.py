@@ -1,6 +1,6 @@
-"""glyphs@2 (sources/handwriting.py) and the versions of the built-in digits: glyphs@1 kept byte for byte, plain
-``glyphs`` resolved to the newest, and datasets whose metadata says plain ``glyphs`` (written before versions) still
-verified and resumed with glyphs@1."""
+"""glyphs@2 and glyphs@3 (sources/handwriting.py) and the versions of the built-in digits: glyphs@1 and glyphs@2 kept
+byte for byte, plain ``glyphs`` resolved to the newest, and datasets whose metadata says plain ``glyphs`` (written
+before versions) still verified and resumed with glyphs@1."""
 
 from __future__ import annotations
 
@@ -21,40 +21,74 @@ from movingmnist.sources.glyphs import render_glyphs
 from movingmnist.sources.handwriting import render_handwriting
 
 
+@pytest.fixture(scope="module", params=[2, 3], ids=["glyphs@2", "glyphs@3"])
+def version(request) -> int:
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def first_train() -> np.ndarray:
-    """The first 400 glyphs@2 of train, ``(400, 28, 28) uint8``."""
-    return render_handwriting("train", np.arange(400))[0]
+def first_train(version) -> np.ndarray:
+    """The first 400 glyphs of train of the version, ``(400, 28, 28) uint8``."""
+    return render_handwriting("train", np.arange(400), version)[0]
 
 
-def test_shapes_dtypes_and_balanced_labels(first_train):
-    images, labels = render_handwriting("test", np.arange(1000))
+def test_shapes_dtypes_and_balanced_labels(version, first_train):
+    images, labels = render_handwriting("test", np.arange(1000), version)
     assert images.shape == (1000, 28, 28) and images.dtype == np.uint8
     assert labels.dtype == np.int16 and np.array_equal(np.bincount(labels), np.full(10, 100))
     assert first_train.shape == (400, 28, 28)
     assert (first_train.reshape(400, -1).max(axis=1) == 255).mean() > 0.95  # saturated cores, as MNIST
 
 
-def test_pure_function_of_split_and_index(monkeypatch, first_train):
+def test_pure_function_of_split_and_index(monkeypatch, version, first_train):
     """The same bytes whatever else is rendered with a glyph, in any order and any chunking."""
     order = np.random.default_rng(0).permutation(400)
-    np.testing.assert_array_equal(render_handwriting("train", order)[0], first_train[order])
-    alone = np.stack([render_handwriting("train", np.array([i]))[0][0] for i in (0, 7, 123, 399)])
+    np.testing.assert_array_equal(render_handwriting("train", order, version)[0], first_train[order])
+    alone = np.stack([render_handwriting("train", np.array([i]), version)[0][0] for i in (0, 7, 123, 399)])
     np.testing.assert_array_equal(alone, first_train[[0, 7, 123, 399]])
-    mixed = render_handwriting("train", np.array([5, 100_000, 17, 17, 3]))[0]  # repeats, far indices
+    mixed = render_handwriting("train", np.array([5, 100_000, 17, 17, 3]), version)[0]  # repeats, far indices
     np.testing.assert_array_equal(mixed[[0, 2, 3, 4]], first_train[[5, 17, 17, 3]])
     monkeypatch.setattr(handwriting, "_CHUNK", 7)
-    np.testing.assert_array_equal(render_handwriting("train", np.arange(400))[0], first_train)
-    assert not np.array_equal(render_handwriting("test", np.arange(400))[0], first_train)
+    np.testing.assert_array_equal(render_handwriting("train", np.arange(400), version)[0], first_train)
+    assert not np.array_equal(render_handwriting("test", np.arange(400), version)[0], first_train)
 
 
-def test_pinned():
-    """The pixels of the first glyphs; a change here is a new version (glyphs@3), never an edit of glyphs@2."""
+PINS = {  # sha256 of the first 300 glyphs of train then of test
+    2: "a1eee7571eba4a6d4b1957fa621456229b2aa41de203e45569b9b00edfe96dca",
+    3: "5b549bbd45f2ecfa097d69dc8cbd6a1871734e213c1e1715fe62d2be1392cf47",
+}
+
+
+def test_pinned(version):
+    """The pixels of the first glyphs; a change here is a new version (glyphs@4), never an edit of one."""
     digest = hashlib.sha256()
     for split in ("train", "test"):
-        digest.update(np.ascontiguousarray(render_handwriting(split, np.arange(300))[0]).tobytes())
-    assert handwriting.VERSION == 2
-    assert digest.hexdigest() == "a1eee7571eba4a6d4b1957fa621456229b2aa41de203e45569b9b00edfe96dca"
+        digest.update(np.ascontiguousarray(render_handwriting(split, np.arange(300), version)[0]).tobytes())
+    assert handwriting.VERSION == 2 and handwriting.VERSIONS == (2, 3)
+    assert digest.hexdigest() == PINS[version]
+
+
+def test_versions_differ():
+    """glyphs@3 is not glyphs@2 under another name: other shapes, other draws (its own split keys)."""
+    older, newest = (render_handwriting("train", np.arange(400), v)[0] for v in (2, 3))
+    assert (older != newest).any(axis=(1, 2)).mean() > 0.99
+
+
+def test_glyphs3_shape_model():
+    """glyphs@3's shapes: every allograph's weight is the count of digits it was fitted to, modes only where enough
+    digits were; each glyph's control points are its mean shape moved along the modes (unit-variance draws)."""
+    from movingmnist.sources.shapes3 import SHAPES
+
+    model = handwriting._model(3)
+    for (digit, k), (count, mean, modes) in SHAPES.items():
+        assert model.allographs[digit][k].weight == count > 0
+        assert len(mean) == 2 * model.allographs[digit][k].points.shape[0] and len(modes) % len(mean) == 0
+    draws = np.full((2, model.n_draws), 0.5)
+    draws[1, handwriting._MODES] = 1.0  # the first mode's draw at its largest: +sqrt(6)/2 of a standard deviation
+    mean, modes = model.shapes[(3, 3)]
+    base = handwriting._base_points(model, 3, 3, draws)
+    np.testing.assert_array_equal(base[0], mean)
+    np.testing.assert_allclose(base[1], mean + 6**0.5 / 2 * modes[0])
 
 
 def test_mnist_frame(first_train):
@@ -84,45 +118,47 @@ def test_errors():
 
 
 def test_version_names():
-    assert resolve_source_name("glyphs") == "glyphs@2"
-    assert [resolve_source_name(n) for n in ("glyphs@1", "glyphs@2", "mnist", "idx:/x")] == [
-        "glyphs@1", "glyphs@2", "mnist", "idx:/x",
+    assert resolve_source_name("glyphs") == "glyphs@3"
+    assert [resolve_source_name(n) for n in ("glyphs@1", "glyphs@2", "glyphs@3", "mnist", "idx:/x")] == [
+        "glyphs@1", "glyphs@2", "glyphs@3", "mnist", "idx:/x",
     ]  # fmt: skip
     assert stored_source_name("glyphs") == "glyphs@1" and stored_source_name("glyphs@2") == "glyphs@2"
-    assert {"glyphs", "glyphs@1", "glyphs@2"} <= set(available_sources())
+    assert {"glyphs", "glyphs@1", "glyphs@2", "glyphs@3"} <= set(available_sources())
     for bad in ("glyphs@9", "glyphs@", "glyphs@0"):
-        with pytest.raises(SourceError, match=r"glyphs@9|is not allowed: choose glyphs \(the newest, glyphs@2\)"):
+        with pytest.raises(SourceError, match=r"glyphs@9|is not allowed: choose glyphs \(the newest, glyphs@3\)"):
             resolve_source_name(bad)
-    with pytest.raises(SourceError, match="glyphs@1, glyphs@2"):
+    with pytest.raises(SourceError, match="glyphs@1, glyphs@2, glyphs@3"):
         load_source("glyphs@9", "test")
-    with pytest.raises(SourceError, match="glyphs@1, glyphs@2"):
+    with pytest.raises(SourceError, match="glyphs@1, glyphs@2, glyphs@3"):
         mm.Generator("srivastava", source="glyphs@9")
 
 
 def test_sources_by_version():
-    """Plain glyphs is glyphs@2 and says so; glyphs@1 is the old digits, byte for byte."""
-    newest, v2, v1 = (load_source(n, "test") for n in ("glyphs", "glyphs@2", "glyphs@1"))
-    assert newest.name == v2.name == "glyphs@2" and newest.checksum == v2.checksum
-    assert v1.name == "glyphs@1"
+    """Plain glyphs is glyphs@3 and says so; glyphs@1 and glyphs@2 are the older digits, byte for byte."""
+    newest, v3, v2, v1 = (load_source(n, "test") for n in ("glyphs", "glyphs@3", "glyphs@2", "glyphs@1"))
+    assert newest.name == v3.name == "glyphs@3" and newest.checksum == v3.checksum
+    assert (v1.name, v2.name) == ("glyphs@1", "glyphs@2") and len({v1.checksum, v2.checksum, v3.checksum}) == 3
     np.testing.assert_array_equal(v1.images, render_glyphs("test", np.arange(10_000))[0])
-    np.testing.assert_array_equal(v2.images[:50], render_handwriting("test", np.arange(50))[0])
+    np.testing.assert_array_equal(v2.images[:50], render_handwriting("test", np.arange(50), 2)[0])
+    np.testing.assert_array_equal(v3.images[:50], render_handwriting("test", np.arange(50), 3)[0])
     assert glyphs_module.VERSION == 1
 
 
-def test_splits():
-    train, val, test = (load_source("glyphs@2", s) for s in ("train", "val", "test"))
+def test_splits(version):
+    train, val, test = (load_source(f"glyphs@{version}", s) for s in ("train", "val", "test"))
     assert (len(train), len(val), len(test)) == (50_000, 10_000, 10_000)
-    np.testing.assert_array_equal(val.images[:20], render_handwriting("train", np.arange(50_000, 50_020))[0])
+    np.testing.assert_array_equal(val.images[:20], render_handwriting("train", np.arange(50_000, 50_020), version)[0])
     assert all(np.array_equal(np.bincount(b.labels), np.full(10, len(b) // 10)) for b in (train, val, test))
 
 
 def test_specs_record_the_version():
-    assert resolve_spec("srivastava", source="glyphs").source.name == "glyphs@2"
-    assert resolve_spec("srivastava", ["source.name=glyphs"]).source.name == "glyphs@2"
+    assert resolve_spec("srivastava", source="glyphs").source.name == "glyphs@3"
+    assert resolve_spec("srivastava", ["source.name=glyphs"]).source.name == "glyphs@3"
     assert resolve_spec("srivastava", source="glyphs", plain_glyphs="glyphs@1").source.name == "glyphs@1"
     assert resolve_spec("srivastava", source="glyphs@1", plain_glyphs="glyphs@2").source.name == "glyphs@1"
+    assert resolve_spec("srivastava", source="glyphs@2").source.name == "glyphs@2"
     gen = mm.Generator(small_spec(), seed=0, source="glyphs")
-    assert gen.spec.source.name == "glyphs@2" and gen.metadata()["source"]["name"] == "glyphs@2"
+    assert gen.spec.source.name == "glyphs@3" and gen.metadata()["source"]["name"] == "glyphs@3"
 
 
 def _as_if_written_before_versions(path: str) -> None:
@@ -161,9 +197,41 @@ def test_dataset_written_before_versions_verifies_and_resumes(tmp_path):
     assert mm.verify_dataset(path, all=True).ok
 
 
-def test_new_datasets_record_glyphs_at_2(tmp_path):
+def test_new_datasets_record_the_newest_glyphs(tmp_path):
     path = str(tmp_path / "new.zarr")
     mm.write_dataset(small_spec(), seed=1, num=2, path=path, source="glyphs", chunk_size=2)
     with mm.open(path) as ds:
-        assert ds.spec.source.name == "glyphs@2" and ds.metadata["source"]["name"] == "glyphs@2"
+        assert ds.spec.source.name == "glyphs@3" and ds.metadata["source"]["name"] == "glyphs@3"
     assert mm.verify_dataset(path, all=True).ok
+
+
+def test_shape_model_fitter_round_trip(tmp_path, monkeypatch):
+    """benchmarks/fit_glyph_shapes.py: a fit lowers the error from its start, and the module it writes loads as a
+    shape model that renders (here fitted to glyphs@3's own 3s, as MNIST is not needed)."""
+    pytest.importorskip("torch")
+    import argparse
+    import sys
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    fitter = __import__("fit_glyph_shapes")
+    images, labels = render_handwriting("test", np.arange(300), 3)
+    threes = images[labels == 3]
+    _, start_error = fitter.fit_shapes(3, 3, threes, steps=0)
+    shapes, error = fitter.fit_shapes(3, 3, threes, steps=60)
+    assert shapes.shape == (30, handwriting.ALLOGRAPHS_3[3][3].points.shape[0], 2)
+    assert error.mean() < 0.7 * start_error.mean()
+    mean, modes = fitter.summarise(3, 3, shapes, modes=4, scale=0.85, min_digits=20)
+    assert mean.shape == shapes.shape[1:] and modes.shape == (4, *mean.shape)
+    assert mean[:, 1].min() >= -0.2 and mean[:, 1].max() <= 1.2  # a unit-high box (samples overshoot the points)
+    out = tmp_path / "shapes.py"
+    fitter.write_module({(3, 3): (30, mean, modes), (7, 0): (5, mean[:3], modes[:0, :3])},
+                        argparse.Namespace(scale=0.85, modes=4, steps=60), out)  # fmt: skip
+    namespace: dict = {}
+    exec(out.read_text(), namespace)
+    model = handwriting._shape_model(namespace["SHAPES"])
+    np.testing.assert_allclose(model.shapes[(3, 3)][0], mean, atol=5e-5)
+    assert model.allographs[3][3].weight == 30 and model.allographs[3][0].weight == 0
+    drawn = handwriting._render(model, "test", np.array([3, 13, 23]))[0]
+    assert drawn.shape == (3, 28, 28) and (drawn.reshape(3, -1).max(axis=1) > 200).all()
+    assert "fit_glyph_shapes" in sys.modules

@@ -42,7 +42,7 @@ def resolve_spec(
 ) -> Spec:
     """A Spec from a Spec or a preset name, with overrides, and ``source``/``split`` written into it.
 
-    The source name is resolved to the version it means (plain ``glyphs`` -> the newest, ``glyphs@2``; or
+    The source name is resolved to the version it means (plain ``glyphs`` -> the newest, ``glyphs@3``; or
     ``plain_glyphs`` when given: a resume of a dataset whose metadata says plain ``glyphs`` passes ``glyphs@1``), so
     that a dataset's metadata records the digits it was made with.
     """

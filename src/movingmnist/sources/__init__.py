@@ -6,7 +6,8 @@ A source name is one of ``mnist``, ``fashion-mnist``, ``kmnist`` (downloaded on 
 pair given from Python.
 
 The built-in digits are versioned, each version reproducible byte for byte: ``glyphs@1`` (a procedural font,
-:mod:`.glyphs`) and ``glyphs@2`` (a model of handwriting, :mod:`.handwriting`). Plain ``glyphs`` means the newest;
+:mod:`.glyphs`), ``glyphs@2`` (a model of handwriting, :mod:`.handwriting`) and ``glyphs@3`` (the same model with
+shapes fitted to MNIST's digits, :mod:`.shapes3`). Plain ``glyphs`` means the newest;
 a spec is resolved to the versioned name before anything is generated (:func:`resolve_source_name`), so datasets
 record the version they were made with. A dataset stored before versions existed says plain ``glyphs``, which
 then meant ``glyphs@1``: :func:`stored_source_name` reads it so.
@@ -35,7 +36,7 @@ __all__ = [
 ]
 
 #: The versions of the built-in procedural digits; plain ``glyphs`` is the last.
-GLYPH_VERSIONS = ("glyphs@1", "glyphs@2")
+GLYPH_VERSIONS = ("glyphs@1", "glyphs@2", "glyphs@3")
 LATEST_GLYPHS = GLYPH_VERSIONS[-1]
 #: What plain ``glyphs`` meant in a dataset's metadata written before versions existed.
 LEGACY_GLYPHS = "glyphs@1"
@@ -127,10 +128,10 @@ def _load_named(
         from .glyphs import load_glyphs
 
         return load_glyphs(split, val_size=val_size)
-    if name == "glyphs@2":
+    if name in ("glyphs@2", "glyphs@3"):
         from .handwriting import load_handwriting
 
-        return load_handwriting(split, val_size=val_size)
+        return load_handwriting(split, val_size=val_size, version=int(name[-1]))
     from .mnist import FAMILIES, load_mnist_family  # cheap: pooch itself is imported only to download
 
     if name in FAMILIES:

@@ -1,4 +1,5 @@
-"""The skeletons of ``glyphs@2`` (:mod:`.handwriting`): how each digit is written, and how its strokes are sampled.
+"""The skeletons of ``glyphs@2`` and ``glyphs@3`` (:mod:`.handwriting`): how each digit is written, and how its strokes
+are sampled.
 
 Per digit, its allographs (the ways people write it) as strokes through control points, weighted by how often
 MNIST's writers use each (matched to which allograph MNIST's test digits are nearest), and the digit's habits: how
@@ -13,7 +14,7 @@ from .glyphs import _Style as Style
 from .glyphs import _style as style
 from .glyphs import stroke_segments
 
-__all__ = ["ALLOGRAPHS", "CLASS_HABITS", "SAMPLINGS", "StrokeSampling"]
+__all__ = ["ALLOGRAPHS", "ALLOGRAPHS_3", "CLASS_HABITS", "SAMPLINGS", "SAMPLINGS_3", "StrokeSampling"]
 
 _BOX = 20.0  # px per unit of the box, as MNIST's 20 px box: sets how densely strokes are sampled
 SAMPLE_STEP = 0.7  # nominal distance between stroke samples, px
@@ -107,6 +108,37 @@ ALLOGRAPHS: dict[int, tuple[Style, ...]] = {
 }
 
 
+# The skeletons glyphs@3's shape model was fitted with (:mod:`.shapes3`): glyphs@2's, a few redrawn so that they read
+# as their digit when varied (the narrow 4 wider with a longer bar, the 6s starting less far right, the 8 "narrow
+# below" wider below) and more crossed 7s. The weights here are unused: glyphs@3 weighs each allograph by the number
+# of MNIST's test digits it fitted best.
+ALLOGRAPHS_3: dict[int, tuple[Style, ...]] = {
+    **ALLOGRAPHS,
+    4: (
+        *ALLOGRAPHS[4][:3],
+        style(0.29, "24,0 10,52 | 10,52 40,54 76,52 | 52,2 52,50 50,100"),  # narrow
+    ),
+    6: (
+        style(0.79, "54,0 32,20 12,46 4,74 16,96 42,100 62,86 60,64 40,56 12,68"),
+        style(1.15, "48,0 24,30 8,62 10,88 32,100 58,92 62,70 42,58 16,70"),  # straight stem
+        *ALLOGRAPHS[6][2:],
+    ),
+    7: (
+        *ALLOGRAPHS[7][:3],
+        style(0.45, "2,4 78,2 | 78,2 60,46 50,100 | 36,54 58,52 78,50"),  # crossbar
+        style(0.3, "4,14 6,2 | 6,2 44,4 82,0 | 82,0 62,46 50,100 | 38,58 58,56 76,54"),  # hook and crossbar
+        style(0.2, "2,4 78,2 | 78,2 62,40 50,100 | 44,42 64,40 80,38"),  # crossbar high
+        *ALLOGRAPHS[7][4:9],
+        style(0.45, "10,4 60,2 | 60,2 46,50 38,100 | 24,56 44,54 64,52"),  # narrow, crossbar
+        ALLOGRAPHS[7][10],
+    ),
+    8: (
+        *ALLOGRAPHS[8][:5],
+        style(1.49, "60,14 36,0 14,10 14,32 36,50 58,62 64,84 48,100 26,94 26,74 40,50 58,30 62,12"),  # narrow below
+    ),
+}
+
+
 class StrokeSampling:
     """How an allograph's strokes are sampled: each sample is a weighted sum of 4 control points.
 
@@ -146,6 +178,7 @@ class StrokeSampling:
 
 
 SAMPLINGS = {d: tuple(StrokeSampling(s) for s in styles) for d, styles in ALLOGRAPHS.items()}
+SAMPLINGS_3 = {d: tuple(StrokeSampling(s) for s in styles) for d, styles in ALLOGRAPHS_3.items()}
 
 # Per digit, how MNIST's writers differ from the average (measured on its test digits): a slant offset, an aspect
 # factor and an ink factor (2s and 5s are written wider, 6s more upright, 8s with less ink than 0s...).

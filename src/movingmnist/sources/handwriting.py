@@ -1,4 +1,4 @@
-"""``glyphs@2``: procedural digits written like MNIST's, needing no download.
+"""``glyphs@2`` and ``glyphs@3``: procedural digits written like MNIST's, needing no download.
 
 A model of handwriting rather than of a font. Each digit has several allographs (ways people write it: a plain,
 bowed or flagged ``1``, a ``2`` with a curl, a loop or an angular base, an open or a closed ``4``, a ``7`` with a
@@ -28,13 +28,18 @@ and chunks of glyphs, never over glyphs):
 4. shift the image by whole pixels so that its centre of mass (integer moments) is the pixel nearest (14, 14) of
    the 28x28 canvas, as MNIST.
 
+``glyphs@3`` is the same model with the control points drawn from a shape model instead of jittered around the
+skeleton: per allograph, the mean and principal modes of the skeleton's control points as fitted to MNIST's test
+digits (:mod:`.shapes3`, written by ``benchmarks/fit_glyph_shapes.py``), with smaller style spreads around them
+(:class:`_Model` holds each version's constants).
+
 Glyph ``i`` of a split is a pure function of ``(split, i)``: every random number is a counter-based hash
 (splitmix64) of the split's key, ``i`` and the draw's slot, never a global random state, so a glyph does not
 depend on which or how many glyphs are rendered with it, nor on the chunking. Only additions, multiplications,
 divisions and square roots touch random values, elementwise and in a fixed order (no sin, exp, pow or einsum:
 the rotation and the tone curve are rational), so the bytes should not depend on the platform; the tests pin a
-hash. Any change of the pixels is a new version (``glyphs@3``): ``glyphs@1`` (:mod:`.glyphs`) and this one stay
-reproducible byte for byte.
+hash. Any change of the pixels is a new version (``glyphs@4``): ``glyphs@1`` (:mod:`.glyphs`), ``glyphs@2`` and
+``glyphs@3`` stay reproducible byte for byte.
 
 Splits: ``train`` 60,000 and ``test`` 10,000 glyphs (different keys), ``val`` carved from the end of ``train``;
 labels are ``index % 10``. Rendering the 60,000 of train takes about 1.6 s on one core (about 1.6 renders per
@@ -44,18 +49,22 @@ glyph, for the fit). How close the digits come to MNIST's is measured by ``bench
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
+from collections.abc import Mapping
 
 import numpy as np
 
-from .allographs import ALLOGRAPHS, CLASS_HABITS, SAMPLINGS, StrokeSampling
+from .allographs import ALLOGRAPHS, ALLOGRAPHS_3, CLASS_HABITS, SAMPLINGS, SAMPLINGS_3, StrokeSampling
 from .bank import GlyphBank, procedural_bank
 from .glyphs import _splitmix64, _Style, check_request, spline_samples, style_chunks
 
-__all__ = ["CLASS_NAMES", "NAME", "SPLIT_SIZES", "VERSION", "load_handwriting", "render_handwriting"]
+__all__ = ["CLASS_NAMES", "NAME", "SPLIT_SIZES", "VERSION", "VERSIONS", "load_handwriting", "render_handwriting"]
 
-VERSION = 2  # of the glyphs' design; glyphs@1 is sources/glyphs.py
+VERSION = 2  # the first version of this model; glyphs@1 is sources/glyphs.py
 NAME = f"glyphs@{VERSION}"
+VERSIONS = (2, 3)
 SPLIT_SIZES = {"train": 60_000, "test": 10_000}
 CLASS_NAMES = tuple(str(d) for d in range(10))
 SIZE = 28  # canvas side, as MNIST
@@ -69,8 +78,8 @@ _U64 = np.uint64
 _GOLDEN = _U64(0x9E3779B97F4A7C15)
 
 
-def _split_key(split: str) -> np.ndarray:
-    digest = hashlib.sha256(f"movingmnist.glyphs@2/{split}".encode()).digest()
+def _split_key(name: str, split: str) -> np.ndarray:
+    digest = hashlib.sha256(f"movingmnist.{name}/{split}".encode()).digest()
     return np.array([int.from_bytes(digest[:8], "little")], _U64)
 
 
@@ -80,11 +89,11 @@ def _split_key(split: str) -> np.ndarray:
  _TILT, _ENDS, _PHASE, _GAIN_B, _ASPECT_B) = range(18)  # fmt: skip
 _FIELD = 20  # 18 slots: a smooth displacement field, 3 x 3 quadratic Bernstein coefficients per axis
 _JITTER = 38
+_MAX_POINTS = max(s.points.shape[0] for table in (ALLOGRAPHS, ALLOGRAPHS_3) for d in table for s in table[d])
+_MODES = _JITTER + 3 * _MAX_POINTS  # glyphs@3: 2 slots per mode of its shape model
 
-# The model's constants, tuned against MNIST's test digits (benchmarks/bench_glyphs.py measures the result).
-_SLANT_MEAN, _SLANT_SPREAD = 0.16, 0.5  # x shear per unit height: mean lean to the right, half-range
-_ASPECT_SPREAD = 0.4  # half-range of the width factor around the digit's habit
-_FIELD_AMPLITUDE = 0.08  # of the smooth displacement field, in units of the box
+# The pen and the frame, shared by the versions, tuned against MNIST's test digits (benchmarks/bench_glyphs.py
+# measures the result); the style's spreads are each version's (_Model).
 _BETA0, _BETA1 = 0.09, 0.224  # pen: each blur pass is [b, 1 - 2b, b], b = _BETA0 + _BETA1 pen^2
 _G0, _G1 = 0.84, 0.987  # ink gain per unit of the kernel's centre tap: _G0 + _G1 x (bell-shaped draw in [0, 1])
 _TOE, _KNEE, _BEND_K = 0.165, 0.9, 1.48  # tone: densities of the first visible and the first saturated level
@@ -94,11 +103,86 @@ _FIT_PASSES = 3  # renders at most, to fit the ink's box to BOX px
 _HALO, _HALO_PEN, _HALO_GAIN, _ORIGIN = 1.5, 1.4, 1.15, 2.5
 
 
-def _uniforms(split: str, indices: np.ndarray, n_draws: int) -> np.ndarray:
-    """``(N, n_draws)`` float64 uniforms in [0, 1): draw ``j`` of glyph ``indices[n]`` of ``split``."""
-    per_glyph = _splitmix64(_splitmix64(indices.astype(_U64)) ^ _split_key(split))
+def _uniforms(name: str, split: str, indices: np.ndarray, n_draws: int) -> np.ndarray:
+    """``(N, n_draws)`` float64 uniforms in [0, 1): draw ``j`` of glyph ``indices[n]`` of ``split`` of version
+    ``name``."""
+    per_glyph = _splitmix64(_splitmix64(indices.astype(_U64)) ^ _split_key(name, split))
     counters = per_glyph[:, None] + np.arange(1, n_draws + 1, dtype=_U64) * _GOLDEN
     return (_splitmix64(counters) >> _U64(11)).astype(np.float64) * 2.0**-53
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Model:
+    """One version of the handwriting model: its skeletons and how widely a style is drawn around them.
+
+    Attributes:
+        version: N of ``glyphs@N``; the split keys and every draw depend on it.
+        allographs, samplings, habits: per digit, its skeletons (:mod:`.allographs`), their stroke samplings and its
+            habits (slant offset, aspect, ink and bow factors).
+        slant: mean and half-range of the shear per unit height. aspect_spread: half-range of the width factor.
+        field: amplitude of the smooth displacement field, in units of the box. wobble: control-point jitter
+            ``wobble[0] + wobble[1] u``. rotation: half-range of the rotation's parameter. bend: of the proportions
+            of the upper and lower parts.
+        shapes: glyphs@3's shape model, per ``(digit, allograph)``: ``(mean (m, 2), modes (K, m, 2))``, the
+            skeleton's control points as fitted to MNIST's digits and their principal modes (scaled); None: the
+            skeletons as drawn.
+    """
+
+    version: int
+    allographs: Mapping[int, tuple[_Style, ...]]
+    samplings: Mapping[int, tuple[StrokeSampling, ...]]
+    habits: Mapping[int, tuple[float, float, float, float]]
+    slant: tuple[float, float]
+    aspect_spread: float
+    field: float
+    wobble: tuple[float, float]
+    rotation: float
+    bend: float
+    shapes: Mapping[tuple[int, int], tuple[np.ndarray, np.ndarray]] | None = None
+
+    @property
+    def name(self) -> str:
+        return f"glyphs@{self.version}"
+
+    @property
+    def n_draws(self) -> int:
+        modes = max((m.shape[0] for _, m in self.shapes.values()), default=0) if self.shapes else 0
+        return _MODES + 2 * modes
+
+
+_V2 = _Model(
+    version=2, allographs=ALLOGRAPHS, samplings=SAMPLINGS, habits=CLASS_HABITS, slant=(0.16, 0.5),
+    aspect_spread=0.4, field=0.08, wobble=(0.01, 0.04), rotation=0.1, bend=0.5,
+)  # fmt: skip
+
+
+@functools.cache
+def _model(version: int) -> _Model:
+    """The model of ``glyphs@version`` (glyphs@3's shape model is read on first use)."""
+    if version == 2:
+        return _V2
+    from .shapes3 import SHAPES
+
+    return _shape_model(SHAPES)
+
+
+def _shape_model(table: Mapping[tuple[int, int], tuple[int, tuple[float, ...], tuple[float, ...]]]) -> _Model:
+    """glyphs@3 with the shape model ``table`` (the layout of :mod:`.shapes3`)."""
+    shapes = {
+        key: (np.array(mean, np.float64).reshape(-1, 2), np.array(modes, np.float64).reshape(-1, len(mean) // 2, 2))
+        for key, (_, mean, modes) in table.items()
+    }
+    weights = {key: float(count) for key, (count, _, _) in table.items()}
+    allographs = {
+        d: tuple(dataclasses.replace(s, weight=weights.get((d, k), 0.0)) for k, s in enumerate(styles))
+        for d, styles in ALLOGRAPHS_3.items()
+    }  # an allograph no MNIST digit fitted best is never drawn
+    # The fitted shapes carry the writers' slant, width and habits: only small spreads are added around them.
+    habits = {d: (0.0, 1.03, ink, bow * 0.3) for d, (_, _, ink, bow) in CLASS_HABITS.items()}
+    return _Model(
+        version=3, allographs=allographs, samplings=SAMPLINGS_3, habits=habits, slant=(0.0, 0.15),
+        aspect_spread=0.15, field=0.03, wobble=(0.005, 0.02), rotation=0.0, bend=0.15, shapes=shapes,
+    )  # fmt: skip
 
 
 def _tone_table() -> np.ndarray:
@@ -139,18 +223,36 @@ def _bernstein(t: np.ndarray) -> np.ndarray:
     return np.stack([s * s, 2 * t * s, t * t], axis=-1)
 
 
-def _render_style(draws: np.ndarray, digit: int, style: _Style, sampling: StrokeSampling, out: np.ndarray) -> None:
-    """Render glyphs of one allograph into ``out (n, 28, 28) uint8`` from their ``draws (n, D)`` uniforms.
+def _base_points(model: _Model, digit: int, k: int, draws: np.ndarray) -> np.ndarray:
+    """``(n, m, 2)`` (or ``(1, m, 2)``) control points of allograph ``k`` of ``digit`` before any jitter: the skeleton,
+    or (glyphs@3) the fitted mean shape moved along each principal mode by a unit-variance triangular draw."""
+    style = model.allographs[digit][k]
+    if model.shapes is None or (digit, k) not in model.shapes:
+        return style.points[None]
+    mean, modes = model.shapes[(digit, k)]
+    count = modes.shape[0]
+    z = (draws[:, _MODES : _MODES + count] + draws[:, _MODES + count : _MODES + 2 * count] - 1) * 6**0.5
+    points = np.repeat(mean[None], draws.shape[0], axis=0)
+    for j in range(count):  # a fixed order of elementwise sums: the same bytes on every platform
+        points += z[:, j, None, None] * modes[j]
+    return points
+
+
+def _render_style(model: _Model, draws: np.ndarray, digit: int, k: int, out: np.ndarray) -> None:
+    """Render glyphs of allograph ``k`` of ``digit`` into ``out (n, 28, 28) uint8`` from their ``draws (n, D)``
+    uniforms.
 
     Geometry is float64 on the control points and float32 on the samples and pixels, every step elementwise
     per glyph, so a glyph's bytes do not depend on ``n``.
     """
-    n, m = draws.shape[0], style.points.shape[0]
+    sampling = model.samplings[digit][k]
+    base = _base_points(model, digit, k, draws)
+    n, m = draws.shape[0], base.shape[1]
     u = draws[:, _JITTER : _JITTER + 3 * m].reshape(n, m, 3)
     # Control points (n, m): jittered by up to +-wobble (a writer's care), with pen pressure.
-    wobble = 0.01 + 0.04 * draws[:, _WOBBLE, None]
-    x = style.points[:, 0] + (2 * u[..., 0] - 1) * wobble
-    y = style.points[:, 1] + (2 * u[..., 1] - 1) * wobble
+    wobble = model.wobble[0] + model.wobble[1] * draws[:, _WOBBLE, None]
+    x = base[..., 0] + (2 * u[..., 0] - 1) * wobble
+    y = base[..., 1] + (2 * u[..., 1] - 1) * wobble
     pressure = 0.8 + 0.4 * u[..., 2]
     # Pen lifts: the last point of each open stroke pulled back or pushed on along its last segment (loops
     # left open or overshooting, bars and tails of varying length).
@@ -160,14 +262,14 @@ def _render_style(draws: np.ndarray, digit: int, style: _Style, sampling: Stroke
     x[:, last] += reach * dx
     y[:, last] += reach * dy
 
-    lean, widen, weight, bow = CLASS_HABITS[digit]
+    lean, widen, weight, bow = model.habits[digit]
     # Smooth warps: proportions of the upper and lower parts, taper (top wider or narrower), bow.
     middle = y * (1 - y)
     x = x + (2 * draws[:, _TAPER, None] - 1) * 0.45 * (x - 0.4) * (y - 0.5)
     x = x + (2 * draws[:, _BOW, None] - 1) * (0.45 * bow) * middle
-    y = y + (2 * draws[:, _BEND, None] - 1) * 0.5 * middle
+    y = y + (2 * draws[:, _BEND, None] - 1) * model.bend * middle
     # A smooth random displacement field over the box (an elastic distortion, as used to augment MNIST).
-    field = (2 * draws[:, _FIELD : _FIELD + 18] - 1).reshape(n, 2, 3, 3) * _FIELD_AMPLITUDE
+    field = (2 * draws[:, _FIELD : _FIELD + 18] - 1).reshape(n, 2, 3, 3) * model.field
     bx, by = _bernstein(x), _bernstein(y)  # (n, m, 3)
     shift_x, shift_y = np.zeros_like(x), np.zeros_like(y)
     for i in range(3):  # explicit sums in a fixed order: the same bytes whatever numpy's einsum would do
@@ -179,9 +281,10 @@ def _render_style(draws: np.ndarray, digit: int, style: _Style, sampling: Stroke
 
     # Affine map: aspect, slant (a shear with a bell-shaped spread: the sum of two uniforms), small rotation
     # parametrised rationally (cos = (1 - r^2) / (1 + r^2), sin = 2r / (1 + r^2)): no libm.
-    aspect = (1 + _ASPECT_SPREAD * (draws[:, _ASPECT, None] + draws[:, _ASPECT_B, None] - 1)) * widen
-    slant = _SLANT_MEAN + lean + _SLANT_SPREAD * (draws[:, _SLANT_A, None] + draws[:, _SLANT_B, None] - 1)
-    r = 0.1 * (2 * draws[:, _ROTATE, None] - 1)
+    aspect = (1 + model.aspect_spread * (draws[:, _ASPECT, None] + draws[:, _ASPECT_B, None] - 1)) * widen
+    slant_mean, slant_spread = model.slant
+    slant = slant_mean + lean + slant_spread * (draws[:, _SLANT_A, None] + draws[:, _SLANT_B, None] - 1)
+    r = model.rotation * (2 * draws[:, _ROTATE, None] - 1)
     cos, sin = (1 - r * r) / (1 + r * r), 2 * r / (1 + r * r)
     x = x * aspect + slant * (0.5 - y)
     x, y = cos * x - sin * y, sin * x + cos * y
@@ -292,33 +395,43 @@ def _centre(image: np.ndarray, out: np.ndarray) -> None:
     out[...] = padded.ravel()[start[:, None] + window].reshape(n, SIZE, SIZE)
 
 
-def render_handwriting(split: str, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Render glyphs ``indices`` of ``split``; each is a pure function of ``(split, index)``.
+def render_handwriting(split: str, indices: np.ndarray, version: int = VERSION) -> tuple[np.ndarray, np.ndarray]:
+    """Render glyphs ``indices`` of ``split`` of ``glyphs@version``; each is a pure function of ``(split, index)``.
 
     Args:
         split: ``"train"`` or ``"test"`` (different glyphs for the same index).
         indices: ``(N,)`` non-negative integers (any, not only those below the split's size).
+        version: 2 or 3 (:data:`VERSIONS`).
 
     Returns:
         ``images (N, 28, 28) uint8`` (white ink on black, fitted and centred as MNIST) and
         ``labels (N,) int16`` (``index % 10``).
     """
-    indices = check_request(NAME, split, indices, SPLIT_SIZES)
+    return _render(_model(version), split, indices)
+
+
+def _render(model: _Model, split: str, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`render_handwriting` with ``model``."""
+    indices = check_request(model.name, split, indices, SPLIT_SIZES)
     labels = (indices % 10).astype(np.int16)
     images = np.zeros((indices.size, SIZE, SIZE), np.uint8)
-    n_draws = _JITTER + 3 * max(s.points.shape[0] for styles in ALLOGRAPHS.values() for s in styles)
-    chunks = style_chunks(split, indices, labels, ALLOGRAPHS, _uniforms, n_draws, _CHUNK, style_slot=_STYLE)
+    uniforms = functools.partial(_uniforms, model.name)
+    chunks = style_chunks(split, indices, labels, model.allographs, uniforms, model.n_draws, _CHUNK, _STYLE)
     for digit, k, draws, rows in chunks:
         block = np.empty((rows.size, SIZE, SIZE), np.uint8)
-        _render_style(draws, digit, ALLOGRAPHS[digit][k], SAMPLINGS[digit][k], block)
+        _render_style(model, draws, digit, k, block)
         images[rows] = block
     return images, labels
 
 
-def load_handwriting(split: str, *, val_size: int | None = None) -> GlyphBank:
-    """One split of ``glyphs@2`` (train 60,000 minus val, val carved from its end, test 10,000).
+def load_handwriting(split: str, *, val_size: int | None = None, version: int = VERSION) -> GlyphBank:
+    """One split of ``glyphs@version`` (train 60,000 minus val, val carved from its end, test 10,000).
 
     Returns:
-        A GlyphBank named ``"glyphs@2"`` of ``(M, 28, 28) uint8`` images and ``(M,) int16`` labels.
+        A GlyphBank named ``"glyphs@N"`` of ``(M, 28, 28) uint8`` images and ``(M,) int16`` labels.
     """
-    return procedural_bank(NAME, render_handwriting, SPLIT_SIZES, CLASS_NAMES, split, val_size)
+    return procedural_bank(f"glyphs@{version}", _RENDERERS[version], SPLIT_SIZES, CLASS_NAMES, split, val_size)
+
+
+# One renderer per version, the same object every time: procedural_bank caches a split's images by renderer.
+_RENDERERS = {version: functools.partial(render_handwriting, version=version) for version in VERSIONS}
