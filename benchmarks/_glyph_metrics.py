@@ -14,6 +14,13 @@ INK = 0  # a pixel above this level is ink
 FAINT = 128  # an ink pixel below this level is a faint (anti-aliased edge) pixel
 SATURATED = 250  # an ink pixel at or above this level is saturated
 CORE = 128  # the binary image that stroke width is measured on
+# Parts of MNIST's 10,000 test digits, to fit on one and measure on another. The first and last 5,000 come from
+# different writers (census employees, then students), so first/second mixes a held-out measure with a change of
+# writers; even/odd does not.
+HALVES = {
+    "all": slice(None), "first": slice(0, 5000), "second": slice(5000, None),
+    "even": slice(0, None, 2), "odd": slice(1, None, 2),
+}  # fmt: skip
 
 
 def read_idx(path: Path) -> np.ndarray:

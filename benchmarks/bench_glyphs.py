@@ -38,6 +38,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 from _glyph_metrics import (  # noqa: E402
+    HALVES,
     cnn_accuracy,
     glyph_statistics,
     knn_predict,
@@ -133,7 +134,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--time-only", action="store_true", help="only the generation time")
     parser.add_argument("--json", help="also write the results to this JSON file")
-    parser.add_argument("--shapes", help="glyphs@3 with the shape model of this file (from fit_glyph_shapes.py --out)")
+    parser.add_argument("--shapes", help="glyphs@3 with the shape model of this file (fit_glyph_shapes.py --out)")
     parser.add_argument("--real", choices=("all", "second", "odd"), default="all",
                         help="compare with all the real digits, the last 5,000 or the odd-numbered ones")  # fmt: skip
     args = parser.parse_args()
@@ -142,10 +143,10 @@ def main() -> None:
     name = resolve_source_name(args.source)
     if args.shapes:  # glyphs@3 with another shape model (e.g. one fitted to part of the digits)
         from movingmnist.sources import handwriting
+        from movingmnist.sources.shape_model import read_shapes
 
-        namespace: dict[str, object] = {}
-        exec(Path(args.shapes).read_text(), namespace)  # a module written by fit_glyph_shapes.py
-        render = functools.partial(handwriting._render, handwriting._shape_model(namespace["SHAPES"]))
+        table = read_shapes(Path(args.shapes).read_text())  # a file written by fit_glyph_shapes.py
+        render = functools.partial(handwriting._render, handwriting._shape_model(table))
         name = f"glyphs@3 with {Path(args.shapes).name}"
     results: dict[str, object] = {"source": name}
     wall, cpu = generation_seconds(render, args.repeats)
@@ -154,8 +155,7 @@ def main() -> None:
     if not args.time_only:
         loaded = load_mnist_test(Path(args.mnist)) if args.mnist else None
         if loaded is not None:
-            part = {"all": slice(None), "second": slice(5000, None), "odd": slice(1, None, 2)}[args.real]
-            loaded = loaded[0][part], loaded[1][part]
+            loaded = loaded[0][HALVES[args.real]], loaded[1][HALVES[args.real]]
         if loaded is None:
             print("MNIST's t10k files were not found (--mnist DIR or $MOVINGMNIST_MNIST_DIR): comparisons skipped")
     if loaded is not None:

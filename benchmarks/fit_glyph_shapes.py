@@ -1,9 +1,9 @@
-"""Fit glyphs@3's shape model to MNIST's test digits and write it as a module like ``sources/shapes3.py``.
+"""Fit glyphs@3's shape model to MNIST's test digits and write it as a file like ``sources/shapes3.json``.
 
     python benchmarks/fit_glyph_shapes.py --mnist /path/to/mnist            # a few minutes on one core (torch)
 
-With the defaults it writes ``shapes3.py`` in the current directory, the same bytes as the package's
-``src/movingmnist/sources/shapes3.py`` (which it wrote): glyphs@3 is that file, and a different fit would be a new
+With the defaults it writes ``shapes3.json`` in the current directory, the same bytes as the package's
+``src/movingmnist/sources/shapes3.json`` (which it wrote): glyphs@3 is that file, and a different fit would be a new
 version, never an edit of it.
 
 How glyphs@3's shapes were made (docs/glyphs.md). For each real test digit:
@@ -30,18 +30,16 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
-import textwrap  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-from _glyph_metrics import knn_predict, load_mnist_test  # noqa: E402
+from _glyph_metrics import HALVES, knn_predict, load_mnist_test  # noqa: E402
 
 from movingmnist.sources import handwriting  # noqa: E402
 from movingmnist.sources.allographs import ALLOGRAPHS_3, SAMPLINGS_3  # noqa: E402
-from movingmnist.sources.glyphs import style_chunks  # noqa: E402
+from movingmnist.sources.shape_model import shapes_text  # noqa: E402
 
-OUT = Path("shapes3.py")
-HALVES = {"all": slice(None), "first": slice(0, 5000), "even": slice(0, None, 2)}  # of MNIST's test digits
+OUT = Path("shapes3.json")
 
 
 def sample_matrix(digit: int, k: int) -> np.ndarray:
@@ -62,15 +60,7 @@ def assign(real: np.ndarray, labels: np.ndarray, bank_size: int) -> np.ndarray:
     digits = indices % 10
     images = np.zeros((bank_size, 28, 28), np.uint8)
     allograph = np.zeros(bank_size, np.int64)
-
-    def uniforms(split: str, idx: np.ndarray, n_draws: int) -> np.ndarray:
-        return handwriting._uniforms(model.name, split, idx, n_draws)
-
-    for digit, k, draws, rows in style_chunks(
-        "train", indices, digits, model.allographs, uniforms, model.n_draws, 128, handwriting._STYLE
-    ):
-        block = np.empty((rows.size, 28, 28), np.uint8)
-        handwriting._render_style(model, draws, digit, k, block)
+    for _, k, rows, block in handwriting._rendered_chunks(model, "train", indices, digits):
         images[rows], allograph[rows] = block, k
     out = np.zeros(len(real), np.int64)
     for digit in range(10):
@@ -107,6 +97,7 @@ def fit_shapes(digit: int, k: int, images: np.ndarray, steps: int) -> tuple[np.n
     taps = torch.exp(-(torch.arange(-2.0, 3.0) ** 2) / 2)
     taps = taps / taps.sum()
     kernel = (taps[:, None] * taps[None, :])[None, None]
+
     def pixel_error() -> torch.Tensor:  # (n,) mean squared error of each digit's soft rendering
         at = torch.einsum("pm,bmd->bpd", dense, shape)
         step = (at[:, nxt] - at).norm(dim=-1)
@@ -144,32 +135,6 @@ def summarise(digit: int, k: int, shapes: np.ndarray, modes: int, scale: float, 
     return mean, (vectors[:modes] * (spread * scale)[:, None]).reshape(-1, *mean.shape)
 
 
-def write_module(table: dict, args: argparse.Namespace, out: Path = OUT) -> None:
-    """``shapes3.py``: per allograph ``(count, mean, modes)``, the arrays flattened (x, y, x, y, ...) to 4 decimals."""
-
-    def numbers(values: np.ndarray, indent: str) -> list[str]:
-        if values.size == 0:
-            return []
-        text = ", ".join(f"{v:.4f}" for v in values.ravel()) + ","
-        return textwrap.wrap(text, 116 - len(indent), initial_indent=indent, subsequent_indent=indent)
-
-    lines = [
-        '"""glyphs@3\'s shape model, written by ``benchmarks/fit_glyph_shapes.py`` (do not edit): per ``(digit,',
-        "allograph)``, the number of MNIST's test digits fitted with it (its weight), the mean of their control",
-        "points in a unit-high box (``m`` points, x and y interleaved) and the principal modes around it (``K x m``",
-        f'points), each scaled by its standard deviation x {args.scale} ({args.modes} modes at most, fits of '
-        f'{args.steps} steps)."""',
-        "",
-        "# fmt: off",
-        "SHAPES = {",
-    ]
-    for (digit, k), (count, mean, modes) in sorted(table.items()):
-        lines += [f"    ({digit}, {k}): ({count}, (", *numbers(mean, " " * 8), "    ), ("]
-        lines += [*numbers(modes, " " * 8), "    )),"]
-    lines += ["}", ""]
-    out.write_text("\n".join(lines))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mnist", default=os.environ.get("MOVINGMNIST_MNIST_DIR"), help="folder of MNIST's t10k files")
@@ -180,7 +145,7 @@ def main() -> None:
     parser.add_argument("--min-digits", type=int, default=20)
     parser.add_argument("--half", choices=("all", "first", "even"), default="all",
                         help="fit to all test digits, the first 5,000 or the even-numbered ones only")  # fmt: skip
-    parser.add_argument("--out", type=Path, default=OUT, help="the module written (default: ./shapes3.py)")
+    parser.add_argument("--out", type=Path, default=OUT, help="the file written (default: ./shapes3.json)")
     args = parser.parse_args()
     loaded = load_mnist_test(Path(args.mnist)) if args.mnist else None
     if loaded is None:
@@ -201,7 +166,13 @@ def main() -> None:
             mean, modes = summarise(digit, k, shapes, args.modes, args.scale, args.min_digits)
             table[(digit, k)] = (int(mine.size), mean, modes)
             print(f"{digit} #{k}: {mine.size} digits, {len(modes)} modes", flush=True)
-    write_module(table, args, args.out)
+    about = (
+        f"glyphs@3's shape model, written by benchmarks/fit_glyph_shapes.py (do not edit): per allograph, the number "
+        f"of MNIST's test digits fitted with it, the mean of their control points in a unit-high box and its principal "
+        f"modes, each scaled by its standard deviation x {args.scale} ({args.modes} modes at most, fits of "
+        f"{args.steps} steps)"
+    )
+    args.out.write_text(shapes_text(table, about))
     print(f"wrote {args.out}")
 
 

@@ -77,12 +77,12 @@ def test_versions_differ():
 def test_glyphs3_shape_model():
     """glyphs@3's shapes: every allograph's weight is the count of digits it was fitted to, modes only where enough
     digits were; each glyph's control points are its mean shape moved along the modes (unit-variance draws)."""
-    from movingmnist.sources.shapes3 import SHAPES
+    from movingmnist.sources.shape_model import load_shapes3
 
     model = handwriting._model(3)
-    for (digit, k), (count, mean, modes) in SHAPES.items():
+    for (digit, k), (count, mean, modes) in load_shapes3().items():
         assert model.allographs[digit][k].weight == count > 0
-        assert len(mean) == 2 * model.allographs[digit][k].points.shape[0] and len(modes) % len(mean) == 0
+        assert mean.shape == model.allographs[digit][k].points.shape and modes.shape[1:] == mean.shape
     draws = np.full((2, model.n_draws), 0.5)
     draws[1, handwriting._MODES] = 1.0  # the first mode's draw at its largest: +sqrt(6)/2 of a standard deviation
     mean, modes = model.shapes[(3, 3)]
@@ -206,12 +206,12 @@ def test_new_datasets_record_the_newest_glyphs(tmp_path):
 
 
 def test_shape_model_fitter_round_trip(tmp_path, monkeypatch):
-    """benchmarks/fit_glyph_shapes.py: a fit lowers the error from its start, and the module it writes loads as a
-    shape model that renders (here fitted to glyphs@3's own 3s, as MNIST is not needed)."""
+    """benchmarks/fit_glyph_shapes.py: a fit lowers the error from its start, and the file the shape model is written
+    to loads as a shape model that renders (here fitted to glyphs@3's own 3s, as MNIST is not needed)."""
     pytest.importorskip("torch")
-    import argparse
-    import sys
     from pathlib import Path
+
+    from movingmnist.sources.shape_model import read_shapes, shapes_text
 
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
     fitter = __import__("fit_glyph_shapes")
@@ -224,14 +224,13 @@ def test_shape_model_fitter_round_trip(tmp_path, monkeypatch):
     mean, modes = fitter.summarise(3, 3, shapes, modes=4, scale=0.85, min_digits=20)
     assert mean.shape == shapes.shape[1:] and modes.shape == (4, *mean.shape)
     assert mean[:, 1].min() >= -0.2 and mean[:, 1].max() <= 1.2  # a unit-high box (samples overshoot the points)
-    out = tmp_path / "shapes.py"
-    fitter.write_module({(3, 3): (30, mean, modes), (7, 0): (5, mean[:3], modes[:0, :3])},
-                        argparse.Namespace(scale=0.85, modes=4, steps=60), out)  # fmt: skip
-    namespace: dict = {}
-    exec(out.read_text(), namespace)
-    model = handwriting._shape_model(namespace["SHAPES"])
+    seven = handwriting.ALLOGRAPHS_3[7][0].points  # an allograph with its mean only (too few digits for modes)
+    out = tmp_path / "shapes.json"
+    out.write_text(shapes_text({(3, 3): (30, mean, modes), (7, 0): (5, seven, np.zeros((0, *seven.shape)))}, "test"))
+    table = read_shapes(out.read_text())
+    assert table[(7, 0)][2].shape == (0, *seven.shape)
+    model = handwriting._shape_model(table)
     np.testing.assert_allclose(model.shapes[(3, 3)][0], mean, atol=5e-5)
     assert model.allographs[3][3].weight == 30 and model.allographs[3][0].weight == 0
     drawn = handwriting._render(model, "test", np.array([3, 13, 23]))[0]
     assert drawn.shape == (3, 28, 28) and (drawn.reshape(3, -1).max(axis=1) > 200).all()
-    assert "fit_glyph_shapes" in sys.modules

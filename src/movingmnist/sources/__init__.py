@@ -7,7 +7,7 @@ pair given from Python.
 
 The built-in digits are versioned, each version reproducible byte for byte: ``glyphs@1`` (a procedural font,
 :mod:`.glyphs`), ``glyphs@2`` (a model of handwriting, :mod:`.handwriting`) and ``glyphs@3`` (the same model with
-shapes fitted to MNIST's digits, :mod:`.shapes3`). Plain ``glyphs`` means the newest;
+shapes fitted to MNIST's digits, :mod:`.shape_model`). Plain ``glyphs`` means the newest;
 a spec is resolved to the versioned name before anything is generated (:func:`resolve_source_name`), so datasets
 record the version they were made with. A dataset stored before versions existed says plain ``glyphs``, which
 then meant ``glyphs@1``: :func:`stored_source_name` reads it so.

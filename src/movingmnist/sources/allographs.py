@@ -108,10 +108,10 @@ ALLOGRAPHS: dict[int, tuple[Style, ...]] = {
 }
 
 
-# The skeletons glyphs@3's shape model was fitted with (:mod:`.shapes3`): glyphs@2's, a few redrawn so that they read
+# The skeletons glyphs@3's shape model was fitted with (``shapes3.json``): glyphs@2's, a few redrawn so that they read
 # as their digit when varied (the narrow 4 wider with a longer bar, the 6s starting less far right, the 8 "narrow
-# below" wider below) and more crossed 7s. The weights here are unused: glyphs@3 weighs each allograph by the number
-# of MNIST's test digits it fitted best.
+# below" wider below) and more crossed 7s. The weights here only draw the glyphs MNIST's digits are matched to when
+# the shape model is fitted; glyphs@3 weighs each allograph by the number of digits matched to it.
 ALLOGRAPHS_3: dict[int, tuple[Style, ...]] = {
     **ALLOGRAPHS,
     4: (

@@ -30,7 +30,8 @@ and chunks of glyphs, never over glyphs):
 
 ``glyphs@3`` is the same model with the control points drawn from a shape model instead of jittered around the
 skeleton: per allograph, the mean and principal modes of the skeleton's control points as fitted to MNIST's test
-digits (:mod:`.shapes3`, written by ``benchmarks/fit_glyph_shapes.py``), with smaller style spreads around them
+digits (``shapes3.json``, :mod:`.shape_model`, written by ``benchmarks/fit_glyph_shapes.py``), with smaller style
+spreads around them
 (:class:`_Model` holds each version's constants).
 
 Glyph ``i`` of a split is a pure function of ``(split, i)``: every random number is a counter-based hash
@@ -52,18 +53,18 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 
 from .allographs import ALLOGRAPHS, ALLOGRAPHS_3, CLASS_HABITS, SAMPLINGS, SAMPLINGS_3, StrokeSampling
 from .bank import GlyphBank, procedural_bank
 from .glyphs import _splitmix64, _Style, check_request, spline_samples, style_chunks
+from .shape_model import ShapeTable, load_shapes3
 
-__all__ = ["CLASS_NAMES", "NAME", "SPLIT_SIZES", "VERSION", "VERSIONS", "load_handwriting", "render_handwriting"]
+__all__ = ["CLASS_NAMES", "SPLIT_SIZES", "VERSION", "VERSIONS", "load_handwriting", "render_handwriting"]
 
 VERSION = 2  # the first version of this model; glyphs@1 is sources/glyphs.py
-NAME = f"glyphs@{VERSION}"
 VERSIONS = (2, 3)
 SPLIT_SIZES = {"train": 60_000, "test": 10_000}
 CLASS_NAMES = tuple(str(d) for d in range(10))
@@ -159,19 +160,12 @@ _V2 = _Model(
 @functools.cache
 def _model(version: int) -> _Model:
     """The model of ``glyphs@version`` (glyphs@3's shape model is read on first use)."""
-    if version == 2:
-        return _V2
-    from .shapes3 import SHAPES
-
-    return _shape_model(SHAPES)
+    return _V2 if version == 2 else _shape_model(load_shapes3())
 
 
-def _shape_model(table: Mapping[tuple[int, int], tuple[int, tuple[float, ...], tuple[float, ...]]]) -> _Model:
-    """glyphs@3 with the shape model ``table`` (the layout of :mod:`.shapes3`)."""
-    shapes = {
-        key: (np.array(mean, np.float64).reshape(-1, 2), np.array(modes, np.float64).reshape(-1, len(mean) // 2, 2))
-        for key, (_, mean, modes) in table.items()
-    }
+def _shape_model(table: ShapeTable) -> _Model:
+    """glyphs@3 with the shape model ``table`` (:func:`.shape_model.read_shapes`)."""
+    shapes = {key: (mean, modes) for key, (_, mean, modes) in table.items()}
     weights = {key: float(count) for key, (count, _, _) in table.items()}
     allographs = {
         d: tuple(dataclasses.replace(s, weight=weights.get((d, k), 0.0)) for k, s in enumerate(styles))
@@ -415,13 +409,22 @@ def _render(model: _Model, split: str, indices: np.ndarray) -> tuple[np.ndarray,
     indices = check_request(model.name, split, indices, SPLIT_SIZES)
     labels = (indices % 10).astype(np.int16)
     images = np.zeros((indices.size, SIZE, SIZE), np.uint8)
+    for _, _, rows, block in _rendered_chunks(model, split, indices, labels):
+        images[rows] = block
+    return images, labels
+
+
+def _rendered_chunks(
+    model: _Model, split: str, indices: np.ndarray, labels: np.ndarray
+) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
+    """``(digit, allograph, rows (n,), images (n, 28, 28) uint8)`` for each chunk of glyphs written in one allograph;
+    ``rows`` are positions in ``indices``."""
     uniforms = functools.partial(_uniforms, model.name)
     chunks = style_chunks(split, indices, labels, model.allographs, uniforms, model.n_draws, _CHUNK, _STYLE)
     for digit, k, draws, rows in chunks:
         block = np.empty((rows.size, SIZE, SIZE), np.uint8)
         _render_style(model, draws, digit, k, block)
-        images[rows] = block
-    return images, labels
+        yield digit, k, rows, block
 
 
 def load_handwriting(split: str, *, val_size: int | None = None, version: int = VERSION) -> GlyphBank:
