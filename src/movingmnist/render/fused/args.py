@@ -105,7 +105,7 @@ class Canvas(NamedTuple):
     amask: np.ndarray  # (K H W,) bool, or a one-element dummy
     layer: np.ndarray  # (H W,) uint8: the objects' max layer (mode 0)
     ownq: np.ndarray  # (H W,) uint8: the level of each pixel's owner
-    qbuf: np.ndarray  # uint64: an object's 8-pixel chunks on the canvas (:func:`objects._draw_words`)
-    pbuf: np.ndarray  # int64: the chunks' offsets
+    qbuf: np.ndarray  # uint64: an object's 8-pixel chunks, row after row (:func:`objects._draw_words`)
+    pbuf: np.ndarray  # int64: its rows, as triples (y, first x, first chunk)
     h: int
     w: int

@@ -70,8 +70,9 @@ def render(background, distractors, objects, options, outputs):
     noise = np.zeros((w + 63) // 64 * 64, dtype=np.uint8)  # whole 64-byte blocks for _lut64
     layer = np.zeros(hw, dtype=np.uint8)
     ownq = np.zeros(hw, dtype=np.uint8)
-    qbuf = np.zeros(h * ((w + 7) // 8 + 1) + 1, dtype=np.uint64)  # an object's chunks on the canvas
-    pbuf = np.zeros(qbuf.size, dtype=np.int64)
+    # An object's chunks and rows (its region is at most three canvases wide and high).
+    qbuf = np.zeros(3 * h * ((3 * w + 7) // 8 + 1) + 1, dtype=np.uint64)
+    pbuf = np.zeros(3 * (3 * h + 2), dtype=np.int64)
     colour_on = c_n > 1
     flags = (
         (_NEAREST if nearest else 0)
@@ -86,10 +87,9 @@ def render(background, distractors, objects, options, outputs):
     amask_dummy = np.zeros(1, dtype=np.bool_)
     for b in range(b_n):
         base = _mix(np.uint64(background.index[b]) * _GOLDEN + background.noise_key)
-        if not nearest:
-            for k in range(k_n):
-                if gidx[b, k] >= 0 and nzbox[b, k, 2] > nzbox[b, k, 0] and nzbox[b, k, 3] > nzbox[b, k, 1]:
-                    _glyph_table(sampler, objects, b, k)
+        for k in range(k_n):  # (nearest sampling reads the low byte of each cell)
+            if gidx[b, k] >= 0 and nzbox[b, k, 2] > nzbox[b, k, 0] and nzbox[b, k, 3] > nzbox[b, k, 1]:
+                _glyph_table(sampler, objects, b, k)
         for t in range(t_n):
             inst_f = inst[b, t].reshape(hw) if track_owner else dummy
             sem_f = sem[b, t].reshape(hw) if sem_on else dummy

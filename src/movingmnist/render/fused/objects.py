@@ -241,14 +241,14 @@ def _draw_words(sampler, objects, at, canvas, abox, need_total, mode, nearest):
     """:func:`_draw_object` on a grey canvas with instance and semantic masks, threshold 0, under ``over`` (mode 2)
     or ``max`` (mode 0), bilinear or ``nearest``: the segmentation and affine presets.
 
-    Two passes: every chunk of 8 pixels of every row is sampled and counted first (total, amodal box), its on-canvas
-    part kept in ``qbuf``/``pbuf`` (no branch waits for a sample, so the chunks' latencies overlap); then the kept
-    chunks are composited with word operations (byte masks over 8-byte loads and stores; owned where q > 0, under max
-    also where q >= the layer)."""
+    Three passes, each a short loop with few live values (one pass doing everything spilled registers and ran three
+    times slower): every chunk of 8 pixels of every row's span is sampled into ``qbuf`` (the row's y, first x and
+    first chunk go to ``pbuf``); the total is the byte sum of all chunks; then, row by row, the first and last ink
+    give the amodal box, and the chunks on the canvas are composited with word operations (byte masks over 8-byte
+    loads and stores; owned where q > 0, under max also where q >= the layer)."""
     b, t, k = at
-    tabs_f, glyph_f, wp = sampler.tabs, sampler.glyphs, sampler.wp
+    tabs_f, wp = sampler.tabs, sampler.wp
     toff = k * sampler.tsize
-    goff = objects.gidx[b, k] * sampler.tsize
     fix, nzbox, gain, region = objects.fix, objects.nzbox, objects.gain, objects.region
     label = objects.labels[b, k]
     frame_f, layer, ownq, inst_f, sem_f = canvas.frame, canvas.layer, canvas.ownq, canvas.inst, canvas.sem
@@ -269,12 +269,10 @@ def _draw_words(sampler, objects, at, canvas, abox, need_total, mode, nearest):
         ry0, ry1, rx0, rx1 = y0, y1, x0, x1
     else:
         ry0, ry1, rx0, rx1 = max(y0, 0), min(y1, h), max(x0, 0), min(x1, w)
-    tot = 0
-    bx0 = 1 << 40
-    by0 = 1 << 40
-    bx1 = -(1 << 40)
-    by1 = -(1 << 40)
+    # Pass 1: sample.
     nq = 0
+    nr = 0
+    step = (fa * 8, fd * 8)
     for y in range(ry0, ry1):
         cu = fb * y + fc
         cv = fe * y + ff
@@ -282,81 +280,101 @@ def _draw_words(sampler, objects, at, canvas, abox, need_total, mode, nearest):
         xa, xb = _span(fd, cv, lo_v, hi_v, xa, xb)
         if xb <= xa:
             continue
-        cu += one
-        cv += one
-        on_row = 0 <= y < h
-        row_lo = 1 << 40
-        row_hi = -(1 << 40)
+        pbuf[3 * nr] = y
+        pbuf[3 * nr + 1] = xa
+        pbuf[3 * nr + 2] = nq
+        nr += 1
+        pu = fa * xa + cu + one  # sample points in padded-glyph units
+        pv = fd * xa + cv + one
         for xc in range(xa, xb, 8):
-            n = min(8, xb - xc)
-            start = (fa * xc + cu, fd * xc + cv)
             if nearest:
-                q8 = _nearest8(glyph_f, goff, wp, start, (fa, fd), gn, n)
+                qbuf[nq] = _nearest8(tabs_f, toff, wp, (pu, pv), (fa, fd), gn, xb - xc)
             else:
-                q8 = _levels8(tabs_f, toff, wp, start, (fa, fd), gn, n)
-            # Off-canvas pixels of the chunk count towards the total and the box, not the frame.
-            lo_x = max(0, -xc) if on_row else 8
-            hi_x = min(8, w - xc) if on_row else 0
-            keep_on = _ZERO
-            if hi_x > lo_x:
-                keep_on = (_ALL >> _u(64 - 8 * (hi_x - lo_x))) << _u(8 * lo_x)
-            qbuf[nq] = q8 & keep_on
-            pbuf[nq] = y * w + xc
-            nq += 1 if keep_on != _ZERO else 0
-            nz = _nonzero_bytes(q8)
-            tot += _byte_sum(q8)
-            # The chunk's first and last ink, pushed out of reach when it has none (arithmetic, not a select: the
-            # backend turns a select on a late value into a branch).
-            empty = np.int64(nz == _ZERO) << 40
-            row_lo = min(row_lo, xc + np.int64(trailing_zeros(nz) >> _S3) + empty)
-            row_hi = max(row_hi, xc + 7 - np.int64(leading_zeros(nz) >> _S3) - empty)
-        if row_hi >= row_lo:
-            bx0 = min(bx0, row_lo)
-            bx1 = max(bx1, row_hi + 1)
-            by0 = min(by0, y)
-            by1 = y + 1
+                qbuf[nq] = _levels8(tabs_f, toff, wp, (pu, pv), (fa, fd), gn, xb - xc)
+            nq += 1
+            pu += step[0]
+            pv += step[1]
+    pbuf[3 * nr + 2] = nq
+    # Pass 2: the total ink (a reduction LLVM vectorises).
+    tot = 0
     for i in range(nq):
-        q8 = qbuf[i]
-        if q8 == _ZERO:
+        tot += _byte_sum(qbuf[i])
+    # Pass 3: box and compositing, row by row.
+    bx0 = 1 << 40
+    by0 = 1 << 40
+    bx1 = -(1 << 40)
+    by1 = -(1 << 40)
+    for r in range(nr):
+        y = pbuf[3 * r]
+        xa = pbuf[3 * r + 1]
+        i_first = pbuf[3 * r + 2]
+        i_end = pbuf[3 * r + 5]
+        i_lo = i_first
+        while i_lo < i_end and qbuf[i_lo] == _ZERO:
+            i_lo += 1
+        if i_lo == i_end:
             continue
-        p = _u(pbuf[i])
-        if p + _u(8) <= _u(hw):
-            nz = _nonzero_bytes(q8)
-            below = _load8(frame_f, p)
-            own8 = _load8(ownq, p)
-            inst8 = _load8(inst_f, p)
-            sem8 = _load8(sem_f, p)
-            if mode == 0:
-                cur = _load8(layer, p)
-                ge = _ge_bytes(q8, cur)
-                ge_f = _ge_bytes(q8, below)
-                owned = nz & ge
-                _store8(layer, p, (q8 & ge) | (cur & ~ge))
-                _store8(frame_f, p, (q8 & ge_f) | (below & ~ge_f))
-            else:
-                owned = nz
-                _store8(frame_f, p, (below & ~nz) | q8)
-            keep = ~owned
-            _store8(ownq, p, (own8 & keep) | (q8 & owned))
-            _store8(inst_f, p, (inst8 & keep) | (code8 & owned))
-            _store8(sem_f, p, (sem8 & keep) | (label8 & owned))
+        i_hi = i_end - 1
+        while qbuf[i_hi] == _ZERO:
+            i_hi -= 1
+        x_lo = xa + 8 * (i_lo - i_first) + np.int64(trailing_zeros(_nonzero_bytes(qbuf[i_lo])) >> _S3)
+        x_hi = xa + 8 * (i_hi - i_first) + 7 - np.int64(leading_zeros(_nonzero_bytes(qbuf[i_hi])) >> _S3)
+        bx0 = min(bx0, x_lo)
+        bx1 = max(bx1, x_hi + 1)
+        by0 = min(by0, y)
+        by1 = y + 1
+        if y < 0 or y >= h:
             continue
-        for j in range(8):
-            q = np.int64((q8 >> _u(8 * j)) & _FF)
-            if q == 0:
-                continue
-            pj = p + _u(j)
-            if mode == 0:
-                cur_j = np.int64(layer[pj])
-                if q < cur_j:
+        for i in range(i_lo, i_hi + 1):
+            q8 = qbuf[i]
+            xc = xa + 8 * (i - i_first)
+            # Off-canvas pixels of the chunk count towards the total and the box, not the frame.
+            if xc < 0 or xc + 8 > w:
+                lo_x = max(0, -xc)
+                hi_x = min(8, w - xc)
+                if hi_x <= lo_x:
                     continue
-                layer[pj] = q
-                frame_f[pj] = max(np.int64(frame_f[pj]), q)
-            else:
-                frame_f[pj] = q
-            inst_f[pj] = code
-            ownq[pj] = q
-            sem_f[pj] = label
+                q8 &= (_ALL >> _u(64 - 8 * (hi_x - lo_x))) << _u(8 * lo_x)
+            if q8 == _ZERO:
+                continue
+            p = _u(y * w + xc)
+            if p + _u(8) <= _u(hw):
+                nz = _nonzero_bytes(q8)
+                below = _load8(frame_f, p)
+                own8 = _load8(ownq, p)
+                inst8 = _load8(inst_f, p)
+                sem8 = _load8(sem_f, p)
+                if mode == 0:
+                    cur = _load8(layer, p)
+                    ge = _ge_bytes(q8, cur)
+                    ge_f = _ge_bytes(q8, below)
+                    owned = nz & ge
+                    _store8(layer, p, (q8 & ge) | (cur & ~ge))
+                    _store8(frame_f, p, (q8 & ge_f) | (below & ~ge_f))
+                else:
+                    owned = nz
+                    _store8(frame_f, p, (below & ~nz) | q8)
+                keep = ~owned
+                _store8(ownq, p, (own8 & keep) | (q8 & owned))
+                _store8(inst_f, p, (inst8 & keep) | (code8 & owned))
+                _store8(sem_f, p, (sem8 & keep) | (label8 & owned))
+                continue
+            for j in range(8):
+                q = np.int64((q8 >> _u(8 * j)) & _FF)
+                if q == 0:
+                    continue
+                pj = p + _u(j)
+                if mode == 0:
+                    cur_j = np.int64(layer[pj])
+                    if q < cur_j:
+                        continue
+                    layer[pj] = q
+                    frame_f[pj] = max(np.int64(frame_f[pj]), q)
+                else:
+                    frame_f[pj] = q
+                inst_f[pj] = code
+                ownq[pj] = q
+                sem_f[pj] = label
     if bx1 > bx0:
         abox[b, t, k, 0] = bx0
         abox[b, t, k, 1] = by0
