@@ -339,3 +339,60 @@ def _match_row(typingctx, own, odst, img, src, n, code, thr):
 
 
 _WIDE_ROWS = platform.machine().lower() in ("x86_64", "amd64") and _host_has("avx512bw", "avx512vl")
+
+
+# -- streaming stores ----------------------------------------------------------------------------------------------
+# A frame composed in place in the output pays for every line twice: the store reads the line in before writing it
+# (write-allocate) and writes it back later. Frames composed in a scratch buffer that stays in L1 and then streamed
+# out with non-temporal stores write each line of the output once.
+_V64B = ir.VectorType(ir.IntType(8), 64)
+_X86 = platform.machine().lower() in ("x86_64", "amd64")
+
+
+@intrinsic
+def _address(typingctx, arr, offset):
+    """The address of ``arr[offset]`` (a uint8 array), for alignment."""
+    sig = types.uint64(arr, types.uint64)
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        return builder.ptrtoint(builder.gep(data, [args[1]]), _I64)
+
+    return sig, codegen
+
+
+@intrinsic
+def _stream64(typingctx, dst, doff, src, soff):
+    """Copy 64 bytes ``src[soff:]`` to ``dst[doff:]`` with a non-temporal store; ``dst[doff]`` must be 64-byte
+    aligned."""
+    sig = types.void(dst, types.uint64, src, types.uint64)
+
+    def codegen(context, builder, signature, args):
+        dst_, doff_, src_, soff_ = args
+        a = signature.args
+        sp = builder.bitcast(builder.gep(context.make_array(a[2])(context, builder, src_).data, [soff_]),
+                             _V64B.as_pointer())
+        dp = builder.bitcast(builder.gep(context.make_array(a[0])(context, builder, dst_).data, [doff_]),
+                             _V64B.as_pointer())
+        store = builder.store(builder.load(sp, align=1), dp, align=64)
+        store.set_metadata("nontemporal", builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)]))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _store_fence(typingctx):
+    """Order the streaming stores before whatever follows (``sfence``; a full fence off x86)."""
+    sig = types.void()
+
+    def codegen(context, builder, signature, args):
+        if _X86:
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), []),
+                                                "llvm.x86.sse.sfence")
+            builder.call(fn, [])
+        else:
+            builder.fence("seq_cst")
+        return context.get_dummy_value()
+
+    return sig, codegen

@@ -15,8 +15,8 @@ import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
 
-from .intrinsics import _ROW, _WIDE_ROWS, _match_row, _paste_row_max, _paste_row_over, _paste_row_sum
-from .words import _fill_u8, _u
+from .intrinsics import _ROW, _WIDE_ROWS, _match_row, _paste_row_max, _paste_row_over, _paste_row_sum, _store_fence
+from .words import _fill_u8, _stream_out, _u
 
 MODES = {"max": 0, "sum": 1, "over": 2}
 
@@ -51,20 +51,19 @@ def render_translation(
     need_owner = write_instance or write_semantic or measure_boxes or measure_visibility
     thr = np.uint8(threshold)
     nan = np.float32(np.nan)
+    # Each frame and its masks are composed in scratch that stays in cache, then streamed out (intrinsics._stream64).
+    frame_buf = np.zeros(area, dtype=np.uint8)
+    sem_buf = np.zeros(area, dtype=np.uint8)
+    own_flat = own if own.size >= area else np.zeros(area, dtype=np.uint8)
+    own_base = 0
     for b in range(b_n):
         for t in range(t_n):
             base = (b * t_n + t) * area
-            _fill_u8(out[base : base + area], 0)
-            if write_instance:
-                own_base = base
-                own_flat = inst
-            else:
-                own_base = 0
-                own_flat = own
+            _fill_u8(frame_buf, 0)
             if need_owner:
-                _fill_u8(own_flat[own_base : own_base + area], 0)
+                _fill_u8(own_flat, 0)
             if write_semantic:
-                _fill_u8(sem[base : base + area], ignore_label)
+                _fill_u8(sem_buf, ignore_label)
             for k in range(k_n):
                 g = gidx[b, k]
                 if g < 0:
@@ -75,64 +74,70 @@ def render_translation(
                 c0, c1 = max(0, -x), min(w, big_w - x)
                 code = np.uint8(k + 1)
                 label = np.uint8(labels[b, k])
+                code64, label64, thr64 = np.int64(code), np.int64(label), np.int64(threshold)
                 n = c1 - c0
                 for r in range(r0, r1):
                     # unsigned offsets of the row's first drawn pixel: no wraparound checks, so the loops vectorise
                     src = _u(g * glyph_area + r * w + c0)
                     row = (y + r) * big_w + x + c0
-                    dst = _u(base + row)
+                    dst = _u(row)
                     if _WIDE_ROWS:  # a global: numba compiles one branch (see intrinsics._WIDE_ROWS)
                         odst = _u(own_base + row)
                         for c in range(0, n, _ROW):
                             m = min(_ROW, n - c)
                             at = (dst + _u(c), src + _u(c), odst + _u(c))
                             if mode == 0:
-                                _paste_row_max(out, at[0], img, at[1], m, own_flat, at[2], np.int64(code), sem,
-                                               np.int64(label), np.int64(threshold), need_owner, write_semantic)
+                                _paste_row_max(frame_buf, at[0], img, at[1], m, own_flat, at[2], code64,
+                                               sem_buf, label64, thr64, need_owner, write_semantic)
                             elif mode == 1:
-                                _paste_row_sum(out, at[0], img, at[1], m, own_flat, at[2], np.int64(code), sem,
-                                               np.int64(label), np.int64(threshold), need_owner, write_semantic)
+                                _paste_row_sum(frame_buf, at[0], img, at[1], m, own_flat, at[2], code64,
+                                               sem_buf, label64, thr64, need_owner, write_semantic)
                             else:
-                                _paste_row_over(out, at[0], img, at[1], m, own_flat, at[2], np.int64(code), sem,
-                                                np.int64(label), np.int64(threshold), need_owner, write_semantic)
+                                _paste_row_over(frame_buf, at[0], img, at[1], m, own_flat, at[2], code64,
+                                                sem_buf, label64, thr64, need_owner, write_semantic)
                         continue
                     if not need_owner:
                         if mode == 0:
                             for j in range(n):
                                 v = img[src + _u(j)]
-                                p = out[dst + _u(j)]
-                                out[dst + _u(j)] = v if v > p else p
+                                p = frame_buf[dst + _u(j)]
+                                frame_buf[dst + _u(j)] = v if v > p else p
                         elif mode == 1:
                             for j in range(n):
-                                p = out[dst + _u(j)]
+                                p = frame_buf[dst + _u(j)]
                                 room = np.uint8(255) - p
                                 v = img[src + _u(j)]
-                                out[dst + _u(j)] = p + (v if v < room else room)
+                                frame_buf[dst + _u(j)] = p + (v if v < room else room)
                         else:
                             for j in range(n):
                                 v = img[src + _u(j)]
-                                p = out[dst + _u(j)]
-                                out[dst + _u(j)] = v if v > 0 else p
+                                p = frame_buf[dst + _u(j)]
+                                frame_buf[dst + _u(j)] = v if v > 0 else p
                         continue
                     odst = _u(own_base + row)
                     for j in range(n):
                         v = img[src + _u(j)]
-                        p = out[dst + _u(j)]
+                        p = frame_buf[dst + _u(j)]
                         if mode == 0:
                             owned = (v >= p) & (v > thr)
-                            out[dst + _u(j)] = v if v > p else p
+                            frame_buf[dst + _u(j)] = v if v > p else p
                         elif mode == 1:
                             owned = v > thr
                             room = np.uint8(255) - p
-                            out[dst + _u(j)] = p + (v if v < room else room)
+                            frame_buf[dst + _u(j)] = p + (v if v < room else room)
                         else:
                             owned = v > thr
-                            out[dst + _u(j)] = v if v > 0 else p
+                            frame_buf[dst + _u(j)] = v if v > 0 else p
                         o = own_flat[odst + _u(j)]
                         own_flat[odst + _u(j)] = code if owned else o
                         if write_semantic:
-                            q = sem[dst + _u(j)]
-                            sem[dst + _u(j)] = label if owned else q
+                            q = sem_buf[dst + _u(j)]
+                            sem_buf[dst + _u(j)] = label if owned else q
+            _stream_out(out, base, frame_buf, 0, area)
+            if write_instance:
+                _stream_out(inst, base, own_flat, 0, area)
+            if write_semantic:
+                _stream_out(sem, base, sem_buf, 0, area)
             if not (measure_boxes or measure_visibility):
                 continue
             for k in range(k_n):
@@ -182,3 +187,4 @@ def render_translation(
                         boxes[b, t, k, 1] = np.float32(y + rmin)
                         boxes[b, t, k, 2] = np.float32(x + cmax + 1)
                         boxes[b, t, k, 3] = np.float32(y + rmax + 1)
+    _store_fence()

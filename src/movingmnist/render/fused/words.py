@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .intrinsics import _address, _stream64
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MUL1 = np.uint64(0xBF58476D1CE4E5B9)
 _MUL2 = np.uint64(0x94D049BB133111EB)
@@ -111,3 +113,18 @@ def _span(a, c, lo, hi, xa, xb):
     if xb < xa:
         xb = xa
     return xa, xb
+
+
+@njit(inline="always")
+def _stream_out(dst, doff, src, soff, n):
+    """Copy n bytes ``src[soff:]`` to ``dst[doff:]``: non-temporal stores over the 64-byte-aligned lines of the
+    destination, plain ones at its ragged ends (call :func:`~movingmnist.render.fused.intrinsics._store_fence` once
+    the last has been issued)."""
+    head = min(n, (np.int64(64) - np.int64(_address(dst, _u(doff)) & np.uint64(63))) & 63)
+    for i in range(head):
+        dst[_u(doff + i)] = src[_u(soff + i)]
+    body = head + (n - head) // 64 * 64
+    for i in range(head, body, 64):
+        _stream64(dst, _u(doff + i), src, _u(soff + i))
+    for i in range(body, n):
+        dst[_u(doff + i)] = src[_u(soff + i)]
