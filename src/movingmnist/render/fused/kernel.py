@@ -9,6 +9,7 @@ from numba import njit
 from .args import Canvas, Sampler
 from .background import _background_frame
 from .distractors import _distractors_over, _distractors_under
+from .intrinsics import _store_fence
 from .measure import _measure
 from .objects import (
     _AMODAL,
@@ -22,7 +23,7 @@ from .objects import (
     _draw_words,
     _glyph_table,
 )
-from .words import _GOLDEN, _fill_u8, _mix
+from .words import _GOLDEN, _fill_u8, _mix, _stream_out
 
 
 @njit(cache=True, nogil=True)
@@ -68,6 +69,13 @@ def render(background, distractors, objects, options, outputs):
     tsize = hp * wp
     sampler = Sampler(np.zeros(max(k_n, 1) * tsize, dtype=np.uint64), glyph_pad.reshape(-1), wp, tsize)
     noise = np.zeros((w + 63) // 64 * 64, dtype=np.uint8)  # whole 64-byte blocks for _lut64
+    # Each frame and its masks are composed in scratch that stays in cache, then streamed out (intrinsics._stream64).
+    frame_buf = np.zeros(c_n * hw, dtype=np.uint8)
+    inst_buf = np.zeros(hw, dtype=np.uint8)
+    sem_buf = np.zeros(hw, dtype=np.uint8)
+    frames_flat = frames.reshape(-1)
+    inst_flat = inst.reshape(-1)
+    sem_flat = sem.reshape(-1)
     layer = np.zeros(hw, dtype=np.uint8)
     ownq = np.zeros(hw, dtype=np.uint8)
     # An object's chunks and rows (its region is at most three canvases wide and high).
@@ -91,10 +99,10 @@ def render(background, distractors, objects, options, outputs):
             if gidx[b, k] >= 0 and nzbox[b, k, 2] > nzbox[b, k, 0] and nzbox[b, k, 3] > nzbox[b, k, 1]:
                 _glyph_table(sampler, objects, b, k)
         for t in range(t_n):
-            inst_f = inst[b, t].reshape(hw) if track_owner else dummy
-            sem_f = sem[b, t].reshape(hw) if sem_on else dummy
+            inst_f = inst_buf if track_owner else dummy
+            sem_f = sem_buf if sem_on else dummy
             amask_f = amask[b, t].reshape(k_n * hw) if amask_on else amask_dummy
-            canvas = Canvas(frames[b, t].reshape(-1), inst_f, sem_f, amask_f, layer, ownq, qbuf, pbuf, h, w)
+            canvas = Canvas(frame_buf, inst_f, sem_f, amask_f, layer, ownq, qbuf, pbuf, h, w)
             # Background, and the distractors that do not occlude.
             if background.enabled:
                 _background_frame(canvas, background, b, t, base, noise)
@@ -148,3 +156,10 @@ def render(background, distractors, objects, options, outputs):
                 for k in range(k_n):
                     if abox[b, t, k, 2] > abox[b, t, k, 0]:
                         _measure(canvas, outputs, (b, t, k))
+            at_frame = b * t_n + t
+            _stream_out(frames_flat, at_frame * c_n * hw, frame_buf, 0, c_n * hw)
+            if track_owner:
+                _stream_out(inst_flat, at_frame * hw, inst_buf, 0, hw)
+            if sem_on:
+                _stream_out(sem_flat, at_frame * hw, sem_buf, 0, hw)
+    _store_fence()
