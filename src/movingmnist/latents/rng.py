@@ -164,7 +164,7 @@ def sincos_turns(turns: Any) -> tuple[Any, Any]:
     s = r + r * (r2 * s)
     c = _horner(xp, r2, _COS_COEF)
     c = 1.0 + r2 * c
-    q = _xp.mod(xp, quadrant, 4.0)
+    q = quadrant - 4.0 * xp.floor(quadrant * 0.25)  # mod 4 of a whole float, exactly (np.mod is 5x slower)
     sin = xp.where(q == 0, s, xp.where(q == 1, c, xp.where(q == 2, -s, -c)))
     cos = xp.where(q == 0, c, xp.where(q == 1, -s, xp.where(q == 2, -c, s)))
     return sin, cos
