@@ -93,16 +93,20 @@ def render(background, distractors, objects, options, outputs):
     words = (flags & ~(_NEED_TOTAL | _NEAREST)) == _FAST and threshold == 0
     dummy = np.zeros(hw, dtype=np.uint8)
     amask_dummy = np.zeros(1, dtype=np.bool_)
+    inst_f = inst_buf if track_owner else dummy
+    sem_f = sem_buf if sem_on else dummy
+    # One canvas for every frame (a named tuple of arrays built in the loop costs reference counts).
+    canvas = Canvas(frame_buf, inst_f, sem_f, amask_dummy, layer, ownq, qbuf, pbuf, h, w)
     for b in range(b_n):
         base = _mix(np.uint64(background.index[b]) * _GOLDEN + background.noise_key)
         for k in range(k_n):  # (nearest sampling reads the low byte of each cell)
             if gidx[b, k] >= 0 and nzbox[b, k, 2] > nzbox[b, k, 0] and nzbox[b, k, 3] > nzbox[b, k, 1]:
                 _glyph_table(sampler, objects, b, k)
         for t in range(t_n):
-            inst_f = inst_buf if track_owner else dummy
-            sem_f = sem_buf if sem_on else dummy
-            amask_f = amask[b, t].reshape(k_n * hw) if amask_on else amask_dummy
-            canvas = Canvas(frame_buf, inst_f, sem_f, amask_f, layer, ownq, qbuf, pbuf, h, w)
+            if amask_on:
+                canvas = Canvas(frame_buf, inst_f, sem_f, amask[b, t].reshape(k_n * hw), layer, ownq, qbuf, pbuf,
+                                h, w)
+            amask_f = canvas.amask
             # Background, and the distractors that do not occlude.
             if background.enabled:
                 _background_frame(canvas, background, b, t, base, noise)
