@@ -548,6 +548,103 @@ def test_simd_helpers_of_the_numba_kernel():
 
 
 @needs_numba
+def test_nearest_levels_and_streamed_copies_of_the_numba_kernel():
+    """Eight nearest-neighbour levels gathered from the packed glyph table against numpy, and the streaming copy
+    (non-temporal stores over the aligned lines, plain ones at the ends) against a plain copy, for every alignment
+    and length around a cache line."""
+    import numba
+
+    from movingmnist.render.fused import intrinsics
+    from movingmnist.render.fused import words as word_ops
+
+    @numba.njit
+    def nearest(tabs, pu, pv, fa, fd, gain, n):
+        return intrinsics._nearest8(tabs, 0, 30, (pu, pv), (fa, fd), gain, n)
+
+    r = np.random.default_rng(1)
+    glyph = np.pad(r.integers(0, 256, (28, 28)), 1).astype(np.uint8)
+    g = np.pad(glyph, ((0, 1), (0, 1))).astype(np.uint64)
+    tabs = (g[:-1, :-1] | g[:-1, 1:] << 16 | g[1:, :-1] << 32 | g[1:, 1:] << 48).reshape(-1)
+    for _ in range(200):
+        fa, fd = (int(v) for v in r.integers(-40000, 40000, 2))
+        pu, pv = (int(v) for v in r.integers(8 << 16, 20 << 16, 2))
+        gain, n = int(r.integers(0, 1 << 18)), int(r.integers(1, 9))
+        u = pu + fa * np.arange(n)
+        v = pv + fd * np.arange(n)
+        s = glyph[(v + (1 << 15)) >> 16, (u + (1 << 15)) >> 16].astype(np.int64) << 16
+        q = np.minimum((s * gain + (1 << 31)) >> 32, 255)
+        packed = nearest(tabs, pu, pv, fa, fd, np.uint64(gain), n)
+        assert np.array_equal(np.array([packed], dtype="<u8").view(np.uint8)[:n], q)
+
+    @numba.njit
+    def stream(dst, doff, src, soff, n):
+        word_ops._stream_out(dst, doff, src, soff, n)
+        intrinsics._store_fence()
+
+    src = r.integers(0, 256, 600).astype(np.uint8)
+    for doff in range(0, 70, 3):
+        for soff in (0, 5):
+            for n in (0, 1, 7, 63, 64, 65, 127, 128, 129, 300):
+                dst = np.zeros(600, np.uint8)
+                stream(dst, doff, src, soff, n)
+                expected = np.zeros(600, np.uint8)
+                expected[doff : doff + n] = src[soff : soff + n]
+                assert np.array_equal(dst, expected), (doff, soff, n)
+
+
+@needs_numba
+def test_measure_rows_of_masked_vectors_match_its_plain_loop():
+    """What each object owns is measured 32 pixels at a time with AVX-512 masked vectors where the CPU has them and
+    with a plain loop elsewhere: both compiled here give the same ink and boxes, for boxes narrower and wider than a
+    vector, partly off the canvas, and for objects that own nothing."""
+    import types
+
+    import numba
+
+    from movingmnist.render.fused import args, measure
+
+    source = measure._measure.py_func
+    plain_measure = numba.njit(inline="always")(
+        types.FunctionType(source.__code__, {**source.__globals__, "_WIDE_ROWS": False})
+    )
+    wide_measure = measure._measure
+
+    @numba.njit
+    def run_wide(canvas, outputs, k_n):
+        for k in range(k_n):
+            wide_measure(canvas, outputs, (0, 0, k))
+
+    @numba.njit
+    def run_plain(canvas, outputs, k_n):
+        for k in range(k_n):
+            plain_measure(canvas, outputs, (0, 0, k))
+
+    r = np.random.default_rng(2)
+    h, w, k_n = 50, 70, 5
+    for _ in range(20):
+        inst = r.integers(0, k_n, h * w).astype(np.uint8)  # code k + 1 owns; object k_n - 1 owns nothing
+        ownq = np.where(inst > 0, r.integers(1, 256, h * w), 0).astype(np.uint8)
+        x0, y0 = r.integers(-20, w, k_n), r.integers(-20, h, k_n)
+        abox = np.stack([x0, y0, x0 + r.integers(1, 60, k_n), y0 + r.integers(1, 40, k_n)], -1)
+        got = []
+        for run in (run_wide, run_plain):
+            u8 = np.zeros(h * w, np.uint8)
+            canvas = args.Canvas(u8, inst, u8, np.zeros(1, bool), u8, ownq, np.zeros(1, np.uint64),
+                                 np.zeros(1, np.int64), h, w)
+            seen = np.zeros((1, 1, k_n), np.int64)
+            mbox = np.tile(np.array([0, 0, -1, -1], np.int64), (1, 1, k_n, 1))
+            outputs = args.Outputs(np.zeros((1, 1, 1, h, w), np.uint8), u8.reshape(1, 1, h, w),
+                                   u8.reshape(1, 1, h, w), np.zeros((1, 1, k_n), np.int64), seen, mbox,
+                                   np.zeros((1, 1, 1, 1, 1), bool), np.zeros((1, 1, 1, 1), np.int16),
+                                   abox.reshape(1, 1, k_n, 4).astype(np.int64))
+            run(canvas, outputs, k_n)
+            got.append((seen.copy(), mbox.copy()))
+        for wide, loops in zip(*got, strict=True):
+            np.testing.assert_array_equal(wide, loops)
+        assert got[0][0].sum() > 0
+
+
+@needs_numba
 @pytest.mark.parametrize("mode", [0, 1, 2])
 def test_translation_kernel_rows_of_masked_vectors_match_its_plain_loops(mode):
     """The translation kernel pastes and measures rows with AVX-512 masked vectors where the CPU has them and with
