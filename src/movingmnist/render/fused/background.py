@@ -13,10 +13,60 @@ from .intrinsics import _lut64
 from .words import _GOLDEN, _ONE, _S20, _S40, _mix, _u
 
 
+@njit(inline="always")
+def _inside_ellipse(rx, sw, dy2):
+    dx = (2.0 * rx + 1.0 - sw) / sw
+    return dx * dx + dy2 <= 1.0
+
+
+@njit(inline="always")
+def _ellipse_row(sw, dy2):
+    """Columns ``[lo, hi)`` of a row of an ellipse's box whose pixel centres are inside it (the test of
+    ``latents.shapes.shape_covers``). The test depends on ``|2 rx + 1 - sw|`` only (exactly: small whole floats), and
+    grows with it, so the row is an interval symmetric about the centre: its left end is found by bisection."""
+    centre = (sw - 1) // 2
+    if not _inside_ellipse(centre, sw, dy2):
+        return 0, 0
+    lo, hi = 0, centre  # the first inside column is in [lo, hi]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _inside_ellipse(mid, sw, dy2):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo, sw - lo
+
+
+@njit(inline="always")
+def _triangle_row(sw, sh, ax, py):
+    """Columns ``[lo, hi)`` of a row of a triangle's box whose pixel centres pass both edge tests of
+    ``latents.shapes.shape_covers``: the first edge function never rises with x and the second never falls (every
+    IEEE operation is monotonic), so each test holds on a half-line, found by bisection."""
+    lo, hi = 0, sw  # first column with e1 <= 0 (sw: none)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        px = mid + 0.5
+        if (0.0 - ax) * (py - 0.0) - (sh - 0.0) * (px - ax) <= 0.0:
+            hi = mid
+        else:
+            lo = mid + 1
+    first = lo
+    lo, hi = 0, sw  # first column with e2 > 0 (sw: none)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        px = mid + 0.5
+        if (ax - sw) * (py - sh) - (0.0 - sh) * (px - sw) > 0.0:
+            hi = mid
+        else:
+            lo = mid + 1
+    return first, max(first, lo)
+
+
 @njit(cache=True, nogil=True)
 def paint_shapes(val, cov, present, kind, size, apex, topleft, value):
     """Static shapes over the background canvas; see ``latents.shapes.paint_shapes`` (the same floating-point
-    tests: rectangles fill their box, ellipses and triangles test each pixel centre), row by row, branch-free."""
+    tests: rectangles fill their box, ellipses and triangles test each pixel centre), row by row: each row of a
+    shape is one interval of columns, found with a few tests instead of one per pixel, then filled."""
     b_n, c_n, hb, wb = val.shape
     hwb = hb * wb
     n_slots = present.shape[1]
@@ -34,43 +84,22 @@ def paint_shapes(val, cov, present, kind, size, apex, topleft, value):
             kd = kind[b, j]
             ax = apex[b, j] * sw
             for ry in range(min(sh, hb - y0)):
+                if kd == 0:
+                    lo, hi = 0, sw
+                elif kd == 1:
+                    dy = (2.0 * ry + 1.0 - sh) / sh
+                    lo, hi = _ellipse_row(sw, dy * dy)
+                else:
+                    lo, hi = _triangle_row(sw, sh, ax, ry + 0.5)
+                hi = min(hi, nx)
                 base = _u((y0 + ry) * wb + x0)
-                dy = (2.0 * ry + 1.0 - sh) / sh
-                dy2 = dy * dy
-                py = ry + 0.5
                 for ch in range(c_n):
                     v = value[b, j, ch]
                     vb = base + _u(ch * hwb)
-                    if kd == 0:
-                        for rx in range(nx):
-                            val_f[vb + _u(rx)] = v
-                    elif kd == 1:
-                        for rx in range(nx):
-                            dx = (2.0 * rx + 1.0 - sw) / sw
-                            inside = dx * dx + dy2 <= 1.0
-                            val_f[vb + _u(rx)] = v if inside else val_f[vb + _u(rx)]
-                    else:
-                        for rx in range(nx):
-                            px = rx + 0.5
-                            e1 = (0.0 - ax) * (py - 0.0) - (sh - 0.0) * (px - ax)
-                            e2 = (ax - sw) * (py - sh) - (0.0 - sh) * (px - sw)
-                            inside = e1 <= 0.0 and e2 <= 0.0
-                            val_f[vb + _u(rx)] = v if inside else val_f[vb + _u(rx)]
-                if kd == 0:
-                    for rx in range(nx):
-                        cov_f[base + _u(rx)] = 1
-                elif kd == 1:
-                    for rx in range(nx):
-                        dx = (2.0 * rx + 1.0 - sw) / sw
-                        inside = dx * dx + dy2 <= 1.0
-                        cov_f[base + _u(rx)] = 1 if inside else cov_f[base + _u(rx)]
-                else:
-                    for rx in range(nx):
-                        px = rx + 0.5
-                        e1 = (0.0 - ax) * (py - 0.0) - (sh - 0.0) * (px - ax)
-                        e2 = (ax - sw) * (py - sh) - (0.0 - sh) * (px - sw)
-                        inside = e1 <= 0.0 and e2 <= 0.0
-                        cov_f[base + _u(rx)] = 1 if inside else cov_f[base + _u(rx)]
+                    for rx in range(lo, hi):
+                        val_f[vb + _u(rx)] = v
+                for rx in range(lo, hi):
+                    cov_f[base + _u(rx)] = 1
 
 
 @njit(inline="always")
