@@ -593,6 +593,28 @@ def test_nearest_levels_and_streamed_copies_of_the_numba_kernel():
 
 
 @needs_numba
+@pytest.mark.parametrize("overrides", [
+    {"background.shapes.size": "1..84", "background.shapes.count": "20..30"},
+    {"background.shapes.size": "1..7", "canvas.height": 32, "canvas.width": 48, "background.extent": 9},
+    {"background.colour": True, "canvas.channels": 3, "background.shapes.kinds": ["ellipse", "triangle"]},
+])
+def test_numba_shape_painter_matches_the_pixel_tests(overrides):
+    """The numba painter fills each row of a shape as one interval found by bisection; the numpy painter tests every
+    pixel. Thousands of shapes of every kind and size, cut by the canvas edges, give the same canvases."""
+    from movingmnist.latents.background import plan_background
+    from movingmnist.latents.shapes import paint_shapes
+
+    spec = mm.Spec.from_preset("segmentation", overrides=overrides)
+    index = np.arange(600, dtype=np.int64)
+    painter = mm.Generator(spec, source=BLOBS, kernel="numba").renderer.paint_shapes
+    fast = plan_background(spec, 7, index, 2, paint=painter)
+    plain = plan_background(spec, 7, index, 2, paint=paint_shapes)
+    assert 0.0 < fast.static_cov.mean() < 1.0
+    np.testing.assert_array_equal(fast.static_cov, plain.static_cov)
+    np.testing.assert_array_equal(fast.static_val, plain.static_val)
+
+
+@needs_numba
 def test_measure_rows_of_masked_vectors_match_its_plain_loop():
     """What each object owns is measured 32 pixels at a time with AVX-512 masked vectors where the CPU has them and
     with a plain loop elsewhere: both compiled here give the same ink and boxes, for boxes narrower and wider than a
