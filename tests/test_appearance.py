@@ -485,7 +485,8 @@ def test_brightness_saturates_and_blinks(kernel):
 @needs_numba
 def test_simd_helpers_of_the_numba_kernel():
     """The explicit-SIMD pieces of the numba kernel against plain numpy: the 64-byte table lookup (VBMI permutes
-    where the CPU has them, and the scalar fallback), eight packed bilinear levels, and the byte-mask helpers."""
+    where the CPU has them, and the scalar fallback), eight packed bilinear and nearest levels, and the byte-mask
+    helpers."""
     import numba
 
     from movingmnist.render.fused import intrinsics
@@ -528,6 +529,10 @@ def test_simd_helpers_of_the_numba_kernel():
     def levels(tabs, pu, pv, fa, fd, gain, n):
         return intrinsics._levels8(tabs, 0, 30, (pu, pv), (fa, fd), gain, n)
 
+    @numba.njit
+    def nearest(tabs, pu, pv, fa, fd, gain, n):  # the cell's own value: the low byte of the packed table
+        return intrinsics._nearest8(tabs, 0, 30, (pu, pv), (fa, fd), gain, n)
+
     glyph = np.pad(r.integers(0, 256, (28, 28)), 1).astype(np.uint8)
     tabs = np.zeros(30 * 30, dtype=np.uint64)
     g = np.pad(glyph, ((0, 1), (0, 1))).astype(np.uint64)
@@ -545,43 +550,27 @@ def test_simd_helpers_of_the_numba_kernel():
         q = np.minimum((s * gain + (1 << 31)) >> 32, 255)
         packed = levels(tabs, pu, pv, fa, fd, np.uint64(gain), n)
         assert np.array_equal(np.array([packed], dtype="<u8").view(np.uint8)[:n], q)
+        s = glyph[(v + (1 << 15)) >> 16, (u + (1 << 15)) >> 16].astype(np.int64) << 16
+        q = np.minimum((s * gain + (1 << 31)) >> 32, 255)
+        packed = nearest(tabs, pu, pv, fa, fd, np.uint64(gain), n)
+        assert np.array_equal(np.array([packed], dtype="<u8").view(np.uint8)[:n], q)
 
 
 @needs_numba
-def test_nearest_levels_and_streamed_copies_of_the_numba_kernel():
-    """Eight nearest-neighbour levels gathered from the packed glyph table against numpy, and the streaming copy
-    (non-temporal stores over the aligned lines, plain ones at the ends) against a plain copy, for every alignment
-    and length around a cache line."""
+def test_streamed_copies_of_the_numba_kernel():
+    """The streaming copy (non-temporal stores over the aligned lines, plain ones at the ends) against a plain copy,
+    for every alignment and length around a cache line."""
     import numba
 
     from movingmnist.render.fused import intrinsics
     from movingmnist.render.fused import words as word_ops
 
     @numba.njit
-    def nearest(tabs, pu, pv, fa, fd, gain, n):
-        return intrinsics._nearest8(tabs, 0, 30, (pu, pv), (fa, fd), gain, n)
-
-    r = np.random.default_rng(1)
-    glyph = np.pad(r.integers(0, 256, (28, 28)), 1).astype(np.uint8)
-    g = np.pad(glyph, ((0, 1), (0, 1))).astype(np.uint64)
-    tabs = (g[:-1, :-1] | g[:-1, 1:] << 16 | g[1:, :-1] << 32 | g[1:, 1:] << 48).reshape(-1)
-    for _ in range(200):
-        fa, fd = (int(v) for v in r.integers(-40000, 40000, 2))
-        pu, pv = (int(v) for v in r.integers(8 << 16, 20 << 16, 2))
-        gain, n = int(r.integers(0, 1 << 18)), int(r.integers(1, 9))
-        u = pu + fa * np.arange(n)
-        v = pv + fd * np.arange(n)
-        s = glyph[(v + (1 << 15)) >> 16, (u + (1 << 15)) >> 16].astype(np.int64) << 16
-        q = np.minimum((s * gain + (1 << 31)) >> 32, 255)
-        packed = nearest(tabs, pu, pv, fa, fd, np.uint64(gain), n)
-        assert np.array_equal(np.array([packed], dtype="<u8").view(np.uint8)[:n], q)
-
-    @numba.njit
     def stream(dst, doff, src, soff, n):
         word_ops._stream_out(dst, doff, src, soff, n)
         intrinsics._store_fence()
 
-    src = r.integers(0, 256, 600).astype(np.uint8)
+    src = np.random.default_rng(1).integers(0, 256, 600).astype(np.uint8)
     for doff in range(0, 70, 3):
         for soff in (0, 5):
             for n in (0, 1, 7, 63, 64, 65, 127, 128, 129, 300):
