@@ -10,6 +10,10 @@ and noise, 0-2 occluding distractors, every annotation) and with only the semant
 on a shared machine), then copies the same number of bytes between two warm buffers (the memory-copy bound) in the
 same run and reports the ratio. Pin it to one core (``taskset -c 1``); BLAS threads are set to 1 here. The first
 render of each case compiles or loads the numba kernels and is not timed.
+
+``--breakdown`` also says where each sequence's time goes (medians over the repeats, microseconds per sequence): the
+numba kernel, the rest of the renderer (poses, regions, gains, output fields), the background plan (shapes, pan,
+distractors) and the rest (tracks: motion, appearance, annotations).
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import time  # noqa: E402
 
+import numpy as np  # noqa: E402
 from _common import copy_bound, median_rates  # noqa: E402
 
 import movingmnist as mm  # noqa: E402
@@ -42,6 +48,45 @@ CASES = {
 
 
 
+def split_times(gen, render, num: int, repeats: int) -> dict[str, float]:
+    """Median microseconds per sequence spent in the kernel, the rest of the renderer, the background plan and the
+    rest of a render, timed by wrapping the three calls (the generator calls them through these names)."""
+    import movingmnist.generator as generator_module
+    import movingmnist.render.fused as fused
+
+    spent = {"kernel": 0.0, "renderer": 0.0, "background": 0.0}
+
+    def timed(name, fn):
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - start
+
+        return wrapper
+
+    originals = (fused.render, gen.renderer.draw, generator_module.plan_background)
+    fused.render = timed("kernel", fused.render)
+    gen.renderer.draw = timed("renderer", gen.renderer.draw)
+    generator_module.plan_background = timed("background", generator_module.plan_background)
+    rows = []
+    try:
+        for _ in range(repeats):
+            spent.update(kernel=0.0, renderer=0.0, background=0.0)
+            start = time.perf_counter()
+            render()
+            total = time.perf_counter() - start
+            rows.append((spent["kernel"], spent["renderer"] - spent["kernel"], spent["background"],
+                         total - spent["renderer"] - spent["background"], total))
+    finally:
+        fused.render, generator_module.plan_background = originals[0], originals[2]
+        del gen.renderer.draw  # the instance attribute; the method shows through again
+    med = np.median(np.array(rows), axis=0) / num * 1e6
+    names = ("kernel", "renderer", "background", "tracks", "total")
+    return {name: round(float(v), 1) for name, v in zip(names, med, strict=True)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="*", default=list(CASES))
@@ -51,6 +96,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--kernel", default="auto", choices=["auto", "numba", "numpy"])
     parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--breakdown", action="store_true", help="also time kernel, renderer, background, tracks")
     args = parser.parse_args()
 
     results = []
@@ -83,6 +129,9 @@ def main() -> None:
             f"{case:<24}{gen.kernel:<8}{wall:>11.0f}{cpu:>11.0f}{bound:>12.0f}{wall / bound:>8.3f}"
             f"{nbytes / args.num / 1e6:>9.3f}"
         )
+        if args.breakdown:
+            row["split_us_per_seq"] = split_times(gen, render, args.num, args.repeats)
+            print("    us/seq: " + ", ".join(f"{k} {v:.1f}" for k, v in row["split_us_per_seq"].items()))
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=1)
