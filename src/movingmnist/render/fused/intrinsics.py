@@ -2,10 +2,11 @@
 
 :func:`_levels8` (eight bilinear levels in one masked gather), :func:`_nearest8` (eight nearest-neighbour levels),
 :func:`_paste_row_max` / ``_sum`` / ``_over`` and :func:`_match_row` (a glyph row of up to 32 bytes composited, or
-measured, with AVX-512 masked vectors), :func:`_load8` / :func:`_store8` (unaligned 8-byte
-words of a uint8 array), and :func:`_lut64` (64 bytes through a 256-entry table: ``vpermi2b`` where the CPU has AVX-512
-VBMI, which :func:`_host_has` detects, scalar lookups elsewhere; :data:`_lut64_scalar` is the fallback, for the
-tests). Each gives the same result on every CPU.
+measured, with AVX-512 masked vectors), :func:`_load8` / :func:`_store8` (unaligned 8-byte words of a uint8 array),
+:func:`_lut64` (64 bytes through a 256-entry table: ``vpermi2b`` where the CPU has AVX-512 VBMI, which
+:func:`_host_has` detects, scalar lookups elsewhere; :data:`_lut64_scalar` is the fallback, for the tests), and the
+streaming stores :func:`_stream64` and :func:`_store_fence` (with :func:`_address`, for alignment). Each gives the
+same result on every CPU.
 """
 
 from __future__ import annotations

@@ -37,7 +37,8 @@ def render(background, distractors, objects, options, outputs):
     Objects are composited straight into the frame: max, saturating sum and over applied one object after another
     over the background give what compositing into a layer and combining it with the background gives; under max
     the layer is kept as well, for ownership. ``seen`` and the modal box are measured over each object's amodal box
-    once the frame's ownership is final."""
+    once the frame's ownership is final. The frame and its instance and semantic maps are composed in scratch and
+    streamed to the outputs when finished (non-temporal stores: each output line is written once, never read)."""
     frames = outputs.frames
     inst = outputs.instance
     sem = outputs.semantic

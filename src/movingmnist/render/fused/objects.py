@@ -3,7 +3,8 @@
 as ``general.render_objects_numpy``.
 
 Rows are visited over the exact span where the fixed-point sample point lies in the glyph's support, eight pixels per
-step in explicit vector code (:func:`~movingmnist.render.fused.intrinsics._levels8`).
+step in explicit vector code (:func:`~movingmnist.render.fused.intrinsics._levels8`,
+:func:`~movingmnist.render.fused.intrinsics._nearest8`).
 """
 
 from __future__ import annotations

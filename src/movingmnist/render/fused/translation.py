@@ -2,9 +2,10 @@
 :func:`~movingmnist.render.translation.measure_objects`, one frame at a time.
 
 Where the numpy renderer gathers every glyph window of a batch into a temporary, combines it and scatters it back
-(three passes over memory per object, plus padded canvases when a glyph crosses the edge), this kernel clears each
-frame and pastes each glyph row by row into it, clipped to the canvas, while the frame is in cache; ownership and the
-per-object measures (visible box, visible ink) are read from the frame's ownership map right after. The compositing
+(three passes over memory per object, plus padded canvases when a glyph crosses the edge), this kernel clears a
+scratch frame and pastes each glyph row by row into it, clipped to the canvas, while the frame is in cache; ownership
+and the per-object measures (visible box, visible ink) are read from the frame's ownership map right after, and the
+frame and its masks are streamed to the outputs (non-temporal stores, :func:`~.words._stream_out`). The compositing
 rules are the numpy renderer's, in integers, so the output is the same byte for byte (the conformance suite checks
 it on every translation-only preset and on random specs).
 """
