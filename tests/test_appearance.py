@@ -681,7 +681,7 @@ def test_translation_kernel_rows_of_masked_vectors_match_its_plain_loops(mode):
                                  (0, (False, False, False, False)), (0, (False, True, True, False))):
             got = []
             for fn in (translation.render_translation, plain):
-                outs = [np.zeros((b, t, big, big), np.uint8), np.zeros((big, big), np.uint8),
+                outs = [np.zeros((b, t, big, big), np.uint8),
                         np.zeros((b, t, big, big), np.uint8), np.zeros((b, t, big, big), np.uint8),
                         np.zeros((b, t, k, 4), np.float32), np.zeros((b, t, k), np.float32)]
                 fn(images, gidx, topleft, labels, mode, threshold, 255, ink, *outs, *flags)

@@ -277,7 +277,7 @@ class TranslationRenderer:
         render_translation(
             self.glyphs.images, gidx, np.ascontiguousarray(tracks.topleft[:, :t], dtype=np.int64),
             scene.labels.astype(np.int64), MODES[spec.compositing], ann.mask_threshold, ann.ignore_label, ink_sum,
-            out["frames"].reshape(b, t, big_h, big_w), self.workspace.get("owner", (big_h, big_w), np.uint8),
+            out["frames"].reshape(b, t, big_h, big_w),
             out["instance"] if ann.instance else dummy, out["semantic"] if ann.semantic else dummy,
             out["boxes"] if ann.boxes else measures, out["visibility"] if ann.visibility else seen,
             ann.instance, ann.semantic, ann.boxes, ann.visibility,

@@ -96,13 +96,13 @@ class Sampler(NamedTuple):
 
 
 class Canvas(NamedTuple):
-    """One frame as the compositing code writes it (built inside the kernel, per frame): flat views of the frame and
-    its masks, and the scratch shared by all frames."""
+    """One frame as the compositing code writes it (built inside the kernel, once): the scratch frame and masks that
+    stay in cache and are streamed to the outputs when the frame is done, and the scratch shared by all frames."""
 
     frame: np.ndarray  # (C H W,) uint8
-    inst: np.ndarray  # (H W,) uint8, or a dummy of that size when ownership is not tracked
-    sem: np.ndarray  # (H W,) uint8, or a dummy
-    amask: np.ndarray  # (K H W,) bool, or a one-element dummy
+    inst: np.ndarray  # (H W,) uint8 (written only when ownership is tracked)
+    sem: np.ndarray  # (H W,) uint8 (written only when semantic masks are wanted)
+    amask: np.ndarray  # (K H W,) bool: the frame's view of the output (rebuilt per frame), or a one-element dummy
     layer: np.ndarray  # (H W,) uint8: the objects' max layer (mode 0)
     ownq: np.ndarray  # (H W,) uint8: the level of each pixel's owner
     qbuf: np.ndarray  # uint64: an object's 8-pixel chunks, row after row (:func:`objects._draw_words`)

@@ -92,21 +92,19 @@ def render(background, distractors, objects, options, outputs):
         | (_AMODAL if amask_on else 0)
     )
     words = (flags & ~(_NEED_TOTAL | _NEAREST)) == _FAST and threshold == 0
-    dummy = np.zeros(hw, dtype=np.uint8)
     amask_dummy = np.zeros(1, dtype=np.bool_)
-    inst_f = inst_buf if track_owner else dummy
-    sem_f = sem_buf if sem_on else dummy
-    # One canvas for every frame (a named tuple of arrays built in the loop costs reference counts).
-    canvas = Canvas(frame_buf, inst_f, sem_f, amask_dummy, layer, ownq, qbuf, pbuf, h, w)
+    # One canvas for every frame (a named tuple of arrays built in the loop costs reference counts); the mask
+    # scratch is written only when its output is wanted.
+    canvas = Canvas(frame_buf, inst_buf, sem_buf, amask_dummy, layer, ownq, qbuf, pbuf, h, w)
     for b in range(b_n):
         base = _mix(np.uint64(background.index[b]) * _GOLDEN + background.noise_key)
-        for k in range(k_n):  # (nearest sampling reads the low byte of each cell)
+        for k in range(k_n):  # every sample, bilinear or nearest, reads the slot's table
             if gidx[b, k] >= 0 and nzbox[b, k, 2] > nzbox[b, k, 0] and nzbox[b, k, 3] > nzbox[b, k, 1]:
                 _glyph_table(sampler, objects, b, k)
         for t in range(t_n):
             if amask_on:
-                canvas = Canvas(frame_buf, inst_f, sem_f, amask[b, t].reshape(k_n * hw), layer, ownq, qbuf, pbuf,
-                                h, w)
+                canvas = Canvas(frame_buf, inst_buf, sem_buf, amask[b, t].reshape(k_n * hw), layer, ownq, qbuf,
+                                pbuf, h, w)
             amask_f = canvas.amask
             # Background, and the distractors that do not occlude.
             if background.enabled:
@@ -119,9 +117,9 @@ def render(background, distractors, objects, options, outputs):
                 _distractors_under(canvas, distractors, dmap, options, b, t)
             # Objects.
             if track_owner:
-                _fill_u8(inst_f, 0)
+                _fill_u8(inst_buf, 0)
             if sem_on:
-                _fill_u8(sem_f, options.ignore_label)
+                _fill_u8(sem_buf, options.ignore_label)
             if amask_on:
                 _fill_u8(amask_f.view(np.uint8), 0)
             if mode == 0:

@@ -61,11 +61,12 @@ def _glyph_table(sampler, objects, b, k):
 
 
 @njit(inline="always")
-def _sample(tabs_f, toff, glyph_f, goff, wp, uu, vv, nearest):
-    """S at the fixed-point point (uu, vv) given in padded-glyph units (the cell is ``(vv >> 16, uu >> 16)``)."""
+def _sample(tabs_f, toff, wp, uu, vv, nearest):
+    """S at the fixed-point point (uu, vv) given in padded-glyph units (the cell is ``(vv >> 16, uu >> 16)``), read
+    from the slot's packed table (nearest: the low byte of the nearest cell, as ``intrinsics._nearest8``)."""
     if nearest:
         half = np.int64(1) << 15
-        return np.uint64(glyph_f[_u(goff + ((vv + half) >> 16) * wp + ((uu + half) >> 16))]) << _S16
+        return (tabs_f[_u(toff + ((vv + half) >> 16) * wp + ((uu + half) >> 16))] & _FF) << _S16
     quad = tabs_f[_u(toff + (vv >> 16) * wp + (uu >> 16))]
     fx = np.uint64((uu >> 8) & 255)
     fy = np.uint64((vv >> 8) & 255)
@@ -112,9 +113,8 @@ def _draw_object(sampler, objects, at, canvas, abox, flags, mode, threshold):
     sem_on = (flags & _SEMANTIC) != 0
     amask_on = (flags & _AMODAL) != 0
     b, t, k = at
-    tabs_f, glyph_f, wp = sampler.tabs, sampler.glyphs, sampler.wp
+    tabs_f, wp = sampler.tabs, sampler.wp
     toff = k * sampler.tsize
-    goff = objects.gidx[b, k] * sampler.tsize
     fix, nzbox, gain, gain_c, region = objects.fix, objects.nzbox, objects.gain, objects.gain_c, objects.region
     label = objects.labels[b, k]
     frame_f, layer, ownq = canvas.frame, canvas.layer, canvas.ownq
@@ -178,7 +178,7 @@ def _draw_object(sampler, objects, at, canvas, abox, flags, mode, threshold):
                     x = xc + j
                     s = _ZERO
                     if nearest or (on and colour_on):
-                        s = _sample(tabs_f, toff, glyph_f, goff, wp, fa * x + cu, fd * x + cv, nearest)
+                        s = _sample(tabs_f, toff, wp, fa * x + cu, fd * x + cv, nearest)
                     if nearest:
                         q = _level(s, gn)
                     else:

@@ -25,7 +25,7 @@ MODES = {"max": 0, "sum": 1, "over": 2}
 @njit(cache=True, nogil=True, boundscheck=False)
 def render_translation(
     images, gidx, topleft, labels, mode, threshold, ignore_label, ink_sum,
-    frames, owner, instance, semantic, boxes, visibility,
+    frames, instance, semantic, boxes, visibility,
     write_instance, write_semantic, measure_boxes, measure_visibility,
 ):  # pragma: no cover - compiled
     """Draw and measure ``B`` sequences of ``T`` frames.
@@ -35,8 +35,8 @@ def render_translation(
         topleft: ``(B, T, K, 2)`` int64 (x, y) of each glyph box (anywhere: clipped to the canvas).
         labels: ``(B, K)`` int64 classes. mode: 0 max, 1 sum, 2 over. threshold: ink above it is owned.
         ignore_label: semantic value of pixels no object owns. ink_sum: ``(B, K)`` int64 ink above the threshold.
-        frames: ``(B, T, H, W)`` uint8 output. owner: ``(H, W)`` uint8 scratch ownership when ``instance`` is not
-            written. instance, semantic: ``(B, T, H, W)`` uint8 outputs (any shape when not written).
+        frames: ``(B, T, H, W)`` uint8 output. instance, semantic: ``(B, T, H, W)`` uint8 outputs (any shape when
+            not written).
         boxes: ``(B, T, K, 4)`` float32, visibility: ``(B, T, K)`` float32 outputs (any shape when not measured).
     """
     b_n, t_n, big_h, big_w = frames.shape
@@ -46,7 +46,6 @@ def render_translation(
     # Flat arrays indexed by offsets: a row view made inside the loops would cost reference-count updates.
     img = images.reshape(-1)
     out = frames.reshape(-1)
-    own = owner.reshape(-1)
     inst = instance.reshape(-1)
     sem = semantic.reshape(-1)
     need_owner = write_instance or write_semantic or measure_boxes or measure_visibility
@@ -54,15 +53,14 @@ def render_translation(
     nan = np.float32(np.nan)
     # Each frame and its masks are composed in scratch that stays in cache, then streamed out (intrinsics._stream64).
     frame_buf = np.zeros(area, dtype=np.uint8)
+    own_buf = np.zeros(area, dtype=np.uint8)  # the owner of each pixel (written out as ``instance`` when wanted)
     sem_buf = np.zeros(area, dtype=np.uint8)
-    own_flat = own if own.size >= area else np.zeros(area, dtype=np.uint8)
-    own_base = 0
     for b in range(b_n):
         for t in range(t_n):
             base = (b * t_n + t) * area
             _fill_u8(frame_buf, 0)
             if need_owner:
-                _fill_u8(own_flat, 0)
+                _fill_u8(own_buf, 0)
             if write_semantic:
                 _fill_u8(sem_buf, ignore_label)
             for k in range(k_n):
@@ -80,21 +78,19 @@ def render_translation(
                 for r in range(r0, r1):
                     # unsigned offsets of the row's first drawn pixel: no wraparound checks, so the loops vectorise
                     src = _u(g * glyph_area + r * w + c0)
-                    row = (y + r) * big_w + x + c0
-                    dst = _u(row)
+                    dst = _u((y + r) * big_w + x + c0)
                     if _WIDE_ROWS:  # a global: numba compiles one branch (see intrinsics._WIDE_ROWS)
-                        odst = _u(own_base + row)
                         for c in range(0, n, _ROW):
                             m = min(_ROW, n - c)
-                            at = (dst + _u(c), src + _u(c), odst + _u(c))
+                            to, fro = dst + _u(c), src + _u(c)  # the frame and its masks share offsets
                             if mode == 0:
-                                _paste_row_max(frame_buf, at[0], img, at[1], m, own_flat, at[2], code64,
+                                _paste_row_max(frame_buf, to, img, fro, m, own_buf, to, code64,
                                                sem_buf, label64, thr64, need_owner, write_semantic)
                             elif mode == 1:
-                                _paste_row_sum(frame_buf, at[0], img, at[1], m, own_flat, at[2], code64,
+                                _paste_row_sum(frame_buf, to, img, fro, m, own_buf, to, code64,
                                                sem_buf, label64, thr64, need_owner, write_semantic)
                             else:
-                                _paste_row_over(frame_buf, at[0], img, at[1], m, own_flat, at[2], code64,
+                                _paste_row_over(frame_buf, to, img, fro, m, own_buf, to, code64,
                                                 sem_buf, label64, thr64, need_owner, write_semantic)
                         continue
                     if not need_owner:
@@ -115,7 +111,6 @@ def render_translation(
                                 p = frame_buf[dst + _u(j)]
                                 frame_buf[dst + _u(j)] = v if v > 0 else p
                         continue
-                    odst = _u(own_base + row)
                     for j in range(n):
                         v = img[src + _u(j)]
                         p = frame_buf[dst + _u(j)]
@@ -129,14 +124,14 @@ def render_translation(
                         else:
                             owned = v > thr
                             frame_buf[dst + _u(j)] = v if v > 0 else p
-                        o = own_flat[odst + _u(j)]
-                        own_flat[odst + _u(j)] = code if owned else o
+                        o = own_buf[dst + _u(j)]
+                        own_buf[dst + _u(j)] = code if owned else o
                         if write_semantic:
                             q = sem_buf[dst + _u(j)]
                             sem_buf[dst + _u(j)] = label if owned else q
             _stream_out(out, base, frame_buf, 0, area)
             if write_instance:
-                _stream_out(inst, base, own_flat, 0, area)
+                _stream_out(inst, base, own_buf, 0, area)
             if write_semantic:
                 _stream_out(sem, base, sem_buf, 0, area)
             if not (measure_boxes or measure_visibility):
@@ -153,10 +148,10 @@ def render_translation(
                     code = np.uint8(k + 1)
                     for r in range(r0, r1):
                         src = _u(g * glyph_area + r * w)
-                        odst = _u(own_base + (y + r) * big_w + x)
+                        odst = _u((y + r) * big_w + x)
                         if _WIDE_ROWS:
                             for c in range(c0, c1, _ROW):
-                                hit = _match_row(own_flat, odst + _u(c), img, src + _u(c), min(_ROW, c1 - c),
+                                hit = _match_row(own_buf, odst + _u(c), img, src + _u(c), min(_ROW, c1 - c),
                                                  np.int64(k + 1), np.int64(threshold))
                                 bits = hit & np.uint64(0xFFFFFFFF)
                                 seen += np.int64(hit >> np.uint64(32))
@@ -167,7 +162,7 @@ def render_translation(
                                     cmax = max(cmax, c + 63 - np.int64(leading_zeros(bits)))
                             continue
                         for c in range(c0, c1):
-                            if own_flat[odst + _u(c)] == code:
+                            if own_buf[odst + _u(c)] == code:
                                 v = img[src + _u(c)]
                                 seen += v if v > thr else 0
                                 rmin = min(rmin, r)
