@@ -667,8 +667,12 @@ def test_translation_kernel_rows_of_masked_vectors_match_its_plain_loops(mode):
 
     from movingmnist.render.fused import translation
 
-    kernel = translation.render_translation.py_func
-    plain = numba.njit(types.FunctionType(kernel.__code__, {**kernel.__globals__, "_WIDE_ROWS": False}))
+    kernel = translation._render_translation.py_func
+    plain_body = numba.njit(types.FunctionType(kernel.__code__, {**kernel.__globals__, "_WIDE_ROWS": False}))
+
+    def plain(*args):
+        plain_body(*args, *(np.zeros(args[8].shape[2] * args[8].shape[3], np.uint8) for _ in range(3)))
+
     r = np.random.default_rng(mode)
     for gh, gw in ((28, 28), (20, 45)):
         images = (r.integers(0, 256, (6, gh, gw)) * (r.random((6, gh, gw)) < 0.4)).astype(np.uint8)

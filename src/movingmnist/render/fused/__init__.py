@@ -8,8 +8,10 @@ reference's bytes; the floating-point parts (static shapes, flow) perform the re
 ``render`` draws one frame at a time: background, objects, occluding distractors, then what each object owns. Where
 the reference evaluates every pixel of a patch, it visits only the exact span of each row where the sample point
 lies in the glyph's support, eight pixels per step in explicit vector code (:func:`intrinsics._levels8`), and
-composites straight into the frame. Hot loops index flat arrays with unsigned offsets: a view made inside a loop costs
-two atomic reference-count updates, and a signed index needs wraparound code.
+composites straight into the frame. Hot loops index flat arrays with unsigned offsets (a signed index needs wraparound
+code). Both frame kernels are compiled without numba's runtime (``_nrt=False``): their Python entries allocate the
+scratch, so the compiled bodies allocate nothing and update no reference counts (with the runtime, every array handed
+to an inlined helper cost two atomic updates).
 
 Entries: :func:`render` (``render(background, distractors, objects, options, outputs)``, the named tuples of
 :mod:`.args`), :func:`flow` and :func:`paint_shapes`. Modules:

@@ -109,3 +109,20 @@ class Canvas(NamedTuple):
     pbuf: np.ndarray  # int64: its rows, as triples (y, first x, first chunk)
     h: int
     w: int
+
+
+
+class Scratch(NamedTuple):
+    """The kernel's scratch, allocated by its Python entry (the compiled body runs without numba's runtime, so it
+    allocates nothing): the parts of a :class:`Sampler` and a :class:`Canvas` that are not inputs or outputs."""
+
+    tabs: np.ndarray  # (max(K, 1) Hp Wp,) uint64: :attr:`Sampler.tabs`
+    noise: np.ndarray  # (W rounded up to 64,) uint8: one row of background noise
+    frame: np.ndarray  # (C H W,) uint8: :attr:`Canvas.frame`, and so on
+    inst: np.ndarray
+    sem: np.ndarray
+    amask: np.ndarray  # (1,) bool: the dummy amodal masks
+    layer: np.ndarray
+    ownq: np.ndarray
+    qbuf: np.ndarray
+    pbuf: np.ndarray

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .args import Canvas, Sampler
+from .args import Canvas, Sampler, Scratch
 from .background import _background_frame
 from .distractors import _distractors_over, _distractors_under
 from .intrinsics import _store_fence
@@ -26,7 +26,6 @@ from .objects import (
 from .words import _GOLDEN, _fill_u8, _mix, _stream_out
 
 
-@njit(cache=True, nogil=True)
 def render(background, distractors, objects, options, outputs):
     """Background, objects, occluding distractors and measurements of every frame, one frame at a time (the frame
     and its masks stay in cache); the same bytes as ``render_background_numpy`` followed by
@@ -38,7 +37,33 @@ def render(background, distractors, objects, options, outputs):
     over the background give what compositing into a layer and combining it with the background gives; under max
     the layer is kept as well, for ownership. ``seen`` and the modal box are measured over each object's amodal box
     once the frame's ownership is final. The frame and its instance and semantic maps are composed in scratch and
-    streamed to the outputs when finished (non-temporal stores: each output line is written once, never read)."""
+    streamed to the outputs when finished (non-temporal stores: each output line is written once, never read).
+
+    The scratch is allocated here, so that the compiled body runs without numba's runtime (``_nrt=False``): with it,
+    every array handed to an inlined helper cost two atomic reference-count updates, a sixth of the kernel's time."""
+    t_n, c_n, h, w = outputs.frames.shape[1:]
+    k_n = objects.gidx.shape[1]
+    hw = h * w
+    tsize = objects.glyphs.shape[1] * objects.glyphs.shape[2]
+    scratch = Scratch(
+        tabs=np.zeros(max(k_n, 1) * tsize, dtype=np.uint64),
+        noise=np.zeros((w + 63) // 64 * 64, dtype=np.uint8),  # whole 64-byte blocks for _lut64
+        frame=np.zeros(c_n * hw, dtype=np.uint8),
+        inst=np.zeros(hw, dtype=np.uint8),
+        sem=np.zeros(hw, dtype=np.uint8),
+        amask=np.zeros(1, dtype=np.bool_),
+        layer=np.zeros(hw, dtype=np.uint8),
+        ownq=np.zeros(hw, dtype=np.uint8),
+        # An object's chunks and rows (its region is at most three canvases wide and high).
+        qbuf=np.zeros(3 * h * ((3 * w + 7) // 8 + 1) + 1, dtype=np.uint64),
+        pbuf=np.zeros(3 * (3 * h + 2), dtype=np.int64),
+    )
+    _render(background, distractors, objects, options, outputs, scratch)
+
+
+@njit(cache=True, nogil=True, _nrt=False)
+def _render(background, distractors, objects, options, outputs, scratch):
+    """:func:`render`'s compiled body; ``scratch`` is a :class:`~movingmnist.render.fused.args.Scratch`."""
     frames = outputs.frames
     inst = outputs.instance
     sem = outputs.semantic
@@ -68,20 +93,15 @@ def render(background, distractors, objects, options, outputs):
     hp = glyph_pad.shape[1]
     wp = glyph_pad.shape[2]
     tsize = hp * wp
-    sampler = Sampler(np.zeros(max(k_n, 1) * tsize, dtype=np.uint64), glyph_pad.reshape(-1), wp, tsize)
-    noise = np.zeros((w + 63) // 64 * 64, dtype=np.uint8)  # whole 64-byte blocks for _lut64
+    sampler = Sampler(scratch.tabs, glyph_pad.reshape(-1), wp, tsize)
+    noise = scratch.noise
     # Each frame and its masks are composed in scratch that stays in cache, then streamed out (intrinsics._stream64).
-    frame_buf = np.zeros(c_n * hw, dtype=np.uint8)
-    inst_buf = np.zeros(hw, dtype=np.uint8)
-    sem_buf = np.zeros(hw, dtype=np.uint8)
+    frame_buf = scratch.frame
+    inst_buf = scratch.inst
+    sem_buf = scratch.sem
     frames_flat = frames.reshape(-1)
     inst_flat = inst.reshape(-1)
     sem_flat = sem.reshape(-1)
-    layer = np.zeros(hw, dtype=np.uint8)
-    ownq = np.zeros(hw, dtype=np.uint8)
-    # An object's chunks and rows (its region is at most three canvases wide and high).
-    qbuf = np.zeros(3 * h * ((3 * w + 7) // 8 + 1) + 1, dtype=np.uint64)
-    pbuf = np.zeros(3 * (3 * h + 2), dtype=np.int64)
     colour_on = c_n > 1
     flags = (
         (_NEAREST if nearest else 0)
@@ -92,10 +112,10 @@ def render(background, distractors, objects, options, outputs):
         | (_AMODAL if amask_on else 0)
     )
     words = (flags & ~(_NEED_TOTAL | _NEAREST)) == _FAST and threshold == 0
-    amask_dummy = np.zeros(1, dtype=np.bool_)
-    # One canvas for every frame (a named tuple of arrays built in the loop costs reference counts); the mask
-    # scratch is written only when its output is wanted.
-    canvas = Canvas(frame_buf, inst_buf, sem_buf, amask_dummy, layer, ownq, qbuf, pbuf, h, w)
+    layer = scratch.layer
+    # One canvas for every frame (rebuilt per frame only to point at the frame's amodal masks); the mask scratch is
+    # written only when its output is wanted.
+    canvas = Canvas(frame_buf, inst_buf, sem_buf, scratch.amask, layer, scratch.ownq, scratch.qbuf, scratch.pbuf, h, w)
     for b in range(b_n):
         base = _mix(np.uint64(background.index[b]) * _GOLDEN + background.noise_key)
         for k in range(k_n):  # every sample, bilinear or nearest, reads the slot's table
@@ -103,8 +123,8 @@ def render(background, distractors, objects, options, outputs):
                 _glyph_table(sampler, objects, b, k)
         for t in range(t_n):
             if amask_on:
-                canvas = Canvas(frame_buf, inst_buf, sem_buf, amask[b, t].reshape(k_n * hw), layer, ownq, qbuf,
-                                pbuf, h, w)
+                canvas = Canvas(frame_buf, inst_buf, sem_buf, amask[b, t].reshape(k_n * hw), layer, scratch.ownq,
+                                scratch.qbuf, scratch.pbuf, h, w)
             amask_f = canvas.amask
             # Background, and the distractors that do not occlude.
             if background.enabled:

@@ -104,8 +104,7 @@ def _draw_object(sampler, objects, at, canvas, abox, flags, mode, threshold):
     Rows are visited over the exact span where the fixed-point sample point lies in the glyph's support (integer
     bounds, no per-pixel test), 8 pixels at a time (bilinear: :func:`_levels8`), composited pixel by pixel (the
     general case; see :func:`_draw_words` for the presets'). ``flags``, ``mode`` and ``threshold`` may be constants
-    at a call site, so that the branches on them fold away. (All per-pixel code is in this body: an inlined helper
-    taking arrays would update reference counts at every call.)"""
+    at a call site, so that the branches on them fold away."""
     nearest = (flags & _NEAREST) != 0
     need_total = (flags & _NEED_TOTAL) != 0
     colour_on = (flags & _COLOUR) != 0

@@ -22,13 +22,13 @@ from .words import _fill_u8, _stream_out, _u
 MODES = {"max": 0, "sum": 1, "over": 2}
 
 
-@njit(cache=True, nogil=True, boundscheck=False)
 def render_translation(
     images, gidx, topleft, labels, mode, threshold, ignore_label, ink_sum,
     frames, instance, semantic, boxes, visibility,
     write_instance, write_semantic, measure_boxes, measure_visibility,
-):  # pragma: no cover - compiled
-    """Draw and measure ``B`` sequences of ``T`` frames.
+):
+    """Draw and measure ``B`` sequences of ``T`` frames (:func:`_render_translation` with fresh scratch: the
+    compiled body runs without numba's runtime, so it allocates nothing and counts no references).
 
     Args:
         images: ``(M, h, w)`` uint8 glyphs. gidx: ``(B, K)`` int64 glyph of each slot (-1: absent).
@@ -39,11 +39,29 @@ def render_translation(
             not written).
         boxes: ``(B, T, K, 4)`` float32, visibility: ``(B, T, K)`` float32 outputs (any shape when not measured).
     """
+    area = frames.shape[2] * frames.shape[3]
+    scratch = [np.zeros(area, dtype=np.uint8) for _ in range(3)]  # the frame, its owners, its semantic map
+    _render_translation(
+        images, gidx, topleft, labels, mode, threshold, ignore_label, ink_sum, frames, instance, semantic, boxes,
+        visibility, write_instance, write_semantic, measure_boxes, measure_visibility, *scratch,
+    )
+
+
+@njit(cache=True, nogil=True, boundscheck=False, _nrt=False)
+def _render_translation(
+    images, gidx, topleft, labels, mode, threshold, ignore_label, ink_sum,
+    frames, instance, semantic, boxes, visibility,
+    write_instance, write_semantic, measure_boxes, measure_visibility,
+    frame_buf, own_buf, sem_buf,
+):  # pragma: no cover - compiled
+    """:func:`render_translation`'s compiled body; ``frame_buf``, ``own_buf`` (the owner of each pixel, written out
+    as ``instance`` when wanted) and ``sem_buf``: ``(H W,)`` uint8 scratch, where each frame and its masks are
+    composed while in cache before they are streamed out (``intrinsics._stream64``)."""
     b_n, t_n, big_h, big_w = frames.shape
     k_n = gidx.shape[1]
     h, w = images.shape[1], images.shape[2]
     area, glyph_area = big_h * big_w, h * w
-    # Flat arrays indexed by offsets: a row view made inside the loops would cost reference-count updates.
+    # Flat arrays indexed by offsets (no view per row).
     img = images.reshape(-1)
     out = frames.reshape(-1)
     inst = instance.reshape(-1)
@@ -51,10 +69,6 @@ def render_translation(
     need_owner = write_instance or write_semantic or measure_boxes or measure_visibility
     thr = np.uint8(threshold)
     nan = np.float32(np.nan)
-    # Each frame and its masks are composed in scratch that stays in cache, then streamed out (intrinsics._stream64).
-    frame_buf = np.zeros(area, dtype=np.uint8)
-    own_buf = np.zeros(area, dtype=np.uint8)  # the owner of each pixel (written out as ``instance`` when wanted)
-    sem_buf = np.zeros(area, dtype=np.uint8)
     for b in range(b_n):
         for t in range(t_n):
             base = (b * t_n + t) * area

@@ -86,8 +86,8 @@ def _fill_u8(a, value):
         a[i] = value
 
 
-# Hot loops index whole (or once-reshaped, flat) arrays with unsigned offsets: a view made inside a loop costs two
-# atomic reference-count updates, and an unsigned index needs no negative-index wraparound (so loops vectorise).
+# Hot loops index whole (or once-reshaped, flat) arrays with unsigned offsets: an unsigned index needs no
+# negative-index wraparound (so loops vectorise), and a flat offset no view per row.
 @njit(inline="always")
 def _u(i):
     return np.uint64(i)
