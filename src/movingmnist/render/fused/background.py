@@ -105,7 +105,12 @@ def paint_shapes(val, cov, present, kind, size, apex, topleft, value):
 @njit(inline="always")
 def _background_frame(canvas, background, b, t, base, noise):
     """The background of frame t of sequence b into ``canvas.frame (C * H * W)``; see ``render_background_numpy``.
-    ``base``: the sequence's noise key; ``noise``: scratch for one row of noise, whole 64-byte blocks."""
+    ``base``: the sequence's noise key; ``noise``: scratch for one channel of noise, ``H`` rows of whole words
+    (``8 ceil(W / 8)`` bytes each), in whole 64-byte blocks.
+
+    Dynamic noise is made a channel at a time in three passes: every row's words, the table over all of them, then
+    the rows into the frame. (Row by row, the table's 64-byte loads read bytes just written by 32-byte stores, which
+    cannot be forwarded: each row stalled until its stores had retired, a tenth of the segmentation kernel.)"""
     frame_f = canvas.frame
     h = canvas.h
     w = canvas.w
@@ -121,29 +126,33 @@ def _background_frame(canvas, background, b, t, base, noise):
     lut = background.lut
     noise_words = noise.view(np.uint64)  # little-endian: byte j of word i is pixel 8 i + j, as the reference
     n_words = (w + 7) // 8
+    stride = n_words * 8
     frame_t = np.uint64(t) << _S40
     for c in range(c_n):
+        if dynamic:
+            # Row y's words are at counters (t, c h + y, 0 .. n_words - 1), as ``noise_bytes``.
+            for y in range(h):
+                r = (frame_t | (np.uint64(c * h + y) << _S20)) + _ONE
+                for wi in range(n_words):
+                    noise_words[y * n_words + wi] = _mix(base ^ ((r + np.uint64(wi)) * _GOLDEN))
+            for block in range(0, h * stride, 64):
+                _lut64(noise, _u(block), lut)  # the noise bytes through the table, in place
         for y in range(h):
             ro = _u((c * h + y) * w)
             so = _u((oy + y) * wb + ox)
             vo = _u((c * hb + oy + y) * wb + ox)
+            no = _u(y * stride)
             if dynamic:
-                # Row y's words are at counters (t, c h + y, 0 .. n_words - 1), as ``noise_bytes``.
-                r = (frame_t | (np.uint64(c * h + y) << _S20)) + _ONE
-                for wi in range(n_words):
-                    noise_words[wi] = _mix(base ^ ((r + np.uint64(wi)) * _GOLDEN))
-                for block in range(0, w, 64):
-                    _lut64(noise, _u(block), lut)  # the noise bytes through the table, in place
                 if has_static:
                     for x in range(w):
                         xi = _u(x)
                         shape = val_f[vo + xi]  # both loads unconditional: a select of values vectorises
-                        grain = noise[xi]
+                        grain = noise[no + xi]
                         frame_f[ro + xi] = shape if cov_f[so + xi] != 0 else grain
                 else:
                     for x in range(w):
                         xi = _u(x)
-                        frame_f[ro + xi] = noise[xi]
+                        frame_f[ro + xi] = noise[no + xi]
             elif has_static:
                 for x in range(w):
                     xi = _u(x)

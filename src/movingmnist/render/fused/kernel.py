@@ -47,7 +47,8 @@ def render(background, distractors, objects, options, outputs):
     tsize = objects.glyphs.shape[1] * objects.glyphs.shape[2]
     scratch = Scratch(
         tabs=np.zeros(max(k_n, 1) * tsize, dtype=np.uint64),
-        noise=np.zeros((w + 63) // 64 * 64, dtype=np.uint8),  # whole 64-byte blocks for _lut64
+        # One channel of noise: H rows of whole words, in whole 64-byte blocks for _lut64.
+        noise=np.zeros((h * ((w + 7) // 8) * 8 + 63) // 64 * 64, dtype=np.uint8),
         frame=np.zeros(c_n * hw, dtype=np.uint8),
         inst=np.zeros(hw, dtype=np.uint8),
         sem=np.zeros(hw, dtype=np.uint8),
