@@ -65,10 +65,22 @@ def _gather(builder, element, data, cell, live):
     return got if element.width == 64 else builder.zext(got, _V8)
 
 
+def _low32(builder, value):
+    """The low 32 bits of each lane: a product of two such lanes is one ``vpmuludq`` (``vpmullq``, a full 64-bit
+    product, is three micro-ops on the one port that multiplies)."""
+    return builder.and_(value, _vconst(0xFFFFFFFF))
+
+
+def _mul32(builder, a, b):
+    """``a * b`` per lane for lanes below 2**32 (callers know they are), as :func:`_low32` explains."""
+    return builder.mul(_low32(builder, a), _low32(builder, b))
+
+
 def _packed_levels(builder, s, gn_):
-    """``min(255, (S G + 2**31) >> 32)`` per lane, packed as byte j of a uint64."""
+    """``min(255, (S G + 2**31) >> 32)`` per lane, packed as byte j of a uint64 (S < 2**25; G < 2**31, the renderer's
+    gain limit)."""
     c255 = _vconst(255)
-    qq = builder.lshr(builder.add(builder.mul(s, _splat(builder, gn_)), _vconst(1 << 31)), _vconst(32))
+    qq = builder.lshr(builder.add(_mul32(builder, s, _splat(builder, gn_)), _vconst(1 << 31)), _vconst(32))
     q = builder.select(builder.icmp_unsigned(">", qq, c255), c255, qq)
     return builder.bitcast(builder.trunc(q, ir.VectorType(ir.IntType(8), 8)), _I64)
 
@@ -87,19 +99,20 @@ def _levels8(typingctx, tabs_f, toff, wp, start, step, gn, n):
         u, v, live = _lanes(builder, start_, step_, n_)
         data = context.make_array(signature.args[0])(context, builder, tab).data
         c16 = _vconst(16)
-        cell = builder.add(builder.mul(builder.ashr(v, c16), _splat(builder, wp_)), builder.ashr(u, c16))
+        # Live lanes sample inside the glyph (u, v >= 0, below 2**32): 32-bit products suffice.
+        cell = builder.add(_mul32(builder, builder.ashr(v, c16), _splat(builder, wp_)), builder.ashr(u, c16))
         quad = _gather(builder, _I64, data, builder.add(cell, _splat(builder, toff_)), live)
-        c255, c256, m8 = _vconst(255), _vconst(256), _vconst(0x000000FF000000FF)
+        c255, c256 = _vconst(255), _vconst(256)
         fx = builder.and_(builder.lshr(u, _vconst(8)), c255)
         fy = builder.and_(builder.lshr(v, _vconst(8)), c255)
-        pair = builder.add(
-            builder.mul(builder.sub(c256, fx), builder.and_(quad, m8)),
-            builder.mul(fx, builder.and_(builder.lshr(quad, c16), m8)),
-        )
-        s = builder.add(
-            builder.mul(builder.sub(c256, fy), builder.and_(pair, _vconst(0xFFFFFFFF))),
-            builder.mul(fy, builder.lshr(pair, _vconst(32))),
-        )
+        gx = builder.sub(c256, fx)
+
+        def cell_value(shift):  # g00, g01, g10, g11: the 16-bit fields of the packed neighbourhood
+            return builder.and_(builder.lshr(quad, _vconst(shift)), c255) if shift else builder.and_(quad, c255)
+
+        top = builder.add(_mul32(builder, gx, cell_value(0)), _mul32(builder, fx, cell_value(16)))
+        bottom = builder.add(_mul32(builder, gx, cell_value(32)), _mul32(builder, fx, cell_value(48)))
+        s = builder.add(_mul32(builder, builder.sub(c256, fy), top), _mul32(builder, fy, bottom))
         return _packed_levels(builder, s, gn_)
 
     return sig, codegen
@@ -123,7 +136,7 @@ def _nearest8(typingctx, tabs_f, toff, wp, start, step, gn, n):
         c16, half = _vconst(16), _vconst(1 << 15)
         row = builder.ashr(builder.add(v, half), c16)
         col = builder.ashr(builder.add(u, half), c16)
-        cell = builder.add(builder.add(builder.mul(row, _splat(builder, wp_)), col), _splat(builder, toff_))
+        cell = builder.add(builder.add(_mul32(builder, row, _splat(builder, wp_)), col), _splat(builder, toff_))
         g = builder.and_(_gather(builder, _I64, data, cell, live), _vconst(255))
         return _packed_levels(builder, builder.shl(g, c16), gn_)
 
