@@ -355,6 +355,53 @@ def _match_row(typingctx, own, odst, img, src, n, code, thr):
 _WIDE_ROWS = platform.machine().lower() in ("x86_64", "amd64") and _host_has("avx512bw", "avx512vl")
 
 
+def _byte_ptr(context, builder, arr_type, arr, offset):
+    """``&arr[0]`` as bytes, advanced by ``offset`` bytes (any dtype), as a pointer to a row vector."""
+    data = builder.bitcast(context.make_array(arr_type)(context, builder, arr).data, ir.IntType(8).as_pointer())
+    return builder.bitcast(builder.gep(data, [offset]), _V32.as_pointer())
+
+
+def _make_composite_row(mode: int):
+    @intrinsic
+    def composite_row(typingctx, frame, layer, ownq, inst, sem, dst, levels, src, n, code, label):
+        """The general kernel's word-wise compositing (``objects._draw_words``) of n <= 32 pixels at once: levels
+        q, the bytes of ``levels`` (a uint64 array) from byte ``src``, onto ``frame[dst : dst + n]`` under max (mode
+        0: also the objects' max ``layer``) or over (mode 2). A pixel with q > 0 is owned (under max: where q is at
+        least the layer), and then takes ``code`` in ``inst``, ``label`` in ``sem`` and q in ``ownq``."""
+        u64, i64 = types.uint64, types.int64
+        sig = types.void(frame, layer, ownq, inst, sem, u64, levels, u64, i64, i64, i64)
+
+        def codegen(context, builder, signature, args):
+            frame_, layer_, ownq_, inst_, sem_, dst_, levels_, src_, n_, code_, label_ = args
+            a = signature.args
+            mask = _row_mask(builder, n_)
+            q = _masked_load(builder, _byte_ptr(context, builder, a[6], levels_, src_), mask)
+            inked = builder.and_(mask, builder.icmp_unsigned("!=", q, ir.Constant(_V32, [0] * _ROW)))
+            frame_ptr = _row_ptr(context, builder, a[0], frame_, dst_)
+            if mode == 0:
+                layer_ptr = _row_ptr(context, builder, a[1], layer_, dst_)
+                cur = _masked_load(builder, layer_ptr, mask)
+                below = _masked_load(builder, frame_ptr, mask)
+                owned = builder.and_(inked, builder.icmp_unsigned(">=", q, cur))
+                _masked_store(builder, _vector_call(builder, "llvm.umax.v32i8", q, cur), layer_ptr, mask)
+                _masked_store(builder, _vector_call(builder, "llvm.umax.v32i8", q, below), frame_ptr, mask)
+            else:
+                owned = inked
+                _masked_store(builder, q, frame_ptr, inked)
+            _masked_store(builder, q, _row_ptr(context, builder, a[2], ownq_, dst_), owned)
+            _masked_store(builder, _splat8(builder, code_), _row_ptr(context, builder, a[3], inst_, dst_), owned)
+            _masked_store(builder, _splat8(builder, label_), _row_ptr(context, builder, a[4], sem_, dst_), owned)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return composite_row
+
+
+_composite_row_max = _make_composite_row(0)
+_composite_row_over = _make_composite_row(2)
+
+
 # -- streaming stores ----------------------------------------------------------------------------------------------
 # A frame composed in place in the output pays for every line twice: the store reads the line in before writing it
 # (write-allocate) and writes it back later. Frames composed in a scratch buffer that stays in L1 and then streamed

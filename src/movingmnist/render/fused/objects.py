@@ -13,7 +13,16 @@ import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
 
-from .intrinsics import _levels8, _load8, _nearest8, _store8
+from .intrinsics import (
+    _ROW,
+    _WIDE_ROWS,
+    _composite_row_max,
+    _composite_row_over,
+    _levels8,
+    _load8,
+    _nearest8,
+    _store8,
+)
 from .words import (
     _ALL,
     _B01,
@@ -324,6 +333,19 @@ def _draw_words(sampler, objects, at, canvas, abox, need_total, mode, nearest):
         by0 = min(by0, y)
         by1 = y + 1
         if y < 0 or y >= h:
+            continue
+        if _WIDE_ROWS:  # the row's inked chunks on the canvas, 32 pixels at a time (masked vectors)
+            x_from = max(xa + 8 * (i_lo - i_first), 0)
+            x_to = min(xa + 8 * (i_hi - i_first) + 8, w)
+            for xs in range(x_from, x_to, _ROW):
+                n = min(_ROW, x_to - xs)
+                at_canvas = _u(y * w + xs)
+                at_levels = _u(8 * i_first + xs - xa)
+                if mode == 0:
+                    _composite_row_max(frame_f, layer, ownq, inst_f, sem_f, at_canvas, qbuf, at_levels, n, code, label)
+                else:
+                    _composite_row_over(frame_f, layer, ownq, inst_f, sem_f, at_canvas, qbuf, at_levels, n, code,
+                                        label)
             continue
         for i in range(i_lo, i_hi + 1):
             q8 = qbuf[i]
