@@ -2,7 +2,8 @@
 
 :func:`_levels8` (eight bilinear levels in one masked gather), :func:`_nearest8` (eight nearest-neighbour levels),
 :func:`_paste_row_max` / ``_sum`` / ``_over`` and :func:`_match_row` (a glyph row of up to 32 bytes composited, or
-measured, with AVX-512 masked vectors), :func:`_load8` / :func:`_store8` (unaligned 8-byte words of a uint8 array),
+measured, with AVX-512 masked vectors), :func:`_composite_row_max` / ``_over`` (the same for the general kernel's
+sampled rows), :func:`_load8` / :func:`_store8` (unaligned 8-byte words of a uint8 array),
 :func:`_lut64` (64 bytes through a 256-entry table: ``vpermi2b`` where the CPU has AVX-512 VBMI, which
 :func:`_host_has` detects, scalar lookups elsewhere; :data:`_lut64_scalar` is the fallback, for the tests), and the
 streaming stores :func:`_stream64` and :func:`_store_fence` (with :func:`_address`, for alignment). Each gives the
@@ -227,7 +228,7 @@ _lut64 = _make_lut64(_HAVE_VBMI)
 _lut64_scalar = _make_lut64(False)  # for the tests
 
 
-# -- rows of up to 32 bytes with AVX-512 masked loads and stores (the translation kernel) ---------------------------
+# -- rows of up to 32 bytes with AVX-512 masked loads and stores (both kernels) -------------------------------------
 # A glyph row is 28 bytes: shorter than the 32-byte vectors LLVM picks for byte loops here, so LLVM's vectorised
 # loop never runs and every row went through its scalar remainder. Masked loads and stores handle any n <= 32 in one
 # step; without AVX-512 BW/VL (which makes them cheap) the kernel keeps its plain loops (see ``_WIDE_ROWS``).

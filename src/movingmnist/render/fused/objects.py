@@ -253,8 +253,9 @@ def _draw_words(sampler, objects, at, canvas, abox, need_total, mode, nearest):
     Three passes, each a short loop with few live values (one pass doing everything spilled registers and ran three
     times slower): every chunk of 8 pixels of every row's span is sampled into ``qbuf`` (the row's y, first x and
     first chunk go to ``pbuf``); the total is the byte sum of all chunks; then, row by row, the first and last ink
-    give the amodal box, and the chunks on the canvas are composited with word operations (byte masks over 8-byte
-    loads and stores; owned where q > 0, under max also where q >= the layer)."""
+    give the amodal box, and the row's inked pixels on the canvas are composited, 32 at a time with AVX-512 masked
+    vectors (:func:`~movingmnist.render.fused.intrinsics._composite_row_max`, ``_over``), or else with word
+    operations (byte masks over 8-byte loads and stores); owned where q > 0, under max also where q >= the layer."""
     b, t, k = at
     tabs_f, wp = sampler.tabs, sampler.wp
     toff = k * sampler.tsize
