@@ -55,6 +55,19 @@ def test_bad_seed_is_refused():
         rng.uniform(-3, "s", np.arange(2))
 
 
+def test_sincos_of_all_zero_angles_takes_the_polynomials_bits():
+    """All-zero angles skip the polynomials: the shortcut gives the bits the polynomials give to the same zeros
+    (+0.0 and 1.0 for either sign) when other angles keep them in play; NaN and infinities keep their bits too."""
+    zeros = np.array([0.0, -0.0, 0.0, -0.0])
+    mixed = np.concatenate([zeros, [0.3, np.nan, np.inf, -np.inf]])
+    with np.errstate(invalid="ignore"):
+        full = rng.sincos_turns(mixed)
+    short = rng.sincos_turns(zeros)
+    for got, want in zip(short, full, strict=True):
+        np.testing.assert_array_equal(got.view(np.int64), want[:4].view(np.int64))
+    assert np.isnan(full[0][5:]).all() and np.isnan(full[1][5:]).all()
+
+
 def test_sincos_matches_libm():
     turns = np.linspace(-2, 2, 100_001)
     sin, cos = rng.sincos_turns(turns)

@@ -153,25 +153,48 @@ def sincos_turns(turns: Any) -> tuple[Any, Any]:
     """``(sin, cos)`` of an angle given in turns (1 turn = 2 pi), float64, accurate to ~1e-16.
 
     Range-reduced to an eighth of a turn and evaluated with fixed polynomials so that every backend that rounds
-    +, -, * correctly (numpy, torch on CPU and CUDA) returns identical bits.
+    +, -, * correctly (numpy, torch on CPU and CUDA) returns identical bits. Intermediates are updated in place (each
+    fresh temporary of a large batch costs page faults), which changes no bit: the operations and their order are
+    the same. Angles that are all zero (unrotated, unsheared glyphs) skip the polynomials: their sine is +0.0 and their
+    cosine 1.0, what the polynomials give for either zero.
     """
     xp = _xp.namespace(turns)
     turns = _xp.f64(xp, turns)
-    quadrant = xp.floor(turns * 4.0 + 0.5)
-    r = (turns - quadrant * 0.25) * _TWO_PI  # in [-pi/4, pi/4]
+    if not _xp.is_torch(xp) and not xp.any(turns):  # a host check: numpy only (torch would synchronise)
+        return xp.zeros_like(turns), xp.ones_like(turns)
+    quadrant = turns * 4.0
+    quadrant += 0.5
+    quadrant = xp.floor(quadrant)
+    r = quadrant * 0.25
+    r = turns - r
+    r *= _TWO_PI  # in [-pi/4, pi/4]
     r2 = r * r
-    s = _horner(xp, r2, _SIN_COEF)
-    s = r + r * (r2 * s)
-    c = _horner(xp, r2, _COS_COEF)
-    c = 1.0 + r2 * c
-    q = quadrant - 4.0 * xp.floor(quadrant * 0.25)  # mod 4 of a whole float, exactly (np.mod is 5x slower)
-    sin = xp.where(q == 0, s, xp.where(q == 1, c, xp.where(q == 2, -s, -c)))
-    cos = xp.where(q == 0, c, xp.where(q == 1, -s, xp.where(q == 2, -c, s)))
+    s = _horner(r2, _SIN_COEF)
+    s *= r2
+    s *= r
+    s += r  # r + r (r2 s)
+    c = _horner(r2, _COS_COEF)
+    c *= r2
+    c += 1.0  # 1 + r2 c
+    q = quadrant * 0.25
+    q = xp.floor(q)
+    q *= 4.0
+    q = quadrant - q  # mod 4 of a whole float, exactly (np.mod is 5x slower)
+    # Quadrants 0..3 give (s, c), (c, -s), (-s, -c), (-c, s); anything else (NaN) takes the last.
+    first, second, third = q == 0.0, q == 1.0, q == 2.0
+    swap = ~(first | third)
+    sin = xp.where(swap, c, s)
+    cos = xp.where(swap, s, c)
+    sin = xp.where(first | second, sin, -sin)
+    cos = xp.where(second | third, -cos, cos)
     return sin, cos
 
 
-def _horner(xp: Any, x: Any, coef: tuple[float, ...]) -> Any:
-    acc = xp.full_like(x, coef[-1])
-    for c in coef[-2::-1]:
-        acc = acc * x + c
+def _horner(x: Any, coef: tuple[float, ...]) -> Any:
+    """``((c[-1] x + c[-2]) x + ...) x + c[0]``, in place on one array."""
+    acc = x * coef[-1]
+    acc += coef[-2]
+    for c in coef[-3::-1]:
+        acc *= x
+        acc += c
     return acc
