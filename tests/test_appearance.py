@@ -657,29 +657,36 @@ def test_measure_rows_of_masked_vectors_match_its_plain_loop():
 
 @needs_numba
 def test_general_kernel_composite_rows_of_masked_vectors_match_its_word_loop(monkeypatch):
-    """The presets' compositing (``objects._draw_words``) runs 32 pixels at a time with AVX-512 masked vectors where
-    the CPU has them and 8-pixel words elsewhere: the whole kernel compiled both ways (the word loop by turning the
-    switch off) gives the same bytes in every output, under over and max, nearest and bilinear, on canvases whose
-    widths are not multiples of 8."""
+    """The presets' compositing (``objects._draw_words``, and occluding distractors) runs 32 pixels at a time with
+    AVX-512 masked vectors where the CPU has them, and 8-pixel words (pixel by pixel for distractors) elsewhere: the
+    whole kernel compiled both ways (by turning the switch off) gives the same bytes in every output, under over and
+    max, nearest and bilinear, on canvases whose widths are not multiples of 8."""
     import types
 
     import numba
 
-    from movingmnist.render.fused import kernel, objects
+    from movingmnist.render.fused import distractors, kernel, objects
 
-    draw = objects._draw_words.py_func
-    word_draw = numba.njit(inline="always")(
-        types.FunctionType(draw.__code__, {**draw.__globals__, "_WIDE_ROWS": False})
-    )
+    def switched_off(helper):
+        source = helper.py_func
+        return numba.njit(inline="always")(
+            types.FunctionType(source.__code__, {**source.__globals__, "_WIDE_ROWS": False})
+        )
+
     body = kernel._render.py_func
     word_kernel = numba.njit(_nrt=False)(
-        types.FunctionType(body.__code__, {**body.__globals__, "_draw_words": word_draw})
+        types.FunctionType(body.__code__, {
+            **body.__globals__,
+            "_draw_words": switched_off(objects._draw_words),
+            "_distractors_over": switched_off(distractors._distractors_over),
+        })
     )
     wide_kernel = kernel._render
     for overrides in (
         [],  # over, nearest, rotating digits crossing every edge, occluding distractors
         ["compositing=max", "appearance.interpolation=bilinear", "appearance.scale.start=0.5..2.5"],
-        ["canvas.width=45", "canvas.height=37", "background.shapes.size=2..20", "objects.count=3..4"],
+        ["canvas.width=45", "canvas.height=37", "background.shapes.size=2..20", "objects.count=3..4",
+         "background.distractors.count=2..3", "background.distractors.size=20..36"],
     ):
         spec = mm.Spec.from_preset("segmentation", ["source.name=glyphs", *overrides])
         got = []

@@ -126,3 +126,4 @@ class Scratch(NamedTuple):
     ownq: np.ndarray
     qbuf: np.ndarray
     pbuf: np.ndarray
+    dlev: np.ndarray  # (max(1, N S S),) uint8: the distractors' patches of levels (distractors._distractor_levels)

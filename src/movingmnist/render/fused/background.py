@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .intrinsics import _lut64
+from .intrinsics import _lut64, _select64
 from .words import _GOLDEN, _ONE, _S20, _S40, _mix, _u
 
 
@@ -144,7 +144,11 @@ def _background_frame(canvas, background, b, t, base, noise):
             no = _u(y * stride)
             if dynamic:
                 if has_static:
-                    for x in range(w):
+                    w64 = w // 64 * 64
+                    for x in range(0, w64, 64):
+                        xi = _u(x)
+                        _select64(frame_f, ro + xi, val_f, vo + xi, cov_f, so + xi, noise, no + xi)
+                    for x in range(w64, w):
                         xi = _u(x)
                         shape = val_f[vo + xi]  # both loads unconditional: a select of values vectorises
                         grain = noise[no + xi]

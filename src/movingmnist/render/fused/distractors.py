@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .intrinsics import _ROW, _WIDE_ROWS, _composite_row_max, _composite_row_over
 from .words import _u
 
 
@@ -43,9 +44,29 @@ def _distractors_under(canvas, distractors, dmap, options, b, t):
 
 
 @njit(inline="always")
-def _distractors_over(canvas, distractors, dmap, options, b, t):
+def _distractor_levels(distractors, b, levels):
+    """Each distractor of sequence b as a patch of levels, its grey where its mask is set and 0 elsewhere: patch n
+    at ``levels[n S S]`` (``S`` the patches' side), for :func:`_distractors_over` with ``rows``."""
+    d_mask = distractors.mask
+    side = d_mask.shape[2]
+    for n in range(d_mask.shape[1]):
+        if not distractors.present[b, n]:
+            continue
+        q = distractors.grey[b, n]
+        for ry in range(side):
+            for rx in range(side):
+                levels[_u((n * side + ry) * side + rx)] = q if d_mask[b, n, ry, rx] else np.uint8(0)
+
+
+@njit(inline="always")
+def _distractors_over(canvas, distractors, dmap, options, b, t, levels, rows):
     """The distractors that occlude, composited over the objects of frame t of sequence b like objects: a pixel
-    they own (level above the threshold, under max also at least the layer's) loses its owner."""
+    they own (level above the threshold, under max also at least the layer's) loses its owner.
+
+    ``rows`` (a grey canvas, threshold 0, over or max, no distractor map, AVX-512): a distractor whose value is its
+    grey level and above 0 is composited a row at a time from its patch of ``levels``
+    (:func:`_distractor_levels`) with the objects' masked-vector compositing, owner code 0 and the ignore label
+    (what it also leaves in ``ownq`` is never read: measures count pixels whose owner is an object)."""
     frame_f = canvas.frame
     layer = canvas.layer
     inst_f = canvas.inst
@@ -72,6 +93,21 @@ def _distractors_over(canvas, distractors, dmap, options, b, t):
         px0 = d_pos[b, t, n, 0]
         py0 = d_pos[b, t, n, 1]
         q = np.int64(d_grey[b, n])
+        if _WIDE_ROWS and rows and q > 0 and np.int64(d_value[b, n, 0]) == q:
+            lo_x = max(0, -px0)
+            hi_x = min(side, w - px0)
+            for ry in range(max(0, -py0), min(side, h - py0)):
+                for rx in range(lo_x, hi_x, _ROW):
+                    at_canvas = _u((py0 + ry) * w + px0 + rx)
+                    at_levels = _u((n * side + ry) * side + rx)
+                    count = min(_ROW, hi_x - rx)
+                    if mode == 0:
+                        _composite_row_max(frame_f, layer, canvas.ownq, inst_f, sem_f, at_canvas, levels, at_levels,
+                                           count, 0, ignore_label)
+                    else:
+                        _composite_row_over(frame_f, layer, canvas.ownq, inst_f, sem_f, at_canvas, levels, at_levels,
+                                            count, 0, ignore_label)
+            continue
         for ry in range(max(0, -py0), min(side, h - py0)):
             y = py0 + ry
             for rx in range(max(0, -px0), min(side, w - px0)):

@@ -444,6 +444,29 @@ def _stream64(typingctx, dst, doff, src, soff):
 
 
 @intrinsic
+def _select64(typingctx, dst, doff, val, voff, cov, coff, other, ooff):
+    """``dst[doff + j] = val[voff + j] if cov[coff + j] else other[ooff + j]`` for j < 64 (uint8 arrays), in one
+    64-byte step: the background's static shapes over its noise (LLVM's loop over a 64-pixel row ran 8 bytes at a
+    time)."""
+    u64 = types.uint64
+    sig = types.void(dst, u64, val, u64, cov, u64, other, u64)
+
+    def codegen(context, builder, signature, args):
+        a = signature.args
+
+        def ptr(i):
+            data = context.make_array(a[i])(context, builder, args[i]).data
+            return builder.bitcast(builder.gep(data, [args[i + 1]]), _V64B.as_pointer())
+
+        shape = builder.load(ptr(2), align=1)
+        covered = builder.icmp_unsigned("!=", builder.load(ptr(4), align=1), ir.Constant(_V64B, [0] * 64))
+        builder.store(builder.select(covered, shape, builder.load(ptr(6), align=1)), ptr(0), align=1)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
 def _store_fence(typingctx):
     """Order the streaming stores before whatever follows (``sfence``; a full fence off x86)."""
     sig = types.void()

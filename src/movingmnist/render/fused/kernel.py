@@ -8,7 +8,7 @@ from numba import njit
 
 from .args import Canvas, Sampler, Scratch
 from .background import _background_frame
-from .distractors import _distractors_over, _distractors_under
+from .distractors import _distractor_levels, _distractors_over, _distractors_under
 from .intrinsics import _store_fence
 from .measure import _measure
 from .objects import (
@@ -58,6 +58,7 @@ def render(background, distractors, objects, options, outputs):
         # An object's chunks and rows (its region is at most three canvases wide and high).
         qbuf=np.zeros(3 * h * ((3 * w + 7) // 8 + 1) + 1, dtype=np.uint64),
         pbuf=np.zeros(3 * (3 * h + 2), dtype=np.int64),
+        dlev=np.zeros(max(1, distractors.mask.shape[1] * distractors.mask.shape[2] ** 2), dtype=np.uint8),
     )
     _render(background, distractors, objects, options, outputs, scratch)
 
@@ -117,8 +118,12 @@ def _render(background, distractors, objects, options, outputs, scratch):
     # One canvas for every frame (rebuilt per frame only to point at the frame's amodal masks); the mask scratch is
     # written only when its output is wanted.
     canvas = Canvas(frame_buf, inst_buf, sem_buf, scratch.amask, layer, scratch.ownq, scratch.qbuf, scratch.pbuf, h, w)
+    # Occluding distractors a row at a time, as the objects (see distractors._distractors_over).
+    d_rows = d_on and d_occlude and words and (mode == 0 or mode == 2) and not dmap_on
     for b in range(b_n):
         base = _mix(np.uint64(background.index[b]) * _GOLDEN + background.noise_key)
+        if d_rows:
+            _distractor_levels(distractors, b, scratch.dlev)
         for k in range(k_n):  # every sample, bilinear or nearest, reads the slot's table
             if gidx[b, k] >= 0 and nzbox[b, k, 2] > nzbox[b, k, 0] and nzbox[b, k, 3] > nzbox[b, k, 1]:
                 _glyph_table(sampler, objects, b, k)
@@ -174,7 +179,7 @@ def _render(background, distractors, objects, options, outputs, scratch):
                 total[b, t, k] = tot
             # Distractors that occlude: composited like objects, taking ownership away.
             if d_on and d_occlude:
-                _distractors_over(canvas, distractors, dmap, options, b, t)
+                _distractors_over(canvas, distractors, dmap, options, b, t, scratch.dlev, d_rows)
             # What each object owns once the frame is final (inside its amodal box on the canvas).
             if options.measure:
                 for k in range(k_n):
