@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .intrinsics import _lut64, _select64
+from .intrinsics import _lut64, _noise8, _select64
 from .words import _GOLDEN, _ONE, _S20, _S40, _mix, _u
 
 
@@ -133,7 +133,10 @@ def _background_frame(canvas, background, b, t, base, noise):
             # Row y's words are at counters (t, c h + y, 0 .. n_words - 1), as ``noise_bytes``.
             for y in range(h):
                 r = (frame_t | (np.uint64(c * h + y) << _S20)) + _ONE
-                for wi in range(n_words):
+                n8 = n_words // 8 * 8
+                for wi in range(0, n8, 8):
+                    _noise8(noise_words, _u(y * n_words + wi), base, r + np.uint64(wi))
+                for wi in range(n8, n_words):
                     noise_words[y * n_words + wi] = _mix(base ^ ((r + np.uint64(wi)) * _GOLDEN))
             for block in range(0, h * stride, 64):
                 _lut64(noise, _u(block), lut)  # the noise bytes through the table, in place

@@ -467,6 +467,28 @@ def _select64(typingctx, dst, doff, val, voff, cov, coff, other, ooff):
 
 
 @intrinsic
+def _noise8(typingctx, words, offset, key, counter):
+    """``words[offset + i] = mix(key ^ ((counter + i) * GOLDEN))`` for i < 8 (uint64 words; ``mix`` the splitmix64
+    finaliser of :func:`~movingmnist.render.fused.words._mix`), as one 8-lane vector: LLVM vectorised the scalar
+    loop 4 lanes wide, and each of its 64-bit multiplies costs the same micro-ops at either width."""
+    u64 = types.uint64
+    sig = types.void(words, u64, u64, u64)
+
+    def codegen(context, builder, signature, args):
+        words_, offset_, key_, counter_ = args
+        lanes = builder.add(_splat(builder, counter_), ir.Constant(_V8, list(range(8))))
+        x = builder.xor(_splat(builder, key_), builder.mul(lanes, _vconst(0x9E3779B97F4A7C15)))
+        for shift, mult in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
+            x = builder.mul(builder.xor(x, builder.lshr(x, _vconst(shift))), _vconst(mult))
+        x = builder.xor(x, builder.lshr(x, _vconst(31)))
+        data = context.make_array(signature.args[0])(context, builder, words_).data
+        builder.store(x, builder.bitcast(builder.gep(data, [offset_]), _V8.as_pointer()), align=8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
 def _store_fence(typingctx):
     """Order the streaming stores before whatever follows (``sfence``; a full fence off x86)."""
     sig = types.void()
