@@ -485,8 +485,8 @@ def test_brightness_saturates_and_blinks(kernel):
 @needs_numba
 def test_simd_helpers_of_the_numba_kernel():
     """The explicit-SIMD pieces of the numba kernel against plain numpy: the 64-byte table lookup (VBMI permutes
-    where the CPU has them, and the scalar fallback), eight packed bilinear and nearest levels, and the byte-mask
-    helpers."""
+    where the CPU has them, and the scalar fallback), eight packed bilinear levels, sixteen nearest ones, and the
+    byte-mask helpers."""
     import numba
 
     from movingmnist.render.fused import intrinsics
@@ -530,8 +530,10 @@ def test_simd_helpers_of_the_numba_kernel():
         return intrinsics._levels8(tabs, 0, 30, (pu, pv), (fa, fd), gain, n)
 
     @numba.njit
-    def nearest(tabs, pu, pv, fa, fd, gain, n):  # the cell's own value: the low byte of the packed table
-        return intrinsics._nearest8(tabs, 0, 30, (pu, pv), (fa, fd), gain, n)
+    def nearest(glyph_bytes, pu, pv, fa, fd, gain, n):  # the nearest cell's own value, 16 points at once
+        out = np.zeros(2, dtype=np.uint64)
+        intrinsics._nearest16(out, np.uint64(0), glyph_bytes, 0, 30, (pu, pv), (fa, fd), gain, n)
+        return out
 
     glyph = np.pad(r.integers(0, 256, (28, 28)), 1).astype(np.uint8)
     tabs = np.zeros(30 * 30, dtype=np.uint64)
@@ -550,10 +552,16 @@ def test_simd_helpers_of_the_numba_kernel():
         q = np.minimum((s * gain + (1 << 31)) >> 32, 255)
         packed = levels(tabs, pu, pv, fa, fd, np.uint64(gain), n)
         assert np.array_equal(np.array([packed], dtype="<u8").view(np.uint8)[:n], q)
+        # Nearest: 16 points (n up to 17: lanes past 16 are not drawn), gains past the 2**24 cap included.
+        fa, fd = (int(v) for v in r.integers(-30000, 30000, 2))
+        pu, pv = (int(v) for v in r.integers(10 << 16, 12 << 16, 2))
+        gain, n = int(r.choice([r.integers(0, 1 << 18), r.integers(1 << 23, 1 << 31)])), int(r.integers(1, 18))
+        u = pu + fa * np.arange(min(n, 16))
+        v = pv + fd * np.arange(min(n, 16))
         s = glyph[(v + (1 << 15)) >> 16, (u + (1 << 15)) >> 16].astype(np.int64) << 16
         q = np.minimum((s * gain + (1 << 31)) >> 32, 255)
-        packed = nearest(tabs, pu, pv, fa, fd, np.uint64(gain), n)
-        assert np.array_equal(np.array([packed], dtype="<u8").view(np.uint8)[:n], q)
+        got = nearest(glyph.reshape(-1), pu, pv, fa, fd, np.uint64(gain), n).view(np.uint8)
+        assert np.array_equal(got[: min(n, 16)], q) and not got[min(n, 16) :].any()
 
 
 @needs_numba

@@ -1,6 +1,6 @@
 """Explicit-SIMD and memory intrinsics of the numba kernel, written in LLVM IR with llvmlite.
 
-:func:`_levels8` (eight bilinear levels in one masked gather), :func:`_nearest8` (eight nearest-neighbour levels),
+:func:`_levels8` (eight bilinear levels in one masked gather), :func:`_nearest16` (sixteen nearest-neighbour levels),
 :func:`_paste_row_max` / ``_sum`` / ``_over`` and :func:`_match_row` (a glyph row of up to 32 bytes composited, or
 measured, with AVX-512 masked vectors), :func:`_composite_row_max` / ``_over`` (the same for the general kernel's
 sampled rows), :func:`_load8` / :func:`_store8` (unaligned 8-byte words of a uint8 array),
@@ -119,27 +119,70 @@ def _levels8(typingctx, tabs_f, toff, wp, start, step, gn, n):
     return sig, codegen
 
 
+_I32 = ir.IntType(32)
+_V16 = ir.VectorType(_I32, 16)
+
+
+def _splat16(builder, value):
+    one = builder.insert_element(ir.Constant(_V16, ir.Undefined), value, ir.Constant(_I32, 0))
+    return builder.shuffle_vector(one, ir.Constant(_V16, ir.Undefined), ir.Constant(_V16, [0] * 16))
+
+
 @intrinsic
-def _nearest8(typingctx, tabs_f, toff, wp, start, step, gn, n):
-    """:func:`_levels8` for nearest-neighbour sampling: the levels of the glyph cells nearest to the eight points,
-    cell ``((pv + 2**15) >> 16) wp + ((pu + 2**15) >> 16)`` (S is the cell's value << 16, as
-    :func:`~movingmnist.render.fused.objects._sample` with ``nearest``). The value is read from the low byte of the
-    packed table of :func:`~movingmnist.render.fused.objects._glyph_table`: a masked gather of 64-bit words is one
-    instruction, where one of bytes becomes eight scalar loads behind a branch each (three times slower)."""
+def _nearest16(typingctx, out, at, glyphs, goff, wp, start, step, gn, n):
+    """Nearest-neighbour levels of the 16 points ``(pu + j fa, pv + j fd)``, j < min(n, 16) (padded-glyph units):
+    the value g of cell ``((pv + 2**15) >> 16) wp + ((pu + 2**15) >> 16)`` of the glyph's bytes ``glyphs[goff:]``,
+    S = g << 16 as :func:`~movingmnist.render.fused.objects._sample` with ``nearest``, stored as bytes into
+    ``out[at : at + 2]`` (uint64 words, byte j being point j); lanes j >= n are 0. One 16-lane gather of 32-bit
+    words (a live lane reads at most 3 bytes past its cell, inside the padded glyph), where a gather of 64-bit
+    words from a packed table took 8 points.
+
+    Everything is 32-bit: the sample points of live lanes are small (inside the glyph), and 32-bit sums and
+    products of their wrapped parts are exact; the level ``min(255, (S G + 2**31) >> 32)`` is
+    ``min(255, (g G + 2**15) >> 16)``, with the gain capped at 2**24 (from there every inked level is 255 anyway)
+    so that ``g G`` fits."""
     i64 = types.int64
     pair = types.UniTuple(i64, 2)
-    sig = types.uint64(tabs_f, i64, i64, pair, pair, types.uint64, i64)
+    sig = types.void(out, types.uint64, glyphs, i64, i64, pair, pair, types.uint64, i64)
 
     def codegen(context, builder, signature, args):
-        tab, toff_, wp_, start_, step_, gn_, n_ = args
-        u, v, live = _lanes(builder, start_, step_, n_)
-        data = context.make_array(signature.args[0])(context, builder, tab).data
-        c16, half = _vconst(16), _vconst(1 << 15)
+        out_, at_, glyphs_, goff_, wp_, start_, step_, gn_, n_ = args
+        a = signature.args
+        pu_, pv_ = cgutils.unpack_tuple(builder, start_, 2)
+        fa_, fd_ = cgutils.unpack_tuple(builder, step_, 2)
+        lane = ir.Constant(_V16, list(range(16)))
+
+        def low(value):
+            return builder.trunc(value, _I32)
+
+        u = builder.add(_splat16(builder, low(pu_)), builder.mul(_splat16(builder, low(fa_)), lane))
+        v = builder.add(_splat16(builder, low(pv_)), builder.mul(_splat16(builder, low(fd_)), lane))
+        live = builder.icmp_signed("<", lane, _splat16(builder, low(builder.select(
+            builder.icmp_signed("<", n_, ir.Constant(_I64, 16)), n_, ir.Constant(_I64, 16)))))
+        half, c16 = ir.Constant(_V16, [1 << 15] * 16), ir.Constant(_V16, [16] * 16)
         row = builder.ashr(builder.add(v, half), c16)
         col = builder.ashr(builder.add(u, half), c16)
-        cell = builder.add(builder.add(_mul32(builder, row, _splat(builder, wp_)), col), _splat(builder, toff_))
-        g = builder.and_(_gather(builder, _I64, data, cell, live), _vconst(255))
-        return _packed_levels(builder, builder.shl(g, c16), gn_)
+        cell = builder.add(builder.mul(row, _splat16(builder, low(wp_))), col)
+        base = builder.ptrtoint(builder.gep(context.make_array(a[2])(context, builder, glyphs_).data, [goff_]), _I64)
+        v16i64 = ir.VectorType(_I64, 16)
+        splat = builder.insert_element(ir.Constant(v16i64, ir.Undefined), base, ir.Constant(_I32, 0))
+        splat = builder.shuffle_vector(splat, ir.Constant(v16i64, ir.Undefined), ir.Constant(_V16, [0] * 16))
+        i32p = _I32.as_pointer()
+        ptrs = builder.inttoptr(builder.add(splat, builder.sext(cell, v16i64)), ir.VectorType(i32p, 16))
+        name = "llvm.masked.gather.v16i32.v16p0" + ("" if llvm_version_info >= (15,) else "i32")
+        fnty = ir.FunctionType(_V16, [ir.VectorType(i32p, 16), _I32, ir.VectorType(ir.IntType(1), 16), _V16])
+        gather = cgutils.get_or_insert_function(builder.module, fnty, name)
+        got = builder.call(gather, [ptrs, ir.Constant(_I32, 1), live, ir.Constant(_V16, [0] * 16)])
+        g = builder.and_(got, ir.Constant(_V16, [255] * 16))
+        cap = ir.Constant(_I64, 1 << 24)
+        gain = low(builder.select(builder.icmp_unsigned("<", gn_, cap), gn_, cap))
+        level = builder.lshr(builder.add(builder.mul(g, _splat16(builder, gain)), half), c16)
+        c255 = ir.Constant(_V16, [255] * 16)
+        level = builder.select(builder.icmp_unsigned(">", level, c255), c255, level)
+        data = builder.gep(context.make_array(a[0])(context, builder, out_).data, [at_])
+        v16i8 = ir.VectorType(ir.IntType(8), 16)
+        builder.store(builder.trunc(level, v16i8), builder.bitcast(data, v16i8.as_pointer()), align=1)
+        return context.get_dummy_value()
 
     return sig, codegen
 

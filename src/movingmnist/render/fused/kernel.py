@@ -124,7 +124,9 @@ def _render(background, distractors, objects, options, outputs, scratch):
         base = _mix(np.uint64(background.index[b]) * _GOLDEN + background.noise_key)
         if d_rows:
             _distractor_levels(distractors, b, scratch.dlev)
-        for k in range(k_n):  # every sample, bilinear or nearest, reads the slot's table
+        for k in range(k_n):  # every sample reads the slot's table (but the presets' nearest, the glyph's bytes)
+            if words and nearest:
+                break
             if gidx[b, k] >= 0 and nzbox[b, k, 2] > nzbox[b, k, 0] and nzbox[b, k, 3] > nzbox[b, k, 1]:
                 _glyph_table(sampler, objects, b, k)
         for t in range(t_n):

@@ -2,9 +2,9 @@
 (:func:`_draw_object`, the general case, and :func:`_draw_words`, the presets' word-wise compositing); the same bytes
 as ``general.render_objects_numpy``.
 
-Rows are visited over the exact span where the fixed-point sample point lies in the glyph's support, eight pixels per
-step in explicit vector code (:func:`~movingmnist.render.fused.intrinsics._levels8`,
-:func:`~movingmnist.render.fused.intrinsics._nearest8`).
+Rows are visited over the exact span where the fixed-point sample point lies in the glyph's support, in explicit
+vector code: eight bilinear samples per step (:func:`~movingmnist.render.fused.intrinsics._levels8`), sixteen
+nearest ones in the presets' path (:func:`~movingmnist.render.fused.intrinsics._nearest16`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .intrinsics import (
     _composite_row_over,
     _levels8,
     _load8,
-    _nearest8,
+    _nearest16,
     _store8,
 )
 from .words import (
@@ -72,7 +72,7 @@ def _glyph_table(sampler, objects, b, k):
 @njit(inline="always")
 def _sample(tabs_f, toff, wp, uu, vv, nearest):
     """S at the fixed-point point (uu, vv) given in padded-glyph units (the cell is ``(vv >> 16, uu >> 16)``), read
-    from the slot's packed table (nearest: the low byte of the nearest cell, as ``intrinsics._nearest8``)."""
+    from the slot's packed table (nearest: the low byte of the nearest cell, the glyph's own value)."""
     if nearest:
         half = np.int64(1) << 15
         return (tabs_f[_u(toff + ((vv + half) >> 16) * wp + ((uu + half) >> 16))] & _FF) << _S16
@@ -283,6 +283,8 @@ def _draw_words(sampler, objects, at, canvas, abox, need_total, mode, nearest):
     nq = 0
     nr = 0
     step = (fa * 8, fd * 8)
+    step16 = (fa * 16, fd * 16)
+    goff = objects.gidx[b, k] * sampler.tsize
     for y in range(ry0, ry1):
         cu = fb * y + fc
         cv = fe * y + ff
@@ -296,11 +298,15 @@ def _draw_words(sampler, objects, at, canvas, abox, need_total, mode, nearest):
         nr += 1
         pu = fa * xa + cu + one  # sample points in padded-glyph units
         pv = fd * xa + cv + one
+        if nearest:  # 16 pixels per step, from the glyph's bytes (the row may end with a chunk of zeros)
+            for xc in range(xa, xb, 16):
+                _nearest16(qbuf, _u(nq), sampler.glyphs, goff, wp, (pu, pv), (fa, fd), gn, xb - xc)
+                nq += 2
+                pu += step16[0]
+                pv += step16[1]
+            continue
         for xc in range(xa, xb, 8):
-            if nearest:
-                qbuf[nq] = _nearest8(tabs_f, toff, wp, (pu, pv), (fa, fd), gn, xb - xc)
-            else:
-                qbuf[nq] = _levels8(tabs_f, toff, wp, (pu, pv), (fa, fd), gn, xb - xc)
+            qbuf[nq] = _levels8(tabs_f, toff, wp, (pu, pv), (fa, fd), gn, xb - xc)
             nq += 1
             pu += step[0]
             pv += step[1]
