@@ -591,24 +591,29 @@ def test_streamed_copies_of_the_numba_kernel():
 
 @needs_numba
 @pytest.mark.parametrize("overrides", [
-    {"background.shapes.size": "1..84", "background.shapes.count": "20..30"},
+    {"background.shapes.size": "1..84", "background.shapes.count": "20..30", "background.distractors.size": "1..40",
+     "background.distractors.count": "2..4"},
     {"background.shapes.size": "1..7", "canvas.height": 32, "canvas.width": 48, "background.extent": 9},
-    {"background.colour": True, "canvas.channels": 3, "background.shapes.kinds": ["ellipse", "triangle"]},
+    {"background.colour": True, "canvas.channels": 3, "background.shapes.kinds": ["ellipse", "triangle"],
+     "background.distractors.kinds": ["ellipse", "triangle"], "background.distractors.size": "3..23"},
 ])
 def test_numba_shape_painter_matches_the_pixel_tests(overrides):
     """The numba painter fills each row of a shape as one interval found by bisection; the numpy painter tests every
-    pixel. Thousands of shapes of every kind and size, cut by the canvas edges, give the same canvases."""
+    pixel. Thousands of shapes of every kind and size, cut by the canvas edges, give the same canvases, and the
+    distractors' masks made the same way are the pixel tests' masks."""
     from movingmnist.latents.background import plan_background
     from movingmnist.latents.shapes import paint_shapes
 
     spec = mm.Spec.from_preset("segmentation", overrides=overrides)
     index = np.arange(600, dtype=np.int64)
-    painter = mm.Generator(spec, source=BLOBS, kernel="numba").renderer.paint_shapes
-    fast = plan_background(spec, 7, index, 2, paint=painter)
+    renderer = mm.Generator(spec, source=BLOBS, kernel="numba").renderer
+    fast = plan_background(spec, 7, index, 2, paint=renderer.paint_shapes, masks=renderer.shape_masks)
     plain = plan_background(spec, 7, index, 2, paint=paint_shapes)
     assert 0.0 < fast.static_cov.mean() < 1.0
     np.testing.assert_array_equal(fast.static_cov, plain.static_cov)
     np.testing.assert_array_equal(fast.static_val, plain.static_val)
+    assert 0.0 < fast.distractors.mask.mean() < 1.0 and fast.distractors.mask.dtype == plain.distractors.mask.dtype
+    np.testing.assert_array_equal(fast.distractors.mask, plain.distractors.mask)
 
 
 @needs_numba

@@ -131,7 +131,13 @@ ShapePainter = Callable[[Any, Any, Shapes], None]
 
 
 def plan_background(
-    spec: Spec, seed: int, index: Any, num_frames: int, paint: ShapePainter | None = None, mix: Callable = mix_words
+    spec: Spec,
+    seed: int,
+    index: Any,
+    num_frames: int,
+    paint: ShapePainter | None = None,
+    mix: Callable = mix_words,
+    masks: Callable[..., Any] | None = None,
 ) -> BackgroundPlan:
     """Background latents of sequences ``index (B,)`` over ``num_frames`` frames (T1).
 
@@ -139,6 +145,9 @@ def plan_background(
         paint: paints :class:`Shapes` over ``(static_val, static_cov)`` (default :func:`paint_shapes`; the numba
             kernel has its own, with the same bytes).
         mix: the splitmix64 word function for the static noise (default :func:`mix_words`; torch may compile it).
+        masks: ``masks(present, kind, size, apex, side)`` gives the distractors' masks ``(B, N, side, side)`` bool,
+            or None for :func:`~movingmnist.latents.shapes.shape_covers` over every pixel (the numba kernel computes
+            them a row interval at a time, with the same bytes).
     """
     xp = _xp.namespace(index)
     dev = _xp.device_of(index)
@@ -180,7 +189,7 @@ def plan_background(
         dynamic_noise=dynamic,
         noise_key=rng.stream_key(seed, "background.noise"),
         lut=_xp.on_device(xp, lut, dev),
-        distractors=_distractors(spec, seed, index, num_frames) if bg.distractors.count[1] > 0 else None,
+        distractors=_distractors(spec, seed, index, num_frames, masks) if bg.distractors.count[1] > 0 else None,
     )
 
 
@@ -205,7 +214,7 @@ def _pan(spec: Spec, seed: int, index: Any, num_frames: int) -> Any:
     return out
 
 
-def _distractors(spec: Spec, seed: int, index: Any, num_frames: int) -> Distractors:
+def _distractors(spec: Spec, seed: int, index: Any, num_frames: int, masks: Callable | None = None) -> Distractors:
     """Moving shapes: start uniform inside the canvas, constant velocity, exact reflection at the canvas edges
     (a triangle wave), whole-pixel positions (rounded)."""
     xp = _xp.namespace(index)
@@ -233,12 +242,14 @@ def _distractors(spec: Spec, seed: int, index: Any, num_frames: int) -> Distract
     p = xp.minimum(p, 2.0 - p)
     position = xp.astype(xp.round(p * span[:, None]), xp.int64)
     side = int(ds.size[1])
-    r = xp.arange(side, device=dev)
-    mask = shape_covers(
-        kind[..., None, None], size[..., 0, None, None], size[..., 1, None, None], apex[..., None, None],
-        (xp.reshape(r, (1, 1, 1, side)), xp.reshape(r, (1, 1, side, 1))),
-    )
-    mask = mask & present[..., None, None]
+    mask = masks(present, kind, size, apex, side) if masks is not None else None
+    if mask is None:
+        r = xp.arange(side, device=dev)
+        mask = shape_covers(
+            kind[..., None, None], size[..., 0, None, None], size[..., 1, None, None], apex[..., None, None],
+            (xp.reshape(r, (1, 1, 1, side)), xp.reshape(r, (1, 1, side, 1))),
+        )
+        mask = mask & present[..., None, None]
     return Distractors(
         present=present, kind=kind, size=size, apex=apex, value=value, grey=xp.max(value, axis=-1),
         position=position, occlude=ds.occlude, mask=mask,

@@ -51,6 +51,15 @@ class GeneralRenderer:
         self._kern.paint_shapes(val, cov, shapes.present, shapes.kind, shapes.size, shapes.apex, shapes.topleft,
                                 shapes.value)
 
+    def shape_masks(self, present: Any, kind: Any, size: Any, apex: Any, side: int) -> Any:
+        """The distractors' masks ``(B, N, side, side)`` bool this kernel computes (see
+        :func:`movingmnist.latents.background.plan_background`'s ``masks``), or None for the array default."""
+        if self._kern is None:
+            return None
+        mask = np.zeros((*present.shape, side, side), dtype=np.bool_)
+        self._kern.shape_masks(mask, present, kind, size, apex)
+        return mask
+
     def draw(self, tracks: Tracks, plan: BackgroundPlan | None, out: Mapping[str, Any]) -> None:
         """Render ``tracks`` over ``plan`` into the output views ``out`` (``frames (B, T, C, H, W)`` and the
         annotations the spec asks for, each with a leading ``B`` axis)."""

@@ -14,7 +14,7 @@ scratch, so the compiled bodies allocate nothing and update no reference counts 
 to an inlined helper cost two atomic updates).
 
 Entries: :func:`render` (``render(background, distractors, objects, options, outputs)``, the named tuples of
-:mod:`.args`), :func:`flow` and :func:`paint_shapes`. Modules:
+:mod:`.args`), :func:`flow`, :func:`paint_shapes` and :func:`shape_masks`. Modules:
 
 - :mod:`.args`: the named tuples the arguments are grouped in;
 - :mod:`.kernel`: :func:`render`, the loop over sequences and frames;
@@ -35,8 +35,10 @@ Imported by :mod:`movingmnist.render.general_renderer` only when the numba kerne
 from __future__ import annotations
 
 from .args import Background, Distractors, Objects, Options, Outputs
-from .background import paint_shapes
+from .background import paint_shapes, shape_masks
 from .kernel import render
 from .measure import flow
 
-__all__ = ["Background", "Distractors", "Objects", "Options", "Outputs", "flow", "paint_shapes", "render"]
+__all__ = [
+    "Background", "Distractors", "Objects", "Options", "Outputs", "flow", "paint_shapes", "render", "shape_masks",
+]

@@ -62,6 +62,18 @@ def _triangle_row(sw, sh, ax, py):
     return first, max(first, lo)
 
 
+@njit(inline="always")
+def _shape_row(kd, sw, sh, ax, ry):
+    """Columns ``[lo, hi)`` of row ``ry`` of a shape's box (kind ``kd``, size ``sw`` by ``sh``, triangle apex at
+    ``ax``) whose pixel centres are inside it, by the tests of ``latents.shapes.shape_covers``."""
+    if kd == 0:
+        return 0, sw
+    if kd == 1:
+        dy = (2.0 * ry + 1.0 - sh) / sh
+        return _ellipse_row(sw, dy * dy)
+    return _triangle_row(sw, sh, ax, ry + 0.5)
+
+
 @njit(cache=True, nogil=True)
 def paint_shapes(val, cov, present, kind, size, apex, topleft, value):
     """Static shapes over the background canvas; see ``latents.shapes.paint_shapes`` (the same floating-point
@@ -84,13 +96,7 @@ def paint_shapes(val, cov, present, kind, size, apex, topleft, value):
             kd = kind[b, j]
             ax = apex[b, j] * sw
             for ry in range(min(sh, hb - y0)):
-                if kd == 0:
-                    lo, hi = 0, sw
-                elif kd == 1:
-                    dy = (2.0 * ry + 1.0 - sh) / sh
-                    lo, hi = _ellipse_row(sw, dy * dy)
-                else:
-                    lo, hi = _triangle_row(sw, sh, ax, ry + 0.5)
+                lo, hi = _shape_row(kd, sw, sh, ax, ry)
                 hi = min(hi, nx)
                 base = _u((y0 + ry) * wb + x0)
                 for ch in range(c_n):
@@ -100,6 +106,25 @@ def paint_shapes(val, cov, present, kind, size, apex, topleft, value):
                         val_f[vb + _u(rx)] = v
                 for rx in range(lo, hi):
                     cov_f[base + _u(rx)] = 1
+
+
+@njit(cache=True, nogil=True)
+def shape_masks(mask, present, kind, size, apex):
+    """Coverage of each present shape's box from its corner, ``mask (B, N, S, S)`` bool (all False on entry; rows
+    and columns past S are cut), by the tests of ``latents.shapes.shape_covers`` a row interval at a time: the
+    distractors' masks (``latents.background.plan_background``'s ``cover``)."""
+    b_n, n_slots, s, _ = mask.shape
+    for b in range(b_n):
+        for j in range(n_slots):
+            if not present[b, j]:
+                continue
+            sw = size[b, j, 0]
+            sh = size[b, j, 1]
+            ax = apex[b, j] * sw
+            for ry in range(min(sh, s)):
+                lo, hi = _shape_row(kind[b, j], sw, sh, ax, ry)
+                for rx in range(lo, min(hi, s)):
+                    mask[b, j, ry, rx] = True
 
 
 @njit(inline="always")
