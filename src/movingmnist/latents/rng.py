@@ -47,9 +47,15 @@ def stream_key(seed: int, stream: str) -> int:
     """The 64-bit key of a named stream under a seed, as an unsigned int (seed 0 is a seed like any other)."""
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= int(seed) < 2**63:
         raise ValueError(f"seed={seed!r} is not allowed: an integer in [0, 2**63)")
+    return _stream_key(int(seed), stream)
+
+
+@functools.lru_cache(maxsize=4096)
+def _stream_key(seed: int, stream: str) -> int:
+    # Cached: every draw asks for a key, and a SHA-256 and a numpy mix cost more than many small draws.
     name = int.from_bytes(hashlib.sha256(stream.encode()).digest()[:8], "little")
     with np.errstate(over="ignore"):
-        value = mix(np, np.array([int(seed) ^ name], dtype=np.uint64))
+        value = mix(np, np.array([seed ^ name], dtype=np.uint64))
     return int(value[0])
 
 
