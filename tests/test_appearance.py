@@ -617,6 +617,42 @@ def test_numba_shape_painter_matches_the_pixel_tests(overrides):
 
 
 @needs_numba
+@pytest.mark.parametrize("nearest", [True, False])
+def test_numba_poses_match_the_array_steps(nearest):
+    """Inverse poses, fixed-point poses and pixel regions in one numba pass give the bits of the numpy steps
+    (``invert``, ``fixed_poses``, ``regions``, unusable regions emptied), for ordinary poses and degenerate ones:
+    zero determinants, NaN and infinite entries, coefficients past the fixed-point limit, absent and blank glyphs."""
+    from movingmnist.latents.appearance import invert
+    from movingmnist.render import fused
+    from movingmnist.render.poses import fixed_poses, regions
+
+    r = np.random.default_rng(5)
+    b, t, k = 64, 7, 3
+    fwd = r.normal(0, 1.5, (b, t + 2, k, 2, 3)) * np.array([1.0, 1.0, 30.0])
+    special = r.random(fwd.shape) < 0.01
+    fwd[special] = r.choice([0.0, np.nan, np.inf, -np.inf, 1e-30, 1e12], special.sum())
+    fwd[:4, :, :, :, :2] = 0.0  # singular
+    fwd[4:8, :, :, 0, 0] = 1e-9  # tiny determinants: inverse coefficients past 2**40 in fixed point
+    fwd = fwd[:, 1 : t + 1]  # a strided view, as the renderer passes
+    nzbox = np.sort(r.integers(0, 28, (b, k, 4)), axis=-1)[..., [0, 1, 2, 3]]
+    nzbox[..., 2:] = np.maximum(nzbox[..., 2:], nzbox[..., :2] + r.integers(-1, 20, (b, k, 2)))
+    present = r.random((b, k)) < 0.85
+    inv = np.empty((b, t, k, 6))
+    fix = np.empty((b, t, k, 6), np.int64)
+    region = np.empty((b, t, k, 4), np.int64)
+    with np.errstate(all="ignore"):
+        fused.poses(fwd, nzbox, present, nearest, 48, 64, inv, fix, region)
+        want_region = regions(fwd, nzbox, present, nearest, (48, 64))
+        want_inv = invert(fwd)
+        want_fix, usable = fixed_poses(want_inv)
+    want_region[~usable] = 0
+    assert (~usable).any() and usable.mean() > 0.5 and (want_region[..., 2] > want_region[..., 0]).mean() > 0.5
+    np.testing.assert_array_equal(inv.view(np.int64), want_inv.view(np.int64))  # the same bits, NaNs too
+    np.testing.assert_array_equal(fix, want_fix)
+    np.testing.assert_array_equal(region, want_region)
+
+
+@needs_numba
 def test_measure_rows_of_masked_vectors_match_its_plain_loop():
     """What each object owns is measured 32 pixels at a time with AVX-512 masked vectors where the CPU has them and
     with a plain loop elsewhere: both compiled here give the same ink and boxes, for boxes narrower and wider than a

@@ -76,10 +76,16 @@ class GeneralRenderer:
         nearest = spec.appearance.interpolation == "nearest"
         nzbox = self.glyphs.nz_box[gi]
         fwd = matrix[:, :t]
-        region = regions(fwd, nzbox, present, nearest, (big_h, big_w))
-        inv = np.ascontiguousarray(app.invert(fwd))
-        fix, usable = fixed_poses(inv)
-        region[~usable] = 0
+        if self._kern is not None:  # one pass, the same bits
+            inv = self.workspace.get("inv", (b, t, k, 6), np.float64)
+            fix = self.workspace.get("fix", (b, t, k, 6), np.int64)
+            region = self.workspace.get("region", (b, t, k, 4), np.int64)
+            self._kern.poses(fwd, nzbox, present, nearest, big_h, big_w, inv, fix, region)
+        else:
+            region = regions(fwd, nzbox, present, nearest, (big_h, big_w))
+            inv = np.ascontiguousarray(app.invert(fwd))
+            fix, usable = fixed_poses(inv)
+            region[~usable] = 0
         gain, gain_c = fixed_gains(look.brightness[:, :t], look.colour, spec.canvas.channels)
         gidx = np.where(present, scene.glyph_index, -1).astype(np.int64)
         labels = np.where(present, scene.labels, ann.ignore_label).astype(np.uint8)

@@ -14,7 +14,7 @@ scratch, so the compiled bodies allocate nothing and update no reference counts 
 to an inlined helper cost two atomic updates).
 
 Entries: :func:`render` (``render(background, distractors, objects, options, outputs)``, the named tuples of
-:mod:`.args`), :func:`flow`, :func:`paint_shapes` and :func:`shape_masks`. Modules:
+:mod:`.args`), :func:`flow`, :func:`paint_shapes`, :func:`shape_masks` and :func:`poses`. Modules:
 
 - :mod:`.args`: the named tuples the arguments are grouped in;
 - :mod:`.kernel`: :func:`render`, the loop over sequences and frames;
@@ -22,6 +22,7 @@ Entries: :func:`render` (``render(background, distractors, objects, options, out
 - :mod:`.distractors`: distractor patches under or over the objects;
 - :mod:`.objects`: glyph tables, sampling, and each object drawn into the frame;
 - :mod:`.measure`: what each object owns, and the flow;
+- :mod:`.poses`: inverse and fixed-point poses and pixel regions, in one pass;
 - :mod:`.words`: scalar constants and byte-wise word helpers;
 - :mod:`.intrinsics`: LLVM-IR intrinsics (the 8-lane bilinear gather, unaligned words, the 64-byte table lookup).
 
@@ -38,7 +39,9 @@ from .args import Background, Distractors, Objects, Options, Outputs
 from .background import paint_shapes, shape_masks
 from .kernel import render
 from .measure import flow
+from .poses import poses
 
 __all__ = [
-    "Background", "Distractors", "Objects", "Options", "Outputs", "flow", "paint_shapes", "render", "shape_masks",
+    "Background", "Distractors", "Objects", "Options", "Outputs", "flow", "paint_shapes", "poses", "render",
+    "shape_masks",
 ]
