@@ -130,13 +130,13 @@ class GeneralRenderer:
         if ann.boxes:
             boxes = out["boxes"]
             boxes[...] = mbox
-            boxes[np.broadcast_to((mbox[..., 2] <= mbox[..., 0])[..., None], boxes.shape)] = np.nan
+            np.copyto(boxes, np.nan, where=(mbox[..., 2] <= mbox[..., 0])[..., None])  # no box: NaN
         if ann.visibility:
             out["visibility"][...] = np.where(total > 0, seen / np.maximum(total, 1).astype(np.float64), 0.0)
         if ann.amodal_boxes:
             amodal = out["amodal_boxes"]
             amodal[...] = abox
-            amodal[np.broadcast_to((abox[..., 2] <= abox[..., 0])[..., None], amodal.shape)] = np.nan
+            np.copyto(amodal, np.nan, where=(abox[..., 2] <= abox[..., 0])[..., None])
         if ann.flow:
             self._flow(matrix, inv, plan, inst, dmap, out["flow"])
 

@@ -412,6 +412,21 @@ def _byte_ptr(context, builder, arr_type, arr, offset):
     return builder.bitcast(builder.gep(data, [offset]), _V32.as_pointer())
 
 
+@intrinsic
+def _fill_row(typingctx, arr, offset, n, value):
+    """``arr[offset : offset + n] = value`` (a uint8 array, n <= 32) in one masked store: the background painter's
+    rows are a few to 84 bytes, where LLVM's vectorised fill spent most of its time in its scalar ends."""
+    sig = types.void(arr, types.uint64, types.int64, types.uint8)
+
+    def codegen(context, builder, signature, args):
+        arr_, offset_, n_, value_ = args
+        ptr = _row_ptr(context, builder, signature.args[0], arr_, offset_)
+        _masked_store(builder, _splat8(builder, value_), ptr, _row_mask(builder, n_))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 def _make_composite_row(mode: int):
     @intrinsic
     def composite_row(typingctx, frame, layer, ownq, inst, sem, dst, levels, src, n, code, label):

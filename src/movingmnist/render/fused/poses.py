@@ -32,6 +32,13 @@ def _max(a, b):
 
 
 @njit(inline="always")
+def _scaled(coef):
+    """A coefficient in 16.16 fixed point, still a float (``floor(x * 2**16 + 0.5)``): NaN or infinite for a
+    coefficient that is not finite, so the limit test fails for it."""
+    return np.floor(coef * _ONE + 0.5)
+
+
+@njit(inline="always")
 def _edge(value, size):
     """A region edge as ``regions`` makes it: clipped to ``[-size, 2 size]``, NaN to 0, as an integer."""
     if value != value:
@@ -70,16 +77,24 @@ def poses(fwd, nzbox, present, nearest, big_h, big_w, inv, fix, region):
                 c, d, ty = fwd[b, t, k, 1, 0], fwd[b, t, k, 1, 1], fwd[b, t, k, 1, 2]
                 det = a * d - bb * c
                 ia, ib, ic, id_ = d / det, -bb / det, -c / det, a / det
-                coef = (ia, ib, -(ia * tx + ib * ty), ic, id_, -(ic * tx + id_ * ty))
-                finite = True
-                for i in range(6):
-                    inv[b, t, k, i] = coef[i]
-                    finite = finite and np.isfinite(coef[i])
-                ok = finite
-                for i in range(6):
-                    ok = ok and abs(np.floor(coef[i] * _ONE + 0.5)) <= _POSE_LIMIT
-                for i in range(6):
-                    fix[b, t, k, i] = np.int64(np.floor(coef[i] * _ONE + 0.5)) if ok else 0
+                ic_, if_ = -(ia * tx + ib * ty), -(ic * tx + id_ * ty)
+                inv[b, t, k, 0] = ia
+                inv[b, t, k, 1] = ib
+                inv[b, t, k, 2] = ic_
+                inv[b, t, k, 3] = ic
+                inv[b, t, k, 4] = id_
+                inv[b, t, k, 5] = if_
+                s0, s1, s2 = _scaled(ia), _scaled(ib), _scaled(ic_)
+                s3, s4, s5 = _scaled(ic), _scaled(id_), _scaled(if_)
+                # Usable: every coefficient finite (their scaled values then are) and within the limit.
+                ok = (abs(s0) <= _POSE_LIMIT and abs(s1) <= _POSE_LIMIT and abs(s2) <= _POSE_LIMIT
+                      and abs(s3) <= _POSE_LIMIT and abs(s4) <= _POSE_LIMIT and abs(s5) <= _POSE_LIMIT)
+                fix[b, t, k, 0] = np.int64(s0) if ok else 0
+                fix[b, t, k, 1] = np.int64(s1) if ok else 0
+                fix[b, t, k, 2] = np.int64(s2) if ok else 0
+                fix[b, t, k, 3] = np.int64(s3) if ok else 0
+                fix[b, t, k, 4] = np.int64(s4) if ok else 0
+                fix[b, t, k, 5] = np.int64(s5) if ok else 0
                 lx, hx = _extent(a, bb, tx, r0, r1, r2, r3)
                 ly, hy = _extent(c, d, ty, r0, r1, r2, r3)
                 ex0, ey0, ex1, ey1 = _edge(lx, big_w), _edge(ly, big_h), _edge(hx, big_w), _edge(hy, big_h)
