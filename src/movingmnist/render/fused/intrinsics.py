@@ -294,9 +294,13 @@ def _broadcast(builder, vec_type, value):
 
 
 def _row_mask(builder, n_):
-    """Lanes j < n of a row."""
-    lanes = ir.VectorType(_I64, _ROW)
-    return builder.icmp_signed("<", ir.Constant(lanes, list(range(_ROW))), _broadcast(builder, lanes, n_))
+    """Lanes j < n of a row (none for n <= 0, all for n >= 32), as the low n bits of an integer: one mask move,
+    where comparing 32 lane numbers took four 512-bit compares and three mask merges."""
+    zero, full = ir.Constant(_I64, 0), ir.Constant(_I64, _ROW)
+    n = builder.select(builder.icmp_signed("<", n_, zero), zero, n_)
+    n = builder.select(builder.icmp_signed(">", n, full), full, n)
+    bits = builder.sub(builder.shl(ir.Constant(_I64, 1), n), ir.Constant(_I64, 1))
+    return builder.bitcast(builder.trunc(bits, ir.IntType(_ROW)), _M32)
 
 
 def _row_ptr(context, builder, arr_type, arr, offset):
