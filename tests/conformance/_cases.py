@@ -160,6 +160,18 @@ GENERAL_CASES = (
         start=11,
         num=6,
     ),
+    # Frames only, and masks without the semantic map: the word-wise path composes the masks it does not write out.
+    *(
+        Case(preset, (*extra, *(f"annotations.{name}=false" for name in (
+            "semantic", "instance", "boxes", "amodal_boxes", "visibility", "tracks"))), seed=5, start=11, num=6)
+        for preset, extra in (
+            ("segmentation@2", ()),
+            ("segmentation@2", ("compositing=max", "canvas.width=37", "background.shapes.size=2..50")),
+            ("affine@2", ("objects.count=1..3",)),
+            ("affine@2", ("appearance.interpolation=bilinear", "motion.boundary=bounce")),
+        )
+    ),
+    Case("segmentation@2", ("annotations.semantic=false", "compositing=max"), seed=5, start=11, num=6),
     # A bank where a third of the glyphs are blank (empty ink boxes).
     Case(
         "segmentation@1",

@@ -14,7 +14,6 @@ from .measure import _measure
 from .objects import (
     _AMODAL,
     _COLOUR,
-    _FAST,
     _NEAREST,
     _NEED_TOTAL,
     _OWNER,
@@ -113,7 +112,10 @@ def _render(background, distractors, objects, options, outputs, scratch):
         | (_SEMANTIC if sem_on else 0)
         | (_AMODAL if amask_on else 0)
     )
-    words = (flags & ~(_NEED_TOTAL | _NEAREST)) == _FAST and threshold == 0
+    # The presets' word-wise path: grey, no amodal masks, no mask threshold. It composes ownership and semantics
+    # into the scratch whether or not they are wanted (unwanted, they are never streamed out): frames only draw at
+    # the speed of frames with every mask.
+    words = (flags & (_COLOUR | _AMODAL)) == 0 and threshold == 0
     layer = scratch.layer
     # One canvas for every frame (rebuilt per frame only to point at the frame's amodal masks); the mask scratch is
     # written only when its output is wanted.

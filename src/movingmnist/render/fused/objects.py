@@ -101,7 +101,6 @@ def _support(nx0, ny0, nx1, ny1, nearest):
 
 
 _NEAREST, _NEED_TOTAL, _COLOUR, _OWNER, _SEMANTIC, _AMODAL = 1, 2, 4, 8, 16, 32
-_FAST = _OWNER | _SEMANTIC  # grey, masks (bilinear or nearest): the flags the kernel is specialised for
 
 
 @njit(inline="always")
