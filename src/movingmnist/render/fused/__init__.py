@@ -5,13 +5,13 @@ The sampling arithmetic is integer (fixed-point poses, 8-bit weights, integer ga
 reference's bytes; the floating-point parts (static shapes, flow) perform the reference's operations in the same order
 (numba does not reassociate or fuse multiply-adds without ``fastmath``). Tests compare the two bit for bit.
 
-``render`` draws one frame at a time: background, objects, occluding distractors, then what each object owns. Where
-the reference evaluates every pixel of a patch, it visits only the exact span of each row where the sample point
-lies in the glyph's support, eight pixels per step in explicit vector code (:func:`intrinsics._levels8`), and
-composites straight into the frame. Hot loops index flat arrays with unsigned offsets (a signed index needs wraparound
-code). Both frame kernels are compiled without numba's runtime (``_nrt=False``): their Python entries allocate the
-scratch, so the compiled bodies allocate nothing and update no reference counts (with the runtime, every array handed
-to an inlined helper cost two atomic updates).
+``render`` draws one frame at a time: background, objects, occluding distractors, then what each object owns. Where the
+reference evaluates every pixel of a patch, it visits only the exact span of each row where the sample point lies in the
+glyph's support, in explicit vector code (eight bilinear samples per step, :func:`intrinsics._levels8`; sixteen nearest
+ones, :func:`intrinsics._nearest16`), and composites straight into the frame. Hot loops index flat arrays with unsigned
+offsets (a signed index needs wraparound code). Both frame kernels are compiled without numba's runtime
+(``_nrt=False``): their Python entries allocate the scratch, so the compiled bodies allocate nothing and update no
+reference counts (with the runtime, every array handed to an inlined helper cost two atomic updates).
 
 Entries: :func:`render` (``render(background, distractors, objects, options, outputs)``, the named tuples of
 :mod:`.args`), :func:`flow`, :func:`paint_shapes`, :func:`shape_masks` and :func:`poses`. Modules:
