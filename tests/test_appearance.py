@@ -599,16 +599,24 @@ def test_streamed_copies_of_the_numba_kernel():
 ])
 def test_numba_shape_painter_matches_the_pixel_tests(overrides):
     """The numba painter fills each row of a shape as one interval found by bisection; the numpy painter tests every
-    pixel. Thousands of shapes of every kind and size, cut by the canvas edges, give the same canvases, and the
-    distractors' masks made the same way are the pixel tests' masks."""
+    pixel. Thousands of shapes of every kind and size, cut by the canvas edges, give the same canvases, the
+    distractors' masks made the same way are the pixel tests' masks, and the compiled skimage placement gives the
+    array steps' boxes."""
     from movingmnist.latents.background import plan_background
-    from movingmnist.latents.shapes import paint_shapes
+    from movingmnist.latents.shapes import paint_shapes, sample_shapes
 
     spec = mm.Spec.from_preset("segmentation", overrides=overrides)
     index = np.arange(600, dtype=np.int64)
     renderer = mm.Generator(spec, source=BLOBS, kernel="numba").renderer
-    fast = plan_background(spec, 7, index, 2, paint=renderer.paint_shapes, masks=renderer.shape_masks)
+    fast = plan_background(
+        spec, 7, index, 2, paint=renderer.paint_shapes, masks=renderer.shape_masks, boxes=renderer.skimage_boxes
+    )
     plain = plan_background(spec, 7, index, 2, paint=paint_shapes)
+    big = (spec.canvas.height + spec.background.extent, spec.canvas.width + spec.background.extent)
+    compiled, arrays = (sample_shapes(spec, 7, index, *big, boxes) for boxes in (renderer.skimage_boxes, None))
+    for name in ("kind", "size", "apex", "topleft"):  # the skimage placement's boxes, bit for bit
+        np.testing.assert_array_equal(getattr(compiled, name), getattr(arrays, name))
+    assert compiled.apex.dtype == arrays.apex.dtype == np.float64 and (compiled.kind == 2).any()
     assert 0.0 < fast.static_cov.mean() < 1.0
     np.testing.assert_array_equal(fast.static_cov, plain.static_cov)
     np.testing.assert_array_equal(fast.static_val, plain.static_val)

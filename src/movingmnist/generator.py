@@ -356,7 +356,7 @@ class Generator:
             if self.general and not spec.background.is_empty:
                 plan = plan_background(
                     spec, self.seed, index[lo:hi], t1, paint=self.renderer.paint_shapes,
-                    masks=self.renderer.shape_masks,
+                    masks=self.renderer.shape_masks, boxes=self.renderer.skimage_boxes,
                 )
             self.renderer.draw(tracks.rows(lo, hi), plan, {name: view[lo:hi] for name, view in views.items()})
         finish_tracks(tracks, spec, views, self.bank.class_names)

@@ -138,6 +138,7 @@ def plan_background(
     paint: ShapePainter | None = None,
     mix: Callable = mix_words,
     masks: Callable[..., Any] | None = None,
+    boxes: Callable[..., Any] | None = None,
 ) -> BackgroundPlan:
     """Background latents of sequences ``index (B,)`` over ``num_frames`` frames (T1).
 
@@ -148,6 +149,8 @@ def plan_background(
         masks: ``masks(present, kind, size, apex, side)`` gives the distractors' masks ``(B, N, side, side)`` bool,
             or None for :func:`~movingmnist.latents.shapes.shape_covers` over every pixel (the numba kernel computes
             them a row interval at a time, with the same bytes).
+        boxes: computes the ``skimage`` shape placement's boxes from its draws (default
+            :func:`~movingmnist.latents.shapes.skimage_boxes`; the numba kernel's is one compiled pass).
     """
     xp = _xp.namespace(index)
     dev = _xp.device_of(index)
@@ -178,7 +181,7 @@ def plan_background(
         if static_val is None:
             static_val = xp.zeros((b, c, big_h, big_w), dtype=xp.uint8, device=dev)
             static_cov = xp.zeros((b, big_h, big_w), dtype=xp.uint8, device=dev)
-        (paint or paint_shapes)(static_val, static_cov, sample_shapes(spec, seed, index, big_h, big_w))
+        (paint or paint_shapes)(static_val, static_cov, sample_shapes(spec, seed, index, big_h, big_w, boxes))
 
     dynamic = bg.kind == "noise" and bg.noise.dynamic
     lut = noise_lut(bg.noise.mean, bg.noise.std, bg.noise.wrap) if dynamic else np.zeros(256, dtype=np.uint8)

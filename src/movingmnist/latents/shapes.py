@@ -45,8 +45,11 @@ def levels(seed, stream, index, shape, bounds, c, per_channel) -> Any:
     return _xp.broadcast_copy(xp, grey[..., None], (*grey.shape, c))
 
 
-def sample_shapes(spec: Spec, seed: int, index: Any, big_h: int, big_w: int) -> Shapes:
-    """Latents of the static shapes."""
+def sample_shapes(
+    spec: Spec, seed: int, index: Any, big_h: int, big_w: int, boxes: Callable[..., Any] | None = None
+) -> Shapes:
+    """Latents of the static shapes. ``boxes``: what computes the ``skimage`` placement's boxes from its draws (see
+    :func:`skimage_boxes`; the numba kernel has its own, with the same bits), default :func:`skimage_boxes`."""
     xp = _xp.namespace(index)
     dev = _xp.device_of(index)
     sh = spec.background.shapes
@@ -54,7 +57,7 @@ def sample_shapes(spec: Spec, seed: int, index: Any, big_h: int, big_w: int) -> 
     count = rng.integers(seed, "background.shapes.count", index, (), *sh.count)
     present = xp.arange(n, device=dev)[None, :] < count[:, None]
     if sh.placement == "skimage":
-        kind, size, apex, topleft = _skimage_geometry(seed, index, n, sh.kinds, sh.size, big_h, big_w)
+        kind, size, apex, topleft = _skimage_geometry(seed, index, n, sh.kinds, sh.size, big_h, big_w, boxes)
         value = levels(
             seed, "background.shapes.intensity", index, (n,), sh.intensity, spec.canvas.channels,
             spec.background.colour,
@@ -70,7 +73,7 @@ def sample_shapes(spec: Spec, seed: int, index: Any, big_h: int, big_w: int) -> 
     return Shapes(present=present, kind=kind, size=size, apex=apex, topleft=topleft, value=value)
 
 
-def _skimage_geometry(seed, index, n, kinds, size_range, big_h, big_w):
+def _skimage_geometry(seed, index, n, kinds, size_range, big_h, big_w, boxes=None):
     """``placement="skimage"``: kind, box size ``(B, N, 2)`` (w, h), apex and top-left ``(B, N, 2)`` (x, y) of each
     shape as ``skimage.draw.random_shapes`` draws them (overlap allowed), in this package's shape geometry.
 
@@ -88,23 +91,32 @@ def _skimage_geometry(seed, index, n, kinds, size_range, big_h, big_w):
     """
     xp = _xp.namespace(index)
     dev = _xp.device_of(index)
-    low, high = (float(v) for v in size_range)
     names = list(kinds)
     which = rng.integers(seed, "background.shapes.kind", index, (n,), 0, len(names) - 1)
+    u = rng.uniform(seed, "background.shapes.point", index, (n, 2))
+    k = rng.uniform(seed, "background.shapes.extent", index, (n, 2))
+    table = xp.asarray([SHAPE_TABLE[name] for name in names], dtype=xp.int64, device=dev)
+    return (boxes or skimage_boxes)(table[which], u, k, tuple(float(v) for v in size_range), big_h, big_w)
 
-    def is_kind(name: str) -> Any:
-        table = xp.asarray([k == name for k in names], dtype=xp.bool, device=dev)
-        return table[which]
 
-    rect, circle, tri, ell = (is_kind(k) for k in ("rectangle", "circle", "triangle", "ellipse"))
+#: What ``skimage_boxes`` takes for each kind name: 0 rectangle, 1 circle, 2 triangle, 3 ellipse.
+SHAPE_TABLE = {"rectangle": 0, "circle": 1, "triangle": 2, "ellipse": 3}
+
+
+def skimage_boxes(shape: Any, u: Any, k: Any, size_range: tuple[float, float], big_h: int, big_w: int) -> Any:
+    """The ``skimage`` placement's kind codes ``(B, N)`` (:data:`SHAPE_CODES`), box sizes ``(B, N, 2)``, apexes and
+    top-lefts ``(B, N, 2)`` from its draws: ``shape (B, N)`` (:data:`SHAPE_TABLE`), the start point's and the extents'
+    uniforms ``u`` and ``k`` ``(B, N, 2)``; the rules are :func:`_skimage_geometry`'s."""
+    xp = _xp.namespace(u)
+    dev = _xp.device_of(u)
+    low, high = size_range
+    rect, circle, tri, ell = (shape == code for code in range(4))
     dims = xp.asarray([float(big_w), float(big_h)], dtype=xp.float64, device=dev)  # (x, y)
     span = xp.maximum(dims - low, 1.0)  # points 0 .. span - 1
     first = xp.where(circle | ell, 1.0, 0.0)[..., None]
     first = xp.minimum(first, span - 1.0)
-    u = rng.uniform(seed, "background.shapes.point", index, (n, 2))
     point = first + xp.floor(u * (span - first))  # (B, N, 2): col, row
     col, row = point[..., 0], point[..., 1]
-    k = rng.uniform(seed, "background.shapes.extent", index, (n, 2))
 
     def pick(m: Any, j: int) -> Any:  # U{0 .. max(1, m) - 1}
         return xp.floor(k[..., j] * xp.maximum(xp.floor(m), 1.0))
@@ -133,10 +145,10 @@ def _skimage_geometry(seed, index, n, kinds, size_range, big_h, big_w):
     h = h - xp.maximum(-y0, 0.0)
     y0 = xp.maximum(y0, 0.0)
     apex = xp.where(tri, (xp.floor(side / 2.0) + 0.5) / (side + 1.0), 0.5)
-    codes = xp.asarray([SHAPE_CODES[k] for k in names], dtype=xp.int64, device=dev)
+    codes = xp.asarray([0, 1, 2, 1], dtype=xp.int64, device=dev)  # SHAPE_CODES of SHAPE_TABLE's kinds
     size = xp.astype(xp.stack([w, h], axis=-1), xp.int64)
     topleft = xp.astype(xp.stack([x0, y0], axis=-1), xp.int64)
-    return codes[which], size, apex, topleft
+    return codes[shape], size, apex, topleft
 
 
 def shape_geometry(seed, stream, index, n, kinds, size_range):

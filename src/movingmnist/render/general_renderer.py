@@ -51,6 +51,12 @@ class GeneralRenderer:
         self._kern.paint_shapes(val, cov, shapes.present, shapes.kind, shapes.size, shapes.apex, shapes.topleft,
                                 shapes.value)
 
+    @property
+    def skimage_boxes(self) -> Any:
+        """The ``skimage`` shape placement's boxes this kernel computes (see
+        :func:`movingmnist.latents.shapes.skimage_boxes`), or None for the array default."""
+        return None if self._kern is None else self._kern.skimage_boxes
+
     def shape_masks(self, present: Any, kind: Any, size: Any, apex: Any, side: int) -> Any:
         """The distractors' masks ``(B, N, side, side)`` bool this kernel computes (see
         :func:`movingmnist.latents.background.plan_background`'s ``masks``), or None for the array default."""

@@ -14,7 +14,8 @@ offsets (a signed index needs wraparound code). Both frame kernels are compiled 
 reference counts (with the runtime, every array handed to an inlined helper cost two atomic updates).
 
 Entries: :func:`render` (``render(background, distractors, objects, options, outputs)``, the named tuples of
-:mod:`.args`), :func:`flow`, :func:`paint_shapes`, :func:`shape_masks` and :func:`poses`. Modules:
+:mod:`.args`), :func:`flow`, :func:`paint_shapes`, :func:`shape_masks`, :func:`skimage_boxes` and
+:func:`poses`. Modules:
 
 - :mod:`.args`: the named tuples the arguments are grouped in;
 - :mod:`.kernel`: :func:`render`, the loop over sequences and frames;
@@ -36,12 +37,12 @@ Imported by :mod:`movingmnist.render.general_renderer` only when the numba kerne
 from __future__ import annotations
 
 from .args import Background, Distractors, Objects, Options, Outputs
-from .background import paint_shapes, shape_masks
+from .background import paint_shapes, shape_masks, skimage_boxes
 from .kernel import render
 from .measure import flow
 from .poses import poses
 
 __all__ = [
     "Background", "Distractors", "Objects", "Options", "Outputs", "flow", "paint_shapes", "poses", "render",
-    "shape_masks",
+    "shape_masks", "skimage_boxes",
 ]

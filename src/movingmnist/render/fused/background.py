@@ -134,6 +134,74 @@ def shape_masks(mask, present, kind, size, apex):
                     mask[b, j, ry, rx] = True
 
 
+def skimage_boxes(shape, u, k, size_range, big_h, big_w):
+    """``latents.shapes.skimage_boxes`` in one compiled pass (the same IEEE operations in the same order), for
+    numpy arrays: kind codes ``(B, N)``, sizes ``(B, N, 2)``, apexes ``(B, N)`` and top-lefts ``(B, N, 2)``."""
+    b_n, n_n = shape.shape
+    kind = np.empty((b_n, n_n), dtype=np.int64)
+    size = np.empty((b_n, n_n, 2), dtype=np.int64)
+    apex = np.empty((b_n, n_n), dtype=np.float64)
+    topleft = np.empty((b_n, n_n, 2), dtype=np.int64)
+    _skimage_boxes(shape, u, k, float(size_range[0]), float(size_range[1]), big_h, big_w, kind, size, apex, topleft)
+    return kind, size, apex, topleft
+
+
+@njit(inline="always")
+def _pick(m, kj):
+    """U{0 .. max(1, m) - 1} from the uniform ``kj``."""
+    return np.floor(kj * max(np.floor(m), 1.0))
+
+
+@njit(cache=True, nogil=True)
+def _skimage_boxes(shape, u, k, low, high, big_h, big_w, kind, size, apex, topleft):
+    dim_x = float(big_w)
+    dim_y = float(big_h)
+    span_x = max(dim_x - low, 1.0)
+    span_y = max(dim_y - low, 1.0)
+    lo_r = float(np.floor(low / 2.0))
+    hi_r = float(np.floor(high / 2.0))
+    root = np.sqrt(0.75)
+    for b in range(shape.shape[0]):
+        for j in range(shape.shape[1]):
+            code = shape[b, j]
+            rect, circle, tri = code == 0, code == 1, code == 2
+            w = h = 0.0
+            first = 1.0 if (code == 1 or code == 3) else 0.0
+            fx = min(first, span_x - 1.0)
+            fy = min(first, span_y - 1.0)
+            col = fx + np.floor(u[b, j, 0] * (span_x - fx))
+            row = fy + np.floor(u[b, j, 1] * (span_y - fy))
+            k0 = k[b, j, 0]
+            k1 = k[b, j, 1]
+            room = min(min(col, dim_x - col), min(row, dim_y - row))
+            if rect:
+                w = low + _pick(min(dim_x - col, high) - low, k0)
+                h = low + _pick(min(dim_y - row, high) - low, k1)
+            elif circle:
+                radius = lo_r + _pick(min(room, hi_r) - lo_r, k0)
+                w = max(2.0 * radius - 1.0, 1.0)
+                h = w
+            side = (low - 1.0) + _pick(min(min(dim_x - col, row), high) - low, k0)
+            tri_h = np.ceil(root * side)
+            if tri:
+                w = side + 1.0
+                h = tri_h + 1.0
+            elif not rect and not circle:  # ellipse
+                avail = min(room, high / 2.0)
+                w = max(np.floor(2.0 * (low / 2.0 + k0 * (avail + 1.0 - low / 2.0)) - 1.0 + 0.5), 1.0)
+                h = max(np.floor(2.0 * (low / 2.0 + k1 * (avail + 1.0 - low / 2.0)) - 1.0 + 0.5), 1.0)
+            x0 = col if (rect or tri) else col - np.floor((w - 1.0) / 2.0)
+            y0 = row if rect else (row - tri_h if tri else row - np.floor((h - 1.0) / 2.0))
+            h = h - max(-y0, 0.0)
+            y0 = max(y0, 0.0)
+            apex[b, j] = (np.floor(side / 2.0) + 0.5) / (side + 1.0) if tri else 0.5
+            kind[b, j] = 0 if rect else (2 if tri else 1)
+            size[b, j, 0] = np.int64(w)
+            size[b, j, 1] = np.int64(h)
+            topleft[b, j, 0] = np.int64(x0)
+            topleft[b, j, 1] = np.int64(y0)
+
+
 @njit(inline="always")
 def _background_frame(canvas, background, b, t, base, noise):
     """The background of frame t of sequence b into ``canvas.frame (C * H * W)``; see ``render_background_numpy``.
