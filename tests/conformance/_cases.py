@@ -172,6 +172,9 @@ GENERAL_CASES = (
         )
     ),
     Case("segmentation@2", ("annotations.semantic=false", "compositing=max"), seed=5, start=11, num=6),
+    # Amodal boxes alone: unclipped rows, no ownership.
+    Case("affine@2", ("objects.count=1..3", *(f"annotations.{name}=false" for name in (
+        "semantic", "instance", "boxes", "visibility", "tracks"))), seed=5, start=11, num=6),
     # A bank where a third of the glyphs are blank (empty ink boxes).
     Case(
         "segmentation@1",
