@@ -489,7 +489,7 @@ def test_simd_helpers_of_the_numba_kernel():
     byte-mask helpers."""
     import numba
 
-    from movingmnist.render.fused import intrinsics
+    from movingmnist.render.fused import gathers, memory
     from movingmnist.render.fused import words as word_ops
 
     @numba.njit
@@ -497,8 +497,8 @@ def test_simd_helpers_of_the_numba_kernel():
         a = buf.copy()
         b = buf.copy()
         for block in range(0, buf.size, 64):
-            intrinsics._lut64(a, np.uint64(block), lut)
-            intrinsics._lut64_scalar(b, np.uint64(block), lut)
+            memory._lut64(a, np.uint64(block), lut)
+            memory._lut64_scalar(b, np.uint64(block), lut)
         return a, b
 
     r = np.random.default_rng(0)
@@ -527,12 +527,12 @@ def test_simd_helpers_of_the_numba_kernel():
 
     @numba.njit
     def levels(tabs, pu, pv, fa, fd, gain, n):
-        return intrinsics._levels8(tabs, 0, 30, (pu, pv), (fa, fd), gain, n)
+        return gathers._levels8(tabs, 0, 30, (pu, pv), (fa, fd), gain, n)
 
     @numba.njit
     def nearest(glyph_bytes, pu, pv, fa, fd, gain, n):  # the nearest cell's own value, 16 points at once
         out = np.zeros(2, dtype=np.uint64)
-        intrinsics._nearest16(out, np.uint64(0), glyph_bytes, 0, 30, (pu, pv), (fa, fd), gain, n)
+        gathers._nearest16(out, np.uint64(0), glyph_bytes, 0, 30, (pu, pv), (fa, fd), gain, n)
         return out
 
     glyph = np.pad(r.integers(0, 256, (28, 28)), 1).astype(np.uint8)
@@ -570,13 +570,13 @@ def test_streamed_copies_of_the_numba_kernel():
     for every alignment and length around a cache line."""
     import numba
 
-    from movingmnist.render.fused import intrinsics
+    from movingmnist.render.fused import memory
     from movingmnist.render.fused import words as word_ops
 
     @numba.njit
     def stream(dst, doff, src, soff, n):
         word_ops._stream_out(dst, doff, src, soff, n)
-        intrinsics._store_fence()
+        memory._store_fence()
 
     src = np.random.default_rng(1).integers(0, 256, 600).astype(np.uint8)
     for doff in range(0, 70, 3):

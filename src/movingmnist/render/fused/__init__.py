@@ -7,8 +7,8 @@ reference's bytes; the floating-point parts (static shapes, flow) perform the re
 
 ``render`` draws one frame at a time: background, objects, occluding distractors, then what each object owns. Where the
 reference evaluates every pixel of a patch, it visits only the exact span of each row where the sample point lies in the
-glyph's support, in explicit vector code (eight bilinear samples per step, :func:`intrinsics._levels8`; sixteen nearest
-ones, :func:`intrinsics._nearest16`), and composites straight into the frame. Hot loops index flat arrays with unsigned
+glyph's support, in explicit vector code (eight bilinear samples per step, :func:`gathers._levels8`; sixteen nearest
+ones, :func:`gathers._nearest16`), and composites straight into the frame. Hot loops index flat arrays with unsigned
 offsets (a signed index needs wraparound code). Both frame kernels are compiled without numba's runtime
 (``_nrt=False``): their Python entries allocate the scratch, so the compiled bodies allocate nothing and update no
 reference counts (with the runtime, every array handed to an inlined helper cost two atomic updates).
@@ -25,7 +25,8 @@ Entries: :func:`render` (``render(background, distractors, objects, options, out
 - :mod:`.measure`: what each object owns, and the flow;
 - :mod:`.poses`: inverse and fixed-point poses and pixel regions, in one pass;
 - :mod:`.words`: scalar constants and byte-wise word helpers;
-- :mod:`.intrinsics`: LLVM-IR intrinsics (the 8-lane bilinear gather, unaligned words, the 64-byte table lookup).
+- :mod:`.gathers`, :mod:`.rows`, :mod:`.memory`: LLVM-IR intrinsics (the sampling gathers; rows of up to 32 bytes in
+  masked vectors; unaligned words, the 64-byte table lookup, streaming stores), on the shared :mod:`.simd`.
 
 numba's on-disk cache (``cache=True``) checks only the source file of each entry (``kernel.py`` for :func:`render`),
 not the modules its inlined helpers come from: after editing another module here, delete the cached kernels

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .intrinsics import _ROW, _WIDE_ROWS, _fill_row, _lut64, _noise8, _select64
+from .memory import _lut64, _noise8, _select64
+from .rows import _ROW, _WIDE_ROWS, _fill_row
 from .words import _GOLDEN, _ONE, _S20, _S40, _mix, _u
 
 
@@ -99,7 +100,7 @@ def paint_shapes(val, cov, present, kind, size, apex, topleft, value):
                 lo, hi = _shape_row(kd, sw, sh, ax, ry)
                 hi = min(hi, nx)
                 base = _u((y0 + ry) * wb + x0)
-                if _WIDE_ROWS:  # 32 bytes per masked store (see intrinsics._fill_row)
+                if _WIDE_ROWS:  # 32 bytes per masked store (see rows._fill_row)
                     for x in range(lo, hi, _ROW):
                         n = min(_ROW, hi - x)
                         for ch in range(c_n):

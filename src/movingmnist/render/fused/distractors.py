@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .intrinsics import _ROW, _WIDE_ROWS, _composite_row_max, _composite_row_over
+from .rows import _ROW, _WIDE_ROWS, _composite_row_max, _composite_row_over
 from .words import _u
 
 

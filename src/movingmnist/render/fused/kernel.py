@@ -9,8 +9,8 @@ from numba import njit
 from .args import Canvas, Sampler, Scratch
 from .background import _background_frame
 from .distractors import _distractor_levels, _distractors_over, _distractors_under
-from .intrinsics import _store_fence
 from .measure import _measure
+from .memory import _store_fence
 from .objects import (
     _AMODAL,
     _COLOUR,
@@ -96,7 +96,7 @@ def _render(background, distractors, objects, options, outputs, scratch):
     tsize = hp * wp
     sampler = Sampler(scratch.tabs, glyph_pad.reshape(-1), wp, tsize)
     noise = scratch.noise
-    # Each frame and its masks are composed in scratch that stays in cache, then streamed out (intrinsics._stream64).
+    # Each frame and its masks are composed in scratch that stays in cache, then streamed out (memory._stream64).
     frame_buf = scratch.frame
     inst_buf = scratch.inst
     sem_buf = scratch.sem

@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
 
-from .intrinsics import _ROW, _WIDE_ROWS, _match_row
+from .rows import _ROW, _WIDE_ROWS, _match_row
 from .words import _LO32, _S32, _ZERO, _u
 
 
@@ -41,7 +41,7 @@ def _measure(canvas, outputs, at):
         lo = n
         hi = -1
         acc = 0
-        if _WIDE_ROWS:  # a global: numba compiles one branch (see intrinsics._WIDE_ROWS)
+        if _WIDE_ROWS:  # a global: numba compiles one branch (see rows._WIDE_ROWS)
             # 32 pixels per step in masked vectors: rows are shorter than LLVM's vector loop, which never ran.
             # Owned pixels have ownq > 0 (owned means q > threshold >= 0), so summing those above 0 sums all.
             for c in range(0, n, _ROW):

@@ -3,8 +3,8 @@
 as ``general.render_objects_numpy``.
 
 Rows are visited over the exact span where the fixed-point sample point lies in the glyph's support, in explicit
-vector code: eight bilinear samples per step (:func:`~movingmnist.render.fused.intrinsics._levels8`), sixteen
-nearest ones in the presets' path (:func:`~movingmnist.render.fused.intrinsics._nearest16`).
+vector code: eight bilinear samples per step (:func:`~movingmnist.render.fused.gathers._levels8`), sixteen
+nearest ones in the presets' path (:func:`~movingmnist.render.fused.gathers._nearest16`).
 """
 
 from __future__ import annotations
@@ -13,16 +13,9 @@ import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
 
-from .intrinsics import (
-    _ROW,
-    _WIDE_ROWS,
-    _composite_row_max,
-    _composite_row_over,
-    _levels8,
-    _load8,
-    _nearest16,
-    _store8,
-)
+from .gathers import _levels8, _nearest16
+from .memory import _load8, _store8
+from .rows import _ROW, _WIDE_ROWS, _composite_row_max, _composite_row_over
 from .words import (
     _ALL,
     _B01,
@@ -253,7 +246,7 @@ def _draw_words(sampler, objects, at, canvas, abox, need_total, mode, nearest):
     times slower): every chunk of 8 pixels of every row's span is sampled into ``qbuf`` (the row's y, first x and
     first chunk go to ``pbuf``); the total is the byte sum of all chunks; then, row by row, the first and last ink
     give the amodal box, and the row's inked pixels on the canvas are composited, 32 at a time with AVX-512 masked
-    vectors (:func:`~movingmnist.render.fused.intrinsics._composite_row_max`, ``_over``), or else with word
+    vectors (:func:`~movingmnist.render.fused.rows._composite_row_max`, ``_over``), or else with word
     operations (byte masks over 8-byte loads and stores); owned where q > 0, under max also where q >= the layer."""
     b, t, k = at
     tabs_f, wp = sampler.tabs, sampler.wp

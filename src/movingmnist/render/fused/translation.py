@@ -16,7 +16,8 @@ import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
 
-from .intrinsics import _ROW, _WIDE_ROWS, _match_row, _paste_row_max, _paste_row_over, _paste_row_sum, _store_fence
+from .memory import _store_fence
+from .rows import _ROW, _WIDE_ROWS, _match_row, _paste_row_max, _paste_row_over, _paste_row_sum
 from .words import _fill_u8, _stream_out, _u
 
 MODES = {"max": 0, "sum": 1, "over": 2}
@@ -56,7 +57,7 @@ def _render_translation(
 ):  # pragma: no cover - compiled
     """:func:`render_translation`'s compiled body; ``frame_buf``, ``own_buf`` (the owner of each pixel, written out
     as ``instance`` when wanted) and ``sem_buf``: ``(H W,)`` uint8 scratch, where each frame and its masks are
-    composed while in cache before they are streamed out (``intrinsics._stream64``)."""
+    composed while in cache before they are streamed out (``memory._stream64``)."""
     b_n, t_n, big_h, big_w = frames.shape
     k_n = gidx.shape[1]
     h, w = images.shape[1], images.shape[2]
@@ -93,7 +94,7 @@ def _render_translation(
                     # unsigned offsets of the row's first drawn pixel: no wraparound checks, so the loops vectorise
                     src = _u(g * glyph_area + r * w + c0)
                     dst = _u((y + r) * big_w + x + c0)
-                    if _WIDE_ROWS:  # a global: numba compiles one branch (see intrinsics._WIDE_ROWS)
+                    if _WIDE_ROWS:  # a global: numba compiles one branch (see rows._WIDE_ROWS)
                         for c in range(0, n, _ROW):
                             m = min(_ROW, n - c)
                             to, fro = dst + _u(c), src + _u(c)  # the frame and its masks share offsets

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .intrinsics import _address, _stream64
+from .memory import _address, _stream64
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MUL1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -118,7 +118,7 @@ def _span(a, c, lo, hi, xa, xb):
 @njit(inline="always")
 def _stream_out(dst, doff, src, soff, n):
     """Copy n bytes ``src[soff:]`` to ``dst[doff:]``: non-temporal stores over the 64-byte-aligned lines of the
-    destination, plain ones at its ragged ends (call :func:`~movingmnist.render.fused.intrinsics._store_fence` once
+    destination, plain ones at its ragged ends (call :func:`~movingmnist.render.fused.memory._store_fence` once
     the last has been issued)."""
     head = min(n, (np.int64(64) - np.int64(_address(dst, _u(doff)) & np.uint64(63))) & 63)
     for i in range(head):
