@@ -146,8 +146,8 @@ def plan_background(
         paint: paints :class:`Shapes` over ``(static_val, static_cov)`` (default :func:`paint_shapes`; the numba
             kernel has its own, with the same bytes).
         mix: the splitmix64 word function for the static noise (default :func:`mix_words`; torch may compile it).
-        masks: ``masks(present, kind, size, apex, side)`` gives the distractors' masks ``(B, N, side, side)`` bool,
-            or None for :func:`~movingmnist.latents.shapes.shape_covers` over every pixel (the numba kernel computes
+        masks: ``masks(present, kind, size, apex, side)`` gives the distractors' masks ``(B, N, side, side)`` bool
+            (default :func:`~movingmnist.latents.shapes.shape_covers` over every pixel; the numba kernel computes
             them a row interval at a time, with the same bytes).
         boxes: computes the ``skimage`` shape placement's boxes from its draws (default
             :func:`~movingmnist.latents.shapes.skimage_boxes`; the numba kernel's is one compiled pass).
@@ -217,6 +217,18 @@ def _pan(spec: Spec, seed: int, index: Any, num_frames: int) -> Any:
     return out
 
 
+def _pixel_masks(present: Any, kind: Any, size: Any, apex: Any, side: int) -> Any:
+    """Coverage ``(B, N, side, side)`` of each present shape's box from its corner, by :func:`shape_covers` at
+    every pixel."""
+    xp = _xp.namespace(kind)
+    r = xp.arange(side, device=_xp.device_of(kind))
+    mask = shape_covers(
+        kind[..., None, None], size[..., 0, None, None], size[..., 1, None, None], apex[..., None, None],
+        (xp.reshape(r, (1, 1, 1, side)), xp.reshape(r, (1, 1, side, 1))),
+    )
+    return mask & present[..., None, None]
+
+
 def _distractors(spec: Spec, seed: int, index: Any, num_frames: int, masks: Callable | None = None) -> Distractors:
     """Moving shapes: start uniform inside the canvas, constant velocity, exact reflection at the canvas edges
     (a triangle wave), whole-pixel positions (rounded)."""
@@ -245,14 +257,7 @@ def _distractors(spec: Spec, seed: int, index: Any, num_frames: int, masks: Call
     p = xp.minimum(p, 2.0 - p)
     position = xp.astype(xp.round(p * span[:, None]), xp.int64)
     side = int(ds.size[1])
-    mask = masks(present, kind, size, apex, side) if masks is not None else None
-    if mask is None:
-        r = xp.arange(side, device=dev)
-        mask = shape_covers(
-            kind[..., None, None], size[..., 0, None, None], size[..., 1, None, None], apex[..., None, None],
-            (xp.reshape(r, (1, 1, 1, side)), xp.reshape(r, (1, 1, side, 1))),
-        )
-        mask = mask & present[..., None, None]
+    mask = (masks or _pixel_masks)(present, kind, size, apex, side)
     return Distractors(
         present=present, kind=kind, size=size, apex=apex, value=value, grey=xp.max(value, axis=-1),
         position=position, occlude=ds.occlude, mask=mask,

@@ -53,18 +53,15 @@ class GeneralRenderer:
 
     @property
     def skimage_boxes(self) -> Any:
-        """The ``skimage`` shape placement's boxes this kernel computes (see
+        """The ``skimage`` shape placement's boxes as this kernel computes them (see
         :func:`movingmnist.latents.shapes.skimage_boxes`), or None for the array default."""
         return None if self._kern is None else self._kern.skimage_boxes
 
-    def shape_masks(self, present: Any, kind: Any, size: Any, apex: Any, side: int) -> Any:
-        """The distractors' masks ``(B, N, side, side)`` bool this kernel computes (see
-        :func:`movingmnist.latents.background.plan_background`'s ``masks``), or None for the array default."""
-        if self._kern is None:
-            return None
-        mask = np.zeros((*present.shape, side, side), dtype=np.bool_)
-        self._kern.shape_masks(mask, present, kind, size, apex)
-        return mask
+    @property
+    def shape_masks(self) -> Any:
+        """The distractors' masks as this kernel computes them (``plan_background``'s ``masks``), or None for the
+        array default."""
+        return None if self._kern is None else self._kern.shape_masks
 
     def draw(self, tracks: Tracks, plan: BackgroundPlan | None, out: Mapping[str, Any]) -> None:
         """Render ``tracks`` over ``plan`` into the output views ``out`` (``frames (B, T, C, H, W)`` and the

@@ -116,11 +116,17 @@ def paint_shapes(val, cov, present, kind, size, apex, topleft, value):
                     cov_f[base + _u(rx)] = 1
 
 
+def shape_masks(present, kind, size, apex, side):
+    """Coverage ``(B, N, side, side)`` bool of each present shape's box from its corner (rows and columns past
+    ``side`` cut), by the tests of ``latents.shapes.shape_covers`` a row interval at a time: the distractors' masks
+    (``latents.background.plan_background``'s ``masks``)."""
+    mask = np.zeros((*present.shape, side, side), dtype=np.bool_)
+    _shape_masks(mask, present, kind, size, apex)
+    return mask
+
+
 @njit(cache=True, nogil=True)
-def shape_masks(mask, present, kind, size, apex):
-    """Coverage of each present shape's box from its corner, ``mask (B, N, S, S)`` bool (all False on entry; rows
-    and columns past S are cut), by the tests of ``latents.shapes.shape_covers`` a row interval at a time: the
-    distractors' masks (``latents.background.plan_background``'s ``cover``)."""
+def _shape_masks(mask, present, kind, size, apex):
     b_n, n_slots, s, _ = mask.shape
     for b in range(b_n):
         for j in range(n_slots):

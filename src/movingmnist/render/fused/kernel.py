@@ -126,11 +126,10 @@ def _render(background, distractors, objects, options, outputs, scratch):
         base = _mix(np.uint64(background.index[b]) * _GOLDEN + background.noise_key)
         if d_rows:
             _distractor_levels(distractors, b, scratch.dlev)
-        for k in range(k_n):  # every sample reads the slot's table (but the presets' nearest, the glyph's bytes)
-            if words and nearest:
-                break
-            if gidx[b, k] >= 0 and nzbox[b, k, 2] > nzbox[b, k, 0] and nzbox[b, k, 3] > nzbox[b, k, 1]:
-                _glyph_table(sampler, objects, b, k)
+        if not (words and nearest):  # every sample reads the slot's table (the presets' nearest, the glyph's bytes)
+            for k in range(k_n):
+                if gidx[b, k] >= 0 and nzbox[b, k, 2] > nzbox[b, k, 0] and nzbox[b, k, 3] > nzbox[b, k, 1]:
+                    _glyph_table(sampler, objects, b, k)
         for t in range(t_n):
             if amask_on:
                 canvas = Canvas(frame_buf, inst_buf, sem_buf, amask[b, t].reshape(k_n * hw), layer, scratch.ownq,
